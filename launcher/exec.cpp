@@ -8,6 +8,7 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <string_view>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace fleet {
@@ -94,9 +95,19 @@ Status reset_signals() {
         if (sig == SIGKILL || sig == SIGSTOP) {
             continue;
         }
-        // EINVAL marks numbers the kernel or glibc reserve (32 and 33 for NPTL): skip those.
-        if (sigaction(sig, &default_action, nullptr) != 0 && errno != EINVAL) {
+        if (sigaction(sig, &default_action, nullptr) == 0) {
+            continue;
+        }
+        if (errno != EINVAL) {
             return system_error("sigaction(" + std::to_string(sig) + ")", errno);
+        }
+        // glibc refuses the signals it reserves for itself (32 and 33), yet an ignored
+        // disposition for them survives execve like any other: reset those with the raw
+        // syscall. An all-zero kernel sigaction is SIG_DFL with no flags on every layout.
+        const unsigned long zero_action[8] = {};
+        if (syscall(SYS_rt_sigaction, sig, zero_action, nullptr, _NSIG / 8) != 0 &&
+            errno != EINVAL) {
+            return system_error("rt_sigaction(" + std::to_string(sig) + ")", errno);
         }
     }
     return Ok{};
