@@ -45,7 +45,7 @@ void report() {
     DIR* dir = opendir("/proc/self/fd");
     std::string fds;
     while (const dirent* entry = dir != nullptr ? readdir(dir) : nullptr) {
-        if (entry->d_name[0] != '.' && std::atoi(entry->d_name) != dirfd(dir)) {
+        if (entry->d_name[0] != '.' && std::strtol(entry->d_name, nullptr, 10) != dirfd(dir)) {
             fds += (fds.empty() ? "" : ",") + std::string(entry->d_name);
         }
     }
@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
     if (argc >= 2 && std::strcmp(argv[1], "tiocsti") == 0) {
         tiocsti();
     } else if (argc >= 3 && std::strcmp(argv[1], "exit") == 0) {
-        return std::atoi(argv[2]);
+        return static_cast<int>(std::strtol(argv[2], nullptr, 10));
     } else {
         report();
     }
