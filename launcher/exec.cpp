@@ -8,6 +8,7 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <string_view>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -134,6 +135,32 @@ Status start_new_session() {
     return Ok{};
 }
 
+std::vector<std::string> path_entries(const std::string& path) {
+    std::vector<std::string> entries;
+    size_t start = 0;
+    for (;;) {
+        const size_t colon = path.find(':', start);
+        const size_t end = colon == std::string::npos ? path.size() : colon;
+        entries.push_back(end == start ? "." : path.substr(start, end - start));
+        if (colon == std::string::npos) {
+            return entries;
+        }
+        start = colon + 1;
+    }
+}
+
+std::string find_in_path(const std::string& name, const std::string& path) {
+    for (const std::string& dir : path_entries(path)) {
+        const std::string candidate = dir + "/" + name;
+        struct stat info {};
+        if (stat(candidate.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
+            access(candidate.c_str(), X_OK) == 0) {
+            return candidate;
+        }
+    }
+    return "";
+}
+
 ExecFailure exec_command(const std::vector<std::string>& argv,
                          const std::vector<std::string>& envp) {
     if (argv.empty() || argv[0].empty()) {
@@ -149,16 +176,8 @@ ExecFailure exec_command(const std::vector<std::string>& argv,
 
     // Like execvp: try each PATH entry; remember EACCES so "exists but not executable" is not
     // reported as "not found"; stop at the first error that is not about this directory.
-    const std::string path = path_from(envp);
     bool saw_eacces = false;
-    size_t start = 0;
-    for (;;) {
-        const size_t colon = path.find(':', start);
-        std::string dir =
-            path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-        if (dir.empty()) {
-            dir = "."; // POSIX: an empty PATH entry means the current directory
-        }
+    for (const std::string& dir : path_entries(path_from(envp))) {
         const std::string candidate = dir + "/" + command;
         execve(candidate.c_str(), args.data(), env.data());
         const int err = errno;
@@ -168,10 +187,6 @@ ExecFailure exec_command(const std::vector<std::string>& argv,
                    err != ETIMEDOUT) {
             return failure_for(command, err);
         }
-        if (colon == std::string::npos) {
-            break;
-        }
-        start = colon + 1;
     }
     if (saw_eacces) {
         return failure_for(command, EACCES);

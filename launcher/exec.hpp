@@ -38,6 +38,13 @@ struct ExecFailure {
     std::string message; // one line naming the command and the error
 };
 
+// The entries of a PATH value; an empty entry means "." as POSIX says.
+std::vector<std::string> path_entries(const std::string& path);
+
+// The first "<dir>/<name>" in `path` that is a regular file executable by the caller (access
+// X_OK); empty when there is none. `name` must not contain '/'.
+std::string find_in_path(const std::string& name, const std::string& path);
+
 // `argv[0]` is looked up in PATH from `envp` unless it contains '/'. Never returns on success.
 ExecFailure exec_command(const std::vector<std::string>& argv,
                          const std::vector<std::string>& envp);

@@ -1,0 +1,331 @@
+#include "config.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <toml++/toml.h>
+
+#include "environment.hpp"
+#include "fd.hpp"
+#include "io.hpp"
+#include "placeholders.hpp"
+
+namespace fleet {
+
+namespace {
+
+constexpr size_t k_max_config_bytes = 1 << 20;
+
+// Collects the first error; `where` is the dotted key path.
+class Checker {
+public:
+    explicit Checker(std::string source) : m_source(std::move(source)) {}
+
+    bool failed() const { return !m_error.empty(); }
+    Error error() const { return input_error("config " + m_source + ": " + m_error); }
+
+    void fail(const std::string& where, const std::string& why) {
+        if (m_error.empty()) {
+            m_error = where + ": " + why;
+        }
+    }
+
+    void only_keys(const toml::table& table, const std::string& where,
+                   std::initializer_list<std::string_view> allowed) {
+        for (const auto& [key, value] : table) {
+            if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end()) {
+                fail(where.empty() ? std::string(key.str()) : where + "." + std::string(key.str()),
+                     "unknown key");
+            }
+        }
+    }
+
+    void string(const toml::table& table, std::string_view key, const std::string& where,
+                std::string& out) {
+        if (const toml::node* node = table.get(key)) {
+            if (const auto value = node->value<std::string>()) {
+                out = *value;
+            } else {
+                fail(where, "must be a string");
+            }
+        }
+    }
+
+    void duration(const toml::table& table, std::string_view key, const std::string& where,
+                  Duration& out) {
+        std::string text;
+        if (!table.contains(key)) {
+            return;
+        }
+        string(table, key, where, text);
+        if (failed()) {
+            return;
+        }
+        Result<Duration> parsed = parse_duration(text);
+        if (!parsed) {
+            fail(where, parsed.error().message);
+            return;
+        }
+        out = *parsed;
+    }
+
+private:
+    std::string m_source;
+    std::string m_error;
+};
+
+void parse_agent(const std::string& name, const toml::table& table, Checker& check,
+                 AgentConfig& agent) {
+    const std::string where = "agents." + name;
+    agent.name = name;
+    if (!is_valid_name(name)) {
+        check.fail(where, "agent names are [a-z0-9][a-z0-9_-]*, at most 64 characters");
+        return;
+    }
+    check.only_keys(table, where, {"command", "stdin", "env", "timeout", "workdir"});
+    const toml::array* command = table["command"].as_array();
+    if (command == nullptr || command->empty()) {
+        check.fail(where + ".command", "must be a non-empty array of strings");
+        return;
+    }
+    for (const toml::node& element : *command) {
+        const auto text = element.value<std::string>();
+        if (!text) {
+            check.fail(where + ".command", "must be a non-empty array of strings");
+            return;
+        }
+        Result<std::vector<std::string>> names = placeholder_names(*text);
+        if (!names) {
+            check.fail(where + ".command", names.error().message);
+            return;
+        }
+        for (const std::string& placeholder : *names) {
+            const auto& known = command_placeholders();
+            if (std::find(known.begin(), known.end(), placeholder) == known.end()) {
+                check.fail(where + ".command", "unknown placeholder {" + placeholder + "}");
+                return;
+            }
+        }
+        agent.command.push_back(*text);
+    }
+    if (agent.command[0].find('{') != std::string::npos) {
+        check.fail(where + ".command", "the program (first element) cannot be a placeholder");
+    }
+    std::string stdin_mode = "null";
+    check.string(table, "stdin", where + ".stdin", stdin_mode);
+    if (stdin_mode != "null" && stdin_mode != "prompt") {
+        check.fail(where + ".stdin", "must be \"null\" or \"prompt\"");
+    }
+    agent.stdin_prompt = stdin_mode == "prompt";
+    if (const toml::node* env = table.get("env")) {
+        const toml::table* env_table = env->as_table();
+        if (env_table == nullptr) {
+            check.fail(where + ".env", "must be a table of strings");
+            return;
+        }
+        for (const auto& [key, value] : *env_table) {
+            const std::string var(key.str());
+            const auto text = value.value<std::string>();
+            if (!is_valid_env_name(var) || !text) {
+                check.fail(where + ".env." + var, "must be a string with a valid variable name");
+                return;
+            }
+            agent.env.emplace_back(var, *text);
+        }
+    }
+    check.duration(table, "timeout", where + ".timeout", agent.timeout);
+    check.string(table, "workdir", where + ".workdir", agent.workdir);
+    if (!agent.workdir.empty() && agent.workdir[0] != '/') {
+        check.fail(where + ".workdir", "must be an absolute path");
+    }
+}
+
+// StrictModes for a config read by root: see config.hpp.
+Status check_ownership(const std::string& path, const struct stat& file) {
+    if (!S_ISREG(file.st_mode)) {
+        return input_error("config " + path + " is not a regular file");
+    }
+    if (file.st_uid != 0 || (file.st_mode & 022) != 0) {
+        return input_error("config " + path +
+                           " must be owned by root and not writable by group "
+                           "or others (chown root: and chmod go-w it)");
+    }
+    char resolved[PATH_MAX];
+    if (::realpath(path.c_str(), resolved) == nullptr) {
+        return system_error("config " + path, errno);
+    }
+    std::string dir = resolved;
+    while (dir != "/") {
+        dir = dir.substr(0, std::max<size_t>(dir.rfind('/'), 1));
+        struct stat info {};
+        if (::stat(dir.c_str(), &info) != 0) {
+            return system_error("config directory " + dir, errno);
+        }
+        const bool writable_by_others = (info.st_mode & 022) != 0;
+        const bool sticky = (info.st_mode & S_ISVTX) != 0;
+        if (info.st_uid != 0 || (writable_by_others && !sticky)) {
+            return input_error("config " + path + ": directory " + dir +
+                               " must be owned by root and not writable by group or others");
+        }
+    }
+    return Ok{};
+}
+
+} // namespace
+
+bool is_reserved_word(std::string_view word) {
+    for (const char* reserved : {"list", "status", "logs", "wait", "cancel", "prune", "doctor",
+                                 "agents", "config", "help", "version"}) {
+        if (word == reserved) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool is_valid_name(std::string_view name) {
+    if (name.empty() || name.size() > 64) {
+        return false;
+    }
+    const auto lower_or_digit = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    };
+    if (!lower_or_digit(name[0])) {
+        return false;
+    }
+    return std::all_of(name.begin(), name.end(),
+                       [&](char c) { return lower_or_digit(c) || c == '_' || c == '-'; });
+}
+
+Result<Config> parse_config(std::string_view text, const std::string& source) {
+    Config config;
+    config.source = source;
+    config.tasks["run"] = TaskConfig{"run", "{prompt}"};
+    toml::table root;
+    try {
+        root = toml::parse(text, source);
+    } catch (const toml::parse_error& e) {
+        const auto& where = e.source().begin;
+        return input_error("config " + source + ":" + std::to_string(where.line) + ":" +
+                           std::to_string(where.column) + ": " + std::string(e.description()));
+    }
+    Checker check(source);
+    check.only_keys(root, "",
+                    {"user", "runs_dir", "default_agent", "max_parallel", "timeout", "grace",
+                     "no_new_privs", "agents", "tasks"});
+    check.string(root, "user", "user", config.user);
+    check.string(root, "runs_dir", "runs_dir", config.runs_dir);
+    if (!config.runs_dir.empty() && config.runs_dir[0] != '/') {
+        check.fail("runs_dir", "must be an absolute path");
+    }
+    check.string(root, "default_agent", "default_agent", config.default_agent);
+    if (const toml::node* node = root.get("max_parallel")) {
+        const auto value = node->value<int64_t>();
+        if (!value || *value < 1 || *value > 1024) {
+            check.fail("max_parallel", "must be an integer in 1..1024");
+        } else {
+            config.max_parallel = static_cast<size_t>(*value);
+        }
+    }
+    check.duration(root, "timeout", "timeout", config.timeout);
+    check.duration(root, "grace", "grace", config.grace);
+    if (const toml::node* node = root.get("no_new_privs")) {
+        const auto value = node->value<bool>();
+        if (!value) {
+            check.fail("no_new_privs", "must be true or false");
+        } else {
+            config.no_new_privs = *value;
+        }
+    }
+    if (const toml::node* node = root.get("agents")) {
+        const toml::table* agents = node->as_table();
+        if (agents == nullptr) {
+            check.fail("agents", "must be a table of [agents.NAME] tables");
+        } else {
+            for (const auto& [key, value] : *agents) {
+                const std::string name(key.str());
+                const toml::table* table = value.as_table();
+                if (table == nullptr) {
+                    check.fail("agents." + name, "must be a table");
+                    break;
+                }
+                parse_agent(name, *table, check, config.agents[name]);
+            }
+        }
+    }
+    if (const toml::node* node = root.get("tasks")) {
+        const toml::table* tasks = node->as_table();
+        if (tasks == nullptr) {
+            check.fail("tasks", "must be a table of [tasks.NAME] tables");
+        } else {
+            for (const auto& [key, value] : *tasks) {
+                const std::string name(key.str());
+                const std::string where = "tasks." + name;
+                const toml::table* table = value.as_table();
+                if (table == nullptr || !is_valid_name(name) || is_reserved_word(name)) {
+                    check.fail(where, table == nullptr ? "must be a table"
+                                                       : "is not an allowed task name");
+                    break;
+                }
+                check.only_keys(*table, where, {"template"});
+                TaskConfig task{name, ""};
+                check.string(*table, "template", where + ".template", task.template_text);
+                Result<std::string> expanded =
+                    expand_placeholders(task.template_text, {{"prompt", ""}});
+                if (task.template_text.empty()) {
+                    check.fail(where + ".template", "is missing or empty");
+                } else if (!expanded) {
+                    check.fail(where + ".template", expanded.error().message);
+                }
+                config.tasks[name] = task;
+            }
+        }
+    }
+    if (check.failed()) {
+        return check.error();
+    }
+    return config;
+}
+
+Result<Config> load_config(const std::string& explicit_path, bool as_root) {
+    std::string path = explicit_path;
+    bool required = !path.empty();
+    if (path.empty()) {
+        if (const char* env = std::getenv("FLEET_DISPATCH_CONFIG"); env != nullptr && *env) {
+            path = env;
+            required = true;
+        } else {
+            path = k_default_config_path;
+        }
+    }
+    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd.valid()) {
+        if (errno == ENOENT && !required) {
+            return parse_config("", "built-in defaults");
+        }
+        return input_error("config " + path + ": " + std::strerror(errno));
+    }
+    struct stat info {};
+    if (::fstat(fd.get(), &info) != 0) {
+        return system_error("config " + path, errno);
+    }
+    if (as_root) {
+        if (Status owned = check_ownership(path, info); !owned) {
+            return owned.error();
+        }
+    } else if (!S_ISREG(info.st_mode)) {
+        return input_error("config " + path + " is not a regular file");
+    }
+    Result<std::string> text = read_fd(fd.get(), k_max_config_bytes);
+    if (!text) {
+        return input_error("config " + path + ": " + text.error().message);
+    }
+    return parse_config(*text, path);
+}
+
+} // namespace fleet

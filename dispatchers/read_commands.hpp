@@ -1,0 +1,15 @@
+// Reading runs back: `list`, `status RUN_ID`, `logs RUN_ID`. They run as the target user too
+// (session.hpp), open every file with O_NOFOLLOW, and check a RUN_ID's shape before it becomes a
+// path, so `status ../../etc` or a planted symlink read nothing.
+#pragma once
+
+#include "cli.hpp"
+#include "session.hpp"
+
+namespace fleet {
+
+int list_runs(const CommandLine& line, const Session& session);
+int show_status(const CommandLine& line, const Session& session);
+int print_logs(const CommandLine& line, const Session& session);
+
+} // namespace fleet

@@ -1,0 +1,305 @@
+#include "run_command.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "atomic_file.hpp"
+#include "capture.hpp"
+#include "environment.hpp"
+#include "exec.hpp"
+#include "io.hpp"
+#include "placeholders.hpp"
+#include "proc.hpp"
+#include "sha256.hpp"
+#include "supervisor.hpp"
+
+extern char** environ; // NOLINT(readability-redundant-declaration)
+
+namespace fleet {
+
+namespace {
+
+constexpr size_t k_max_prompt_bytes = 16 << 20;
+
+std::string known_names(const auto& map) {
+    std::string names;
+    for (const auto& [name, value] : map) {
+        names += (names.empty() ? "" : ", ") + name;
+    }
+    return names.empty() ? "none configured" : names;
+}
+
+Result<std::string> read_prompt(const CommandLine& line) {
+    if (line.prompt_file.empty()) {
+        std::string prompt;
+        for (const std::string& word : line.prompt_words) {
+            prompt += (prompt.empty() ? "" : " ") + word;
+        }
+        return prompt;
+    }
+    if (line.prompt_file == "-") {
+        Result<std::string> text = read_fd(0, k_max_prompt_bytes);
+        if (!text) {
+            return input_error("prompt from stdin: " + text.error().message);
+        }
+        return text;
+    }
+    // Read as the target user (the drop is done): a file the user cannot read is refused.
+    const Fd fd(::open(line.prompt_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd.valid()) {
+        return input_error("prompt file " + line.prompt_file + ": " + std::strerror(errno));
+    }
+    Result<std::string> text = read_fd(fd.get(), k_max_prompt_bytes);
+    if (!text) {
+        return input_error("prompt file " + line.prompt_file + ": " + text.error().message);
+    }
+    return text;
+}
+
+bool is_blank(const std::string& text) {
+    return text.find_first_not_of(" \t\r\n") == std::string::npos;
+}
+
+std::string hostname() {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0) {
+        return "";
+    }
+    return name;
+}
+
+std::string run_json(const RunDir& run, const CommandLine& line, const Session& session,
+                     const std::vector<std::string>& agents, const std::string& prompt,
+                     const std::string& started_at) {
+    nlohmann::json document = {
+        {"run_id", run.id},
+        {"task", line.task},
+        {"agents", agents},
+        {"user", session.identity.name},
+        {"uid", session.identity.uid},
+        {"host", hostname()},
+        {"started_at", started_at},
+        {"version", FLEET_VERSION},
+        {"config", session.config.source},
+        {"prompt_bytes", prompt.size()},
+        {"prompt_sha256", sha256_hex(prompt)},
+    };
+    for (const auto& [key, variable] : {std::pair{"ssm_command_id", "SSM_COMMAND_ID"},
+                                        std::pair{"aws_ssm_instance_id", "AWS_SSM_INSTANCE_ID"}}) {
+        if (const char* value = std::getenv(variable); value != nullptr && *value) {
+            document[key] = value;
+        }
+    }
+    return document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+// What one agent will run, with its placeholders filled in.
+AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session& session,
+                     const std::string& task, const std::string& prompt) {
+    AgentPlan plan;
+    plan.name = agent.name;
+    plan.stdin_prompt = agent.stdin_prompt;
+    plan.timeout = agent.timeout;
+    if (agent.workdir.empty()) {
+        const std::string name = "work-" + agent.name;
+        if (::mkdirat(run.dir.get(), name.c_str(), 0700) != 0) {
+            plan.launch_error = "create " + name + ": " + std::strerror(errno);
+        }
+        plan.workdir = run.path + "/" + name;
+    } else {
+        plan.workdir = agent.workdir;
+        struct stat info {};
+        if (::stat(agent.workdir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+            plan.launch_error = "workdir " + agent.workdir + " is not a directory";
+        }
+    }
+
+    EnvironmentRequest request;
+    request.set = agent.env;
+    request.set.emplace_back("FLEET_DISPATCH_RUN_ID", run.id);
+    request.set.emplace_back("FLEET_DISPATCH_AGENT", agent.name);
+    request.set.emplace_back("FLEET_DISPATCH_RUN_DIR", run.path);
+    Result<std::vector<std::string>> env = build_environment(session.identity, environ, request);
+    if (env) {
+        plan.env = std::move(*env);
+    } else if (plan.launch_error.empty()) {
+        plan.launch_error = env.error().message;
+    }
+
+    const std::map<std::string, std::string> values = {
+        {"prompt", prompt},        {"prompt_file", run.path + "/prompt.txt"},
+        {"run_id", run.id},        {"run_dir", run.path},
+        {"workdir", plan.workdir}, {"task", task},
+        {"agent", agent.name}};
+    for (size_t i = 1; i < agent.command.size(); ++i) {
+        Result<std::string> arg = expand_placeholders(agent.command[i], values);
+        plan.args.push_back(arg ? *arg : std::string());
+    }
+
+    const std::string& program = agent.command[0];
+    if (program.find('/') != std::string::npos) {
+        plan.executable = program;
+    } else {
+        std::string path;
+        for (const std::string& entry : plan.env) {
+            if (entry.rfind("PATH=", 0) == 0) {
+                path = entry.substr(5);
+            }
+        }
+        plan.executable = find_in_path(program, path);
+        if (plan.executable.empty() && plan.launch_error.empty()) {
+            plan.launch_error = program + ": command not found in PATH " + path;
+        }
+    }
+    return plan;
+}
+
+std::string format_seconds(const std::string& from, const std::string& to) {
+    WallTime start, end;
+    if (!parse_timestamp(from, start) || !parse_timestamp(to, end)) {
+        return "-";
+    }
+    const double seconds = std::chrono::duration<double>(end - start).count();
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1fs", seconds);
+    return text;
+}
+
+} // namespace
+
+std::string summary_text(const RunStatus& status) {
+    std::string text = "\n== run " + status.run_id + ": " + to_string(status.state) + " (exit " +
+                       std::to_string(status.exit_code.value_or(-1)) + ")\n";
+    int width = 5;
+    for (const AgentStatus& agent : status.agents) {
+        width = std::max(width, static_cast<int>(agent.name.size()));
+    }
+    for (const AgentStatus& agent : status.agents) {
+        const std::string outcome = agent.exit_code ? "exit " + std::to_string(*agent.exit_code)
+                                    : agent.signal  ? "signal " + std::to_string(*agent.signal)
+                                                    : "-";
+        char line[1024];
+        std::snprintf(line, sizeof line, "%-*s  %-12s %-10s %7s %10llu B  %s\n", width,
+                      agent.name.c_str(), to_string(agent.state), outcome.c_str(),
+                      format_seconds(agent.started_at, agent.finished_at).c_str(),
+                      static_cast<unsigned long long>(agent.bytes), agent.log.c_str());
+        text += line;
+        if (!agent.reason.empty() && agent.state != AgentState::succeeded) {
+            text += "    reason: " + agent.reason + "\n";
+        }
+        if (!agent.log_error.empty()) {
+            text += "    log: " + agent.log_error + "\n";
+        }
+    }
+    return text;
+}
+
+int run_dispatch(const CommandLine& line, Session& session) {
+    const Config& config = session.config;
+    const auto fail = [](int code, const std::string& message) {
+        std::fprintf(stderr, "dispatch: %s\n", message.c_str());
+        return code;
+    };
+    const auto task = config.tasks.find(line.task);
+    if (task == config.tasks.end()) {
+        return fail(k_exit_usage,
+                    "unknown task '" + line.task + "' (known: " + known_names(config.tasks) + ")");
+    }
+    std::vector<std::string> agent_names = line.agents;
+    if (agent_names.empty()) {
+        agent_names.push_back(config.default_agent);
+    }
+    for (const std::string& name : agent_names) {
+        if (config.agents.find(name) == config.agents.end()) {
+            return fail(k_exit_usage,
+                        "unknown agent '" + name + "' (known: " + known_names(config.agents) + ")");
+        }
+    }
+    Result<std::string> given = read_prompt(line);
+    if (!given) {
+        return fail(k_exit_usage, given.error().message);
+    }
+    if (is_blank(*given)) {
+        return fail(k_exit_usage, "empty prompt");
+    }
+    Result<std::string> prompt =
+        expand_placeholders(task->second.template_text, {{"prompt", *given}});
+    if (!prompt) {
+        return fail(k_exit_usage, "task " + line.task + ": " + prompt.error().message);
+    }
+
+    const RunStore store(session.runs_dir);
+    if (Status exists = store.ensure_exists(); !exists) {
+        return fail(k_exit_setup, exists.error().message);
+    }
+    const WallTime start = std::chrono::system_clock::now();
+    Result<RunDir> run = store.create_run(start);
+    if (!run) {
+        return fail(k_exit_setup, run.error().message);
+    }
+    Result<Fd> lock = acquire_run_lock(run->dir.get());
+    if (!lock) {
+        return fail(k_exit_setup, lock.error().message);
+    }
+    const std::string started_at = format_timestamp(start);
+    for (const auto& [name, content] :
+         {std::pair{"prompt.txt", *prompt},
+          std::pair{"run.json", run_json(*run, line, session, agent_names, *prompt, started_at)}}) {
+        if (Status written = write_file_atomically(run->dir.get(), name, content); !written) {
+            return fail(k_exit_setup, written.error().message);
+        }
+    }
+
+    // The runner's own log: synchronous (no thread), header-only spdlog built with
+    // SPDLOG_PREVENT_CHILD_FD so its fd is O_CLOEXEC (boost-process-v2.md §4).
+    auto sink = std::make_shared<spdlog::sinks::basic_file_sink_st>(run->path + "/runner.log");
+    // spdlog creates it with the umask; the process umask stays as it is because agents inherit
+    // it into the trees they write.
+    ::chmod((run->path + "/runner.log").c_str(), 0600);
+    spdlog::logger log("dispatch", sink);
+    log.set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+    log.flush_on(spdlog::level::info);
+    log.info("run {} task {} agents {} as {} (uid {}), config {}", run->id, line.task,
+             fmt::join(agent_names, ","), session.identity.name, session.identity.uid,
+             config.source);
+
+    Console console(1);
+    console.write("run-id: " + run->id + "\n");
+
+    RunStatus status;
+    status.run_id = run->id;
+    status.started_at = started_at;
+    status.pid = ::getpid();
+    status.pid_start = process_start_time(status.pid).value_or(0);
+    std::vector<AgentPlan> plans;
+    for (const std::string& name : agent_names) {
+        plans.push_back(plan_agent(config.agents.at(name), *run, session, line.task, *prompt));
+        AgentStatus agent;
+        agent.name = name;
+        agent.log = run->path + "/" + name + ".log";
+        status.agents.push_back(agent);
+    }
+    SupervisorOptions options;
+    options.max_parallel = config.max_parallel;
+    options.run_timeout = line.timeout.value_or(config.timeout);
+    options.grace = config.grace;
+    options.prefix_output = agent_names.size() > 1;
+    Supervisor supervisor(*run, std::move(status), std::move(plans), options, log);
+    const int exit_code = supervisor.run();
+
+    console.write(line.json ? to_json(supervisor.status(), -1) + "\n"
+                            : summary_text(supervisor.status()));
+    return exit_code;
+}
+
+} // namespace fleet

@@ -1,0 +1,61 @@
+// In-process tee: each chunk an agent writes goes to its log, byte for byte, and to dispatch's
+// stdout. Replaces `bash -c "agent 2>&1 | tee log"` (performance.md §6):
+//   - the log is written with write(2) on an O_CLOEXEC fd, never through spdlog (which adds a
+//     newline per message and forces O_APPEND);
+//   - a closed stdout (EPIPE; SIGPIPE is ignored) stops console output, the log goes on;
+//   - a failing log (ENOSPC) is remembered, the agent and the console go on;
+//   - with several agents the console gets whole lines prefixed "[agent] ", the log stays raw.
+// Console writes block like tee's: a reader that stops reading slows the agents down.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fd.hpp"
+
+namespace fleet {
+
+// The read buffer of the copy loop: 128 KiB ran at cat speed where tee's 8 KiB took twice as
+// long (performance.md §3, table C1: 0.99 s vs 1.90 s for 2 GiB).
+constexpr size_t k_copy_buffer_size = 128 * 1024;
+
+class Console {
+public:
+    explicit Console(int fd) : m_fd(fd) {}
+
+    // Writes all of `data`; after the first error every later write is dropped.
+    void write(std::string_view data);
+
+    bool broken() const { return m_error != 0; }
+    int error() const { return m_error; }
+
+private:
+    int m_fd;
+    int m_error = 0;
+};
+
+class AgentOutput {
+public:
+    // `prefix` empty: raw console output; otherwise each console line starts with it.
+    AgentOutput(Fd log, std::string prefix);
+
+    // Copies one chunk. Returns true only on the call where the log first failed.
+    bool consume(std::string_view chunk, Console& console);
+
+    // Ends a partial console line (prefixed mode) with a newline.
+    void finish(Console& console);
+
+    uint64_t bytes() const { return m_bytes; }
+    const std::string& log_error() const { return m_log_error; }
+
+private:
+    Fd m_log;
+    std::string m_prefix;
+    std::string m_partial; // prefixed mode: the unfinished last line
+    std::string m_line_buffer;
+    uint64_t m_bytes = 0;
+    std::string m_log_error;
+};
+
+} // namespace fleet

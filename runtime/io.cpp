@@ -1,0 +1,56 @@
+#include "io.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+
+namespace fleet {
+
+int write_all(int fd, std::string_view data) {
+    size_t done = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno;
+        }
+        done += static_cast<size_t>(n);
+    }
+    return 0;
+}
+
+Result<std::string> read_fd(int fd, size_t max_bytes) {
+    std::string text;
+    char buffer[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return system_error("read", errno);
+        }
+        if (n == 0) {
+            return text;
+        }
+        if (text.size() + static_cast<size_t>(n) > max_bytes) {
+            return input_error("more than " + std::to_string(max_bytes) + " bytes");
+        }
+        text.append(buffer, static_cast<size_t>(n));
+    }
+}
+
+Result<std::string> read_file_at(int dir_fd, const std::string& path, size_t max_bytes) {
+    const Fd fd(::openat(dir_fd, path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+    if (!fd.valid()) {
+        return system_error(path, errno);
+    }
+    Result<std::string> text = read_fd(fd.get(), max_bytes);
+    if (!text) {
+        return Error{text.error().kind, path + ": " + text.error().message};
+    }
+    return text;
+}
+
+} // namespace fleet

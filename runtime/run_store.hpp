@@ -1,0 +1,62 @@
+// The runs directory: one directory per run, named by its id, mode 0700, owned by the user
+// dispatch runs as (it is created after the privilege drop, so root never writes here).
+//
+// Layout of a run directory (docs/dispatch.md, "Files"):
+//   run.json  prompt.txt  <agent>.log  status.json  status  runner.log  lock  work-<agent>/
+//
+// The runner holds flock(LOCK_EX) on `lock` for the whole run. A reader that finds state
+// "running" while it can take the lock reports "lost": the runner was SIGKILLed or the host
+// rebooted. Readers open every file with O_NOFOLLOW, so a file planted as a symlink is refused.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "clock.hpp"
+#include "fd.hpp"
+#include "result.hpp"
+#include "status.hpp"
+
+namespace fleet {
+
+struct RunDir {
+    std::string id;
+    std::string path; // absolute
+    Fd dir;           // O_DIRECTORY, for *at() calls
+};
+
+class RunStore {
+public:
+    explicit RunStore(std::string runs_dir);
+
+    const std::string& path() const { return m_path; }
+
+    // mkdir -p of the runs directory, 0700 for each directory it creates; checks the result is
+    // a directory owned by the calling user.
+    Status ensure_exists() const;
+
+    // A new run directory with a fresh id: mkdir fails on an existing name, so concurrent
+    // dispatches never share one; retries with a new id.
+    Result<RunDir> create_run(WallTime now) const;
+
+    // Valid run ids in the directory, newest first.
+    Result<std::vector<std::string>> list_ids() const;
+
+    // Opens an existing run directory; `id` must be a valid run id.
+    Result<RunDir> open_run(const std::string& id) const;
+
+    // status.json of a run, with "running" turned into "lost" when nobody holds the lock.
+    // A run without status.json yet reads as running (lock held) or lost (lock free).
+    Result<RunStatus> read_status(const std::string& id) const;
+
+private:
+    std::string m_path;
+};
+
+// flock(LOCK_EX|LOCK_NB) on `lock` in a run directory; the Fd holds the lock until closed.
+Result<Fd> acquire_run_lock(int dir_fd);
+
+// True when somebody holds the run lock (a running runner).
+bool run_lock_is_held(int dir_fd);
+
+} // namespace fleet

@@ -1,0 +1,513 @@
+#include "supervisor.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fcntl.h>
+#include <optional>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "atomic_file.hpp"
+#include "capture.hpp"
+#include "clock.hpp"
+#include "proc.hpp"
+#include "spawner.hpp"
+#include "wait_status.hpp"
+
+namespace fleet {
+
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* k_ballast_name = ".reserve";
+constexpr off_t k_ballast_size = 256 * 1024;
+// How often leftover processes are checked while an agent is being cleaned up.
+constexpr std::chrono::milliseconds k_cleanup_poll{50};
+// After an agent exits, how long past `grace` its pipe may stay open (held by a descendant
+// that left its process group) before we stop reading it.
+constexpr std::chrono::milliseconds k_drain_extra{1000};
+// Bound on the final sweep's TERM/KILL rounds (each round can only reveal grandchildren).
+constexpr int k_max_sweep_rounds = 16;
+
+std::string now_timestamp() {
+    return format_timestamp(std::chrono::system_clock::now());
+}
+
+// Sends `sig` to a process group and tolerates it being gone already.
+void signal_group(pid_t pgid, int sig) {
+    if (pgid > 0) {
+        ::kill(-pgid, sig);
+    }
+}
+
+bool group_exists(pid_t pgid) {
+    return pgid > 0 && (::kill(-pgid, 0) == 0 || errno == EPERM);
+}
+
+} // namespace
+
+class Supervisor::Impl {
+public:
+    Impl(RunDir& run, RunStatus status, std::vector<AgentPlan> plans, SupervisorOptions options,
+         spdlog::logger& log)
+        : m_run(run), m_status(std::move(status)), m_options(options), m_log(log),
+          m_console(options.console_fd), m_signals(m_io, SIGCHLD, SIGTERM, SIGINT),
+          m_run_timer(m_io) {
+        m_signals.add(SIGHUP);
+        for (size_t i = 0; i < plans.size(); ++i) {
+            m_agents.push_back(std::make_unique<Agent>(m_io, std::move(plans[i]), i));
+        }
+    }
+
+    int run() {
+        if (::prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL) != 0) {
+            m_log.warn("prctl(PR_SET_CHILD_SUBREAPER): {}", std::strerror(errno));
+        }
+        create_ballast();
+        write_status();
+        wait_for_signals();
+        if (m_options.run_timeout.count() > 0) {
+            m_run_timer.expires_after(m_options.run_timeout);
+            m_run_timer.async_wait([this](const boost::system::error_code& ec) {
+                if (!ec) {
+                    m_log.warn("run timed out after {}", format_duration(m_options.run_timeout));
+                    stop_all(AgentState::timed_out, "run timed out");
+                }
+            });
+        }
+        start_pending();
+        maybe_finish_run();
+        m_io.run();
+        return *m_status.exit_code;
+    }
+
+    const RunStatus& status() const { return m_status; }
+
+private:
+    struct Agent {
+        Agent(asio::io_context& io, AgentPlan p, size_t i)
+            : plan(std::move(p)), index(i), pipe(io), timeout(io), grace(io), poll(io) {}
+        AgentPlan plan;
+        size_t index;
+        pid_t pid = 0;
+        std::optional<AgentOutput> output;
+        asio::posix::stream_descriptor pipe;
+        std::vector<char> buffer;
+        asio::steady_timer timeout, grace, poll;
+        std::optional<AgentState> stop_state; // timed_out or cancelled, once asked to stop
+        std::string stop_reason;
+        std::optional<ExitStatus> exit;
+        std::string exited_at;
+        Clock::time_point exit_time;
+        bool pipe_open = false;
+        bool cleanup_done = false;
+        bool killed = false;
+        bool finished = false;
+    };
+
+    AgentStatus& status_of(const Agent& agent) { return m_status.agents[agent.index]; }
+
+    void create_ballast() {
+        const Fd fd(::openat(m_run.dir.get(), k_ballast_name,
+                             O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600));
+        if (!fd.valid() || ::posix_fallocate(fd.get(), 0, k_ballast_size) != 0) {
+            m_log.warn("cannot reserve space for status on a full disk");
+        }
+    }
+
+    void release_ballast() { ::unlinkat(m_run.dir.get(), k_ballast_name, 0); }
+
+    void write_status() {
+        if (Status written =
+                write_file_atomically(m_run.dir.get(), "status.json", to_json(m_status) + "\n");
+            !written) {
+            m_log.error("status.json: {}", written.error().message);
+        }
+    }
+
+    void wait_for_signals() {
+        m_signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+            if (ec) {
+                return;
+            }
+            if (sig == SIGCHLD) {
+                reap_children();
+            } else if (!m_cancelled) {
+                m_cancelled = true;
+                m_log.warn("received {}: cancelling the run", sigabbrev_np(sig));
+                stop_all(AgentState::cancelled,
+                         std::string("dispatch received SIG") + sigabbrev_np(sig));
+            }
+            if (!m_done) {
+                wait_for_signals();
+            }
+        });
+    }
+
+    void start_pending() {
+        while (!m_stopping && m_next < m_agents.size() && m_running < m_options.max_parallel) {
+            start_agent(*m_agents[m_next++]);
+        }
+    }
+
+    void start_agent(Agent& agent) {
+        AgentStatus& status = status_of(agent);
+        status.started_at = now_timestamp();
+        status.log = m_run.path + "/" + agent.plan.name + ".log";
+        Result<pid_t> started =
+            agent.plan.launch_error.empty()
+                ? launch(agent)
+                : Result<pid_t>(Error{ErrorKind::system, agent.plan.launch_error});
+        if (!started) {
+            status.state = AgentState::spawn_failed;
+            status.reason = started.error().message;
+            status.finished_at = now_timestamp();
+            agent.finished = true;
+            m_log.error("agent {}: {}", agent.plan.name, status.reason);
+            write_status();
+            return;
+        }
+        agent.pid = *started;
+        status.pid = agent.pid;
+        status.state = AgentState::running;
+        ++m_running;
+        m_log.info("agent {}: started pid {} ({})", agent.plan.name, agent.pid,
+                   agent.plan.executable);
+        write_status();
+        read_more(agent);
+        if (agent.plan.timeout.count() > 0) {
+            agent.timeout.expires_after(agent.plan.timeout);
+            agent.timeout.async_wait([this, &agent](const boost::system::error_code& ec) {
+                if (!ec && !agent.exit) {
+                    m_log.warn("agent {}: timed out after {}", agent.plan.name,
+                               format_duration(agent.plan.timeout));
+                    stop_agent(agent, AgentState::timed_out,
+                               "timed out after " + format_duration(agent.plan.timeout));
+                }
+            });
+        }
+    }
+
+    Result<pid_t> launch(Agent& agent) {
+        const std::string log_name = agent.plan.name + ".log";
+        Fd log(::openat(m_run.dir.get(), log_name.c_str(),
+                        O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600));
+        if (!log.valid()) {
+            return system_error("create " + log_name, errno);
+        }
+        Fd input(agent.plan.stdin_prompt
+                     ? ::openat(m_run.dir.get(), "prompt.txt", O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+                     : ::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (!input.valid()) {
+            return system_error("open stdin for " + agent.plan.name, errno);
+        }
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) {
+            return system_error("pipe2", errno);
+        }
+        Fd read_end(fds[0]);
+        const Fd write_end(fds[1]);
+        SpawnRequest request;
+        request.executable = agent.plan.executable;
+        request.args = agent.plan.args;
+        request.env = agent.plan.env;
+        request.workdir = agent.plan.workdir;
+        request.stdin_fd = input.get();
+        request.output_fd = write_end.get();
+        // TERM, not KILL, when dispatch dies: the agent may still stop the processes it started.
+        request.death_signal = SIGTERM;
+        Result<pid_t> pid = spawn(m_io, request);
+        if (!pid) {
+            return pid;
+        }
+        agent.output.emplace(std::move(log),
+                             m_options.prefix_output ? "[" + agent.plan.name + "] " : "");
+        agent.buffer.resize(k_copy_buffer_size);
+        agent.pipe.assign(read_end.release());
+        agent.pipe_open = true;
+        return pid;
+    }
+
+    void read_more(Agent& agent) {
+        agent.pipe.async_read_some(
+            asio::buffer(agent.buffer),
+            [this, &agent](const boost::system::error_code& ec, size_t n) {
+                if (n > 0 && agent.output->consume({agent.buffer.data(), n}, m_console)) {
+                    AgentStatus& status = status_of(agent);
+                    status.log_error = agent.output->log_error();
+                    m_log.error("agent {}: {}", agent.plan.name, status.log_error);
+                    release_ballast();
+                    write_status();
+                }
+                if (!ec) {
+                    read_more(agent);
+                    return;
+                }
+                close_pipe(agent);
+                maybe_finish_agent(agent);
+            });
+    }
+
+    void close_pipe(Agent& agent) {
+        if (agent.pipe_open) {
+            agent.pipe_open = false;
+            boost::system::error_code ignored;
+            agent.pipe.close(ignored);
+        }
+    }
+
+    void reap_children() {
+        int wait_status = 0;
+        pid_t pid = 0;
+        while ((pid = ::waitpid(-1, &wait_status, WNOHANG)) > 0) {
+            for (auto& agent : m_agents) {
+                if (agent->pid == pid && !agent->exit) {
+                    on_agent_exit(*agent, decode_wait_status(wait_status));
+                }
+            }
+        }
+    }
+
+    void on_agent_exit(Agent& agent, ExitStatus exit) {
+        agent.exit = exit;
+        agent.exited_at = now_timestamp();
+        agent.exit_time = Clock::now();
+        agent.timeout.cancel();
+        m_log.info("agent {}: {}", agent.plan.name, describe(exit));
+        // Whatever it left behind gets TERM now and KILL after the grace period.
+        signal_leftovers(agent, SIGTERM);
+        agent.grace.expires_after(m_options.grace);
+        agent.grace.async_wait([this, &agent](const boost::system::error_code& ec) {
+            if (!ec) {
+                agent.killed = true;
+                signal_leftovers(agent, SIGKILL);
+            }
+        });
+        poll_cleanup(agent);
+    }
+
+    // Our children that the agent left behind (reparented to us), found by the marker in the
+    // environment they were started with.
+    std::vector<pid_t> orphans_of(const Agent& agent) const {
+        std::vector<pid_t> orphans;
+        for (const pid_t child : child_processes()) {
+            bool is_agent = false;
+            for (const auto& other : m_agents) {
+                is_agent = is_agent || (other->pid == child && !other->exit);
+            }
+            if (!is_agent && environ_value(child, "FLEET_DISPATCH_AGENT") == agent.plan.name &&
+                environ_value(child, "FLEET_DISPATCH_RUN_ID") == m_status.run_id) {
+                orphans.push_back(child);
+            }
+        }
+        return orphans;
+    }
+
+    void signal_leftovers(const Agent& agent, int sig) {
+        signal_group(agent.pid, sig);
+        for (const pid_t orphan : orphans_of(agent)) {
+            signal_group(orphan, sig);
+            ::kill(orphan, sig);
+        }
+    }
+
+    void poll_cleanup(Agent& agent) {
+        reap_children();
+        const bool leftovers = group_exists(agent.pid) || !orphans_of(agent).empty();
+        if (!leftovers) {
+            agent.cleanup_done = true;
+            agent.grace.cancel();
+        }
+        const bool drain_over = Clock::now() - agent.exit_time > m_options.grace + k_drain_extra;
+        if (agent.pipe_open && drain_over) {
+            m_log.warn("agent {}: output pipe still open after exit; closing it", agent.plan.name);
+            agent.pipe.cancel();
+            return; // the read handler closes it and finishes the agent
+        }
+        if (!agent.cleanup_done || agent.pipe_open) {
+            agent.poll.expires_after(k_cleanup_poll);
+            agent.poll.async_wait([this, &agent](const boost::system::error_code& ec) {
+                if (!ec) {
+                    poll_cleanup(agent);
+                }
+            });
+            return;
+        }
+        maybe_finish_agent(agent);
+    }
+
+    void stop_agent(Agent& agent, AgentState state, const std::string& reason) {
+        if (agent.finished || agent.exit || agent.stop_state) {
+            return;
+        }
+        agent.stop_state = state;
+        agent.stop_reason = reason;
+        signal_group(agent.pid, SIGTERM);
+        agent.grace.expires_after(m_options.grace);
+        agent.grace.async_wait([this, &agent](const boost::system::error_code& ec) {
+            if (!ec && !agent.exit) {
+                m_log.warn("agent {}: still running after {}; SIGKILL", agent.plan.name,
+                           format_duration(m_options.grace));
+                agent.killed = true;
+                signal_group(agent.pid, SIGKILL);
+            }
+        });
+    }
+
+    void stop_all(AgentState state, const std::string& reason) {
+        m_stopping = true;
+        for (auto& agent : m_agents) {
+            if (agent->pid == 0 && !agent->finished) {
+                AgentStatus& status = status_of(*agent);
+                status.state = state;
+                status.reason = reason + " before the agent started";
+                agent->finished = true;
+            } else {
+                stop_agent(*agent, state, reason);
+            }
+        }
+        write_status();
+        maybe_finish_run();
+    }
+
+    void maybe_finish_agent(Agent& agent) {
+        if (agent.finished || !agent.exit || !agent.cleanup_done || agent.pipe_open) {
+            return;
+        }
+        agent.finished = true;
+        agent.grace.cancel();
+        agent.poll.cancel();
+        agent.output->finish(m_console);
+        AgentStatus& status = status_of(agent);
+        const ExitStatus& exit = *agent.exit;
+        if (exit.exited) {
+            status.exit_code = exit.code;
+        } else {
+            status.signal = exit.signal;
+            status.core_dumped = exit.core_dumped;
+        }
+        if (agent.stop_state) {
+            // A timed-out or cancelled agent never counts as succeeded, whatever it exited with.
+            status.state = *agent.stop_state;
+            status.reason = agent.stop_reason;
+        } else if (exit.exited && exit.code == 0) {
+            status.state = AgentState::succeeded;
+        } else {
+            status.state = AgentState::failed;
+            status.reason = describe(exit);
+        }
+        status.finished_at = agent.exited_at;
+        status.bytes = agent.output->bytes();
+        status.log_error = agent.output->log_error();
+        --m_running;
+        write_status();
+        start_pending();
+        maybe_finish_run();
+    }
+
+    void maybe_finish_run() {
+        for (const auto& agent : m_agents) {
+            if (!agent->finished) {
+                return;
+            }
+        }
+        if (m_done) {
+            return;
+        }
+        m_done = true;
+        m_run_timer.cancel();
+        sweep_children();
+        const int exit_code = fold_exit_code(m_status.agents);
+        m_status.exit_code = exit_code;
+        m_status.state = state_for_exit_code(exit_code);
+        m_status.finished_at = now_timestamp();
+        write_status();
+        // The legacy `status` file comes last: its presence means everything else is final.
+        if (Status written =
+                write_file_atomically(m_run.dir.get(), "status", std::to_string(exit_code) + "\n");
+            !written) {
+            m_log.error("status: {}", written.error().message);
+        }
+        release_ballast();
+        m_log.info("run finished: {} (exit {})", to_string(m_status.state), exit_code);
+        m_signals.cancel();
+        m_io.stop();
+    }
+
+    // No process of a run survives it: TERM every remaining child (and its group), wait up to
+    // `grace` while reaping, KILL what is left; repeat while killing reveals grandchildren.
+    void sweep_children() {
+        for (int round = 0; round < k_max_sweep_rounds; ++round) {
+            reap_children();
+            std::vector<pid_t> children = child_processes();
+            if (children.empty()) {
+                return;
+            }
+            m_log.warn("{} leftover process(es) at the end of the run; SIGTERM", children.size());
+            for (const pid_t child : children) {
+                signal_group(child, SIGTERM);
+                ::kill(child, SIGTERM);
+            }
+            const auto deadline = Clock::now() + m_options.grace;
+            while (Clock::now() < deadline && !child_processes().empty()) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                reap_children();
+            }
+            for (const pid_t child : child_processes()) {
+                signal_group(child, SIGKILL);
+                ::kill(child, SIGKILL);
+            }
+            // Reaping the KILLed children reparents their own children to us for the next round.
+            const auto kill_deadline = Clock::now() + std::chrono::seconds(5);
+            while (Clock::now() < kill_deadline) {
+                reap_children();
+                if (child_processes().empty()) {
+                    break;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        }
+    }
+
+    RunDir& m_run;
+    RunStatus m_status;
+    SupervisorOptions m_options;
+    spdlog::logger& m_log;
+    Console m_console;
+    asio::io_context m_io;
+    asio::signal_set m_signals;
+    asio::steady_timer m_run_timer;
+    std::vector<std::unique_ptr<Agent>> m_agents;
+    size_t m_next = 0;
+    size_t m_running = 0;
+    bool m_stopping = false;
+    bool m_cancelled = false;
+    bool m_done = false;
+};
+
+Supervisor::Supervisor(RunDir& run, RunStatus status, std::vector<AgentPlan> plans,
+                       SupervisorOptions options, spdlog::logger& log)
+    : m_impl(std::make_unique<Impl>(run, std::move(status), std::move(plans), options, log)) {}
+
+Supervisor::~Supervisor() = default;
+
+int Supervisor::run() {
+    return m_impl->run();
+}
+
+const RunStatus& Supervisor::status() const {
+    return m_impl->status();
+}
+
+} // namespace fleet

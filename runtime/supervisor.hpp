@@ -1,0 +1,76 @@
+// Supervisor: runs a run's agents to the end and leaves no process behind.
+//
+// One thread, one io_context. For the whole run:
+//   prctl(PR_SET_CHILD_SUBREAPER): descendants that setsid() away come back to us when their
+//     parent dies, so they can be found and killed;
+//   a ballast file (".reserve", 256 KiB) is allocated: if a log hits ENOSPC it is deleted, so
+//     status.json can still be written on a full filesystem;
+//   signal_set{SIGCHLD, SIGTERM, SIGINT, SIGHUP}: SIGCHLD reaps every child with
+//     waitpid(-1, WNOHANG) (agents and orphans alike); TERM/INT/HUP cancel the run.
+// Per agent, up to max_parallel at once:
+//   open <agent>.log O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC (fresh, never truncated: truncating
+//     big files is slow, performance.md §2); pipe2(O_CLOEXEC); spawn (spawner.hpp); close
+//     the write end; async reads of 128 KiB into AgentOutput (capture.hpp).
+//   Completion is the process exit (SIGCHLD), never pipe EOF: then its group gets TERM, and
+//     so do our children whose environment names this agent (FLEET_DISPATCH_AGENT, which
+//     every agent is started with); after `grace`, KILL. The agent is finished when it has
+//     exited, its leftovers are gone and its pipe reached EOF (or, if a descendant outside
+//     the group keeps it open, `grace` + 1 s after the exit).
+//   A timeout (per agent or for the run) or a cancel: TERM to the group, KILL after grace; the
+//     state sticks (timed_out/cancelled) whatever the agent exits with.
+// At the end: every remaining child gets TERM, then KILL after grace, until none is left;
+// status.json gets the final state, then the legacy `status` file the exit code.
+// status.json is rewritten atomically (atomic_file.hpp) at every state change.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "duration.hpp"
+#include "run_store.hpp"
+#include "status.hpp"
+
+namespace fleet {
+
+struct AgentPlan {
+    std::string name; // [a-z0-9_-], also the log's name
+    std::string executable;
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::string workdir;
+    bool stdin_prompt = false; // stdin from prompt.txt, else /dev/null
+    Duration timeout{0};       // 0: none
+    std::string launch_error;  // set when it cannot start (no binary, no workdir): spawn_failed
+};
+
+struct SupervisorOptions {
+    size_t max_parallel = 4;
+    Duration run_timeout{0}; // 0: none
+    Duration grace{10'000};
+    bool prefix_output = false; // "[agent] " before each console line
+    int console_fd = 1;
+};
+
+class Supervisor {
+public:
+    // `status` is the run's status with one pending AgentStatus per plan, in the same order.
+    Supervisor(RunDir& run, RunStatus status, std::vector<AgentPlan> plans,
+               SupervisorOptions options, spdlog::logger& log);
+    ~Supervisor();
+    Supervisor(const Supervisor&) = delete;
+    Supervisor& operator=(const Supervisor&) = delete;
+
+    // Runs to the end; returns dispatch's exit code (also in status().exit_code).
+    int run();
+
+    const RunStatus& status() const;
+
+private:
+    class Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace fleet
