@@ -35,7 +35,7 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 
 } // namespace
 
-ProcessResult run(const std::vector<std::string>& argv, const RunOptions& options) {
+Started start(const std::vector<std::string>& argv, const RunOptions& options) {
     int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1};
     if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 ||
         (options.input && pipe2(in_pipe, O_CLOEXEC) != 0)) {
@@ -96,11 +96,21 @@ ProcessResult run(const std::vector<std::string>& argv, const RunOptions& option
         close(in_pipe[1]);
     }
 
+    Started started;
+    started.pid = pid;
+    started.out_fd = out_pipe[0];
+    started.err_fd = err_pipe[0];
+    started.timeout_seconds = options.timeout_seconds;
+    return started;
+}
+
+ProcessResult finish(Started& started, const std::function<void(const std::string&)>& on_output) {
+    const pid_t pid = started.pid;
     ProcessResult result;
     result.pid = pid;
     const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::seconds(options.timeout_seconds);
-    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+        std::chrono::steady_clock::now() + std::chrono::seconds(started.timeout_seconds);
+    pollfd fds[2] = {{started.out_fd, POLLIN, 0}, {started.err_fd, POLLIN, 0}};
     std::string* sinks[2] = {&result.out, &result.err};
     int open_count = 2;
     bool killed = false;
@@ -115,6 +125,9 @@ ProcessResult run(const std::vector<std::string>& argv, const RunOptions& option
                 const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
                 if (n > 0) {
                     sinks[i]->append(buffer, static_cast<size_t>(n));
+                    if (i == 0 && on_output) {
+                        on_output(result.out);
+                    }
                 } else if (n == 0 || errno != EINTR) {
                     close(fds[i].fd);
                     fds[i].fd = -1;
@@ -139,6 +152,11 @@ ProcessResult run(const std::vector<std::string>& argv, const RunOptions& option
         result.signal = WTERMSIG(status);
     }
     return result;
+}
+
+ProcessResult run(const std::vector<std::string>& argv, const RunOptions& options) {
+    Started started = start(argv, options);
+    return finish(started);
 }
 
 ProcessResult run_words(const std::string& words, const RunOptions& options) {

@@ -1,6 +1,7 @@
 // Running a real process from a test: argv only (no shell), exact environment, captured output.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -29,6 +30,22 @@ struct ProcessResult {
     std::string out;
     std::string err;
 };
+
+// A started process whose output is still being produced.
+struct Started {
+    pid_t pid = 0;
+    int out_fd = -1;
+    int err_fd = -1;
+    int timeout_seconds = 60;
+};
+
+// Starts a process; finish() collects it. Throws std::runtime_error when it cannot start.
+Started start(const std::vector<std::string>& argv, const RunOptions& options = {});
+
+// Reads stdout and stderr to EOF (SIGKILL after the timeout) and reaps the process.
+// `on_output`, if set, sees stdout as it grows (e.g. to wait for a line before signalling).
+ProcessResult finish(Started& started,
+                     const std::function<void(const std::string& out)>& on_output = {});
 
 ProcessResult run(const std::vector<std::string>& argv, const RunOptions& options = {});
 
