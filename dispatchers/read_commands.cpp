@@ -48,14 +48,22 @@ int list_runs(const CommandLine& line, const Session& session) {
     }
     bool first = true;
     for (const std::string& id : *ids) {
+        if (line.json) {
+            Result<std::string> text = store.read_status_json(id);
+            if (!text) {
+                std::fprintf(stderr, "dispatch: %s\n", text.error().message.c_str());
+                continue;
+            }
+            if (!first) {
+                out += ',';
+            }
+            out += *text;
+            first = false;
+            continue;
+        }
         Result<RunStatus> status = store.read_status(id);
         if (!status) {
             std::fprintf(stderr, "dispatch: %s\n", status.error().message.c_str());
-            continue;
-        }
-        if (line.json) {
-            out += (first ? "" : ",") + to_json(*status, -1);
-            first = false;
             continue;
         }
         char row[512];

@@ -138,6 +138,30 @@ Result<RunStatus> RunStore::read_status(const std::string& id) const {
     return status;
 }
 
+Result<std::string> RunStore::read_status_json(const std::string& id) const {
+    Result<RunDir> run = open_run(id);
+    if (!run) {
+        return run.error();
+    }
+    Result<std::string> text = read_file_at(run->dir.get(), "status.json", k_max_status_bytes);
+    if (!text) {
+        // No status.json yet: the same answer read_status() gives, as JSON.
+        Result<RunStatus> status = read_status(id);
+        if (!status) {
+            return status.error();
+        }
+        return to_json(*status, -1);
+    }
+    // Only a run that says "running" needs the lock probed.
+    const bool alive =
+        text->find("\"running\"") == std::string::npos || run_lock_is_held(run->dir.get());
+    Result<std::string> compact = compact_status_json(*text, alive);
+    if (!compact) {
+        return Error{ErrorKind::system, "run " + id + ": " + compact.error().message};
+    }
+    return compact;
+}
+
 Result<Fd> acquire_run_lock(int dir_fd) {
     Fd lock(::openat(dir_fd, "lock", O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!lock.valid()) {

@@ -49,6 +49,9 @@ public:
     // A run without status.json yet reads as running (lock held) or lost (lock free).
     Result<RunStatus> read_status(const std::string& id) const;
 
+    // The same as compact JSON text (compact_status_json), for `list --json`.
+    Result<std::string> read_status_json(const std::string& id) const;
+
 private:
     std::string m_path;
 };

@@ -32,6 +32,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* k_ballast_name = ".reserve";
 constexpr off_t k_ballast_size = 256 * 1024;
+// Requested capacity of each agent's output pipe.
+constexpr int k_pipe_size = 1 << 20;
 // How often leftover processes are checked while an agent is being cleaned up.
 constexpr std::chrono::milliseconds k_cleanup_poll{50};
 // After an agent exits, how long past `grace` its pipe may stay open (held by a descendant
@@ -130,7 +132,7 @@ private:
 
     void write_status() {
         if (Status written =
-                write_file_atomically(m_run.dir.get(), "status.json", to_json(m_status) + "\n");
+                write_file_atomically(m_run.dir.get(), "status.json", to_json(m_status, -1) + "\n");
             !written) {
             m_log.error("status.json: {}", written.error().message);
         }
@@ -218,6 +220,9 @@ private:
         }
         Fd read_end(fds[0]);
         const Fd write_end(fds[1]);
+        // Best effort: fewer, fuller reads (performance.md §7); EPERM over pipe-max-size or the
+        // per-user pipe budget leaves the default 64 KiB, which also works.
+        ::fcntl(read_end.get(), F_SETPIPE_SZ, k_pipe_size);
         SpawnRequest request;
         request.executable = agent.plan.executable;
         request.args = agent.plan.args;
