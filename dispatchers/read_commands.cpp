@@ -1,5 +1,6 @@
 #include "read_commands.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -36,29 +37,32 @@ int list_runs(const CommandLine& line, const Session& session) {
     if (!ids) {
         return fail(k_exit_setup, ids.error().message);
     }
-    if (line.limit != 0 && ids->size() > line.limit) {
-        ids->resize(line.limit);
+    // Ids order runs by the second they started in; runs of the same second are ordered by
+    // their millisecond start time below. A limit keeps the whole second at the cut, so the
+    // cut is exact.
+    size_t keep = ids->size();
+    if (line.limit != 0 && keep > line.limit) {
+        keep = line.limit;
+        while (keep < ids->size() && (*ids)[keep].compare(0, 15, (*ids)[keep - 1], 0, 15) == 0) {
+            ++keep;
+        }
+        ids->resize(keep);
     }
-    std::string out = line.json ? "[" : "";
-    if (!line.json) {
-        char header[160];
-        std::snprintf(header, sizeof header, "%-24s %-10s %-5s %-25s %s\n", "RUN ID", "STATE",
-                      "EXIT", "STARTED", "AGENTS");
-        out += header;
-    }
-    bool first = true;
+    struct Listed {
+        std::string second; // the id's date and time
+        std::string started_at;
+        std::string text; // a JSON object or a table row
+    };
+    std::vector<Listed> listed;
+    listed.reserve(ids->size());
     for (const std::string& id : *ids) {
         if (line.json) {
-            Result<std::string> text = store.read_status_json(id);
-            if (!text) {
-                std::fprintf(stderr, "dispatch: %s\n", text.error().message.c_str());
+            Result<CompactStatus> status = store.read_status_json(id);
+            if (!status) {
+                std::fprintf(stderr, "dispatch: %s\n", status.error().message.c_str());
                 continue;
             }
-            if (!first) {
-                out += ',';
-            }
-            out += *text;
-            first = false;
+            listed.push_back({id.substr(0, 15), status->started_at, std::move(status->json)});
             continue;
         }
         Result<RunStatus> status = store.read_status(id);
@@ -71,10 +75,29 @@ int list_runs(const CommandLine& line, const Session& session) {
                       to_string(status->state),
                       status->exit_code ? std::to_string(*status->exit_code).c_str() : "-",
                       status->started_at.c_str(), agent_names(*status).c_str());
-        out += row;
+        listed.push_back({id.substr(0, 15), status->started_at, row});
     }
+    std::stable_sort(listed.begin(), listed.end(), [](const Listed& a, const Listed& b) {
+        return a.second != b.second ? a.second > b.second : a.started_at > b.started_at;
+    });
+    if (line.limit != 0 && listed.size() > line.limit) {
+        listed.resize(line.limit);
+    }
+    std::string out;
     if (line.json) {
+        out = "[";
+        for (size_t i = 0; i < listed.size(); ++i) {
+            out += (i == 0 ? "" : ",") + listed[i].text;
+        }
         out += "]\n";
+    } else {
+        char header[160];
+        std::snprintf(header, sizeof header, "%-24s %-10s %-5s %-25s %s\n", "RUN ID", "STATE",
+                      "EXIT", "STARTED", "AGENTS");
+        out = header;
+        for (const Listed& entry : listed) {
+            out += entry.text;
+        }
     }
     write_all(1, out);
     return k_exit_ok;

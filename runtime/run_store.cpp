@@ -138,7 +138,7 @@ Result<RunStatus> RunStore::read_status(const std::string& id) const {
     return status;
 }
 
-Result<std::string> RunStore::read_status_json(const std::string& id) const {
+Result<CompactStatus> RunStore::read_status_json(const std::string& id) const {
     Result<RunDir> run = open_run(id);
     if (!run) {
         return run.error();
@@ -150,12 +150,12 @@ Result<std::string> RunStore::read_status_json(const std::string& id) const {
         if (!status) {
             return status.error();
         }
-        return to_json(*status, -1);
+        return CompactStatus{to_json(*status, -1), status->started_at};
     }
     // Only a run that says "running" needs the lock probed.
     const bool alive =
         text->find("\"running\"") == std::string::npos || run_lock_is_held(run->dir.get());
-    Result<std::string> compact = compact_status_json(*text, alive);
+    Result<CompactStatus> compact = compact_status_json(*text, alive);
     if (!compact) {
         return Error{ErrorKind::system, "run " + id + ": " + compact.error().message};
     }

@@ -50,7 +50,7 @@ public:
     Result<RunStatus> read_status(const std::string& id) const;
 
     // The same as compact JSON text (compact_status_json), for `list --json`.
-    Result<std::string> read_status_json(const std::string& id) const;
+    Result<CompactStatus> read_status_json(const std::string& id) const;
 
 private:
     std::string m_path;

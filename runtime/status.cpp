@@ -141,13 +141,14 @@ std::string to_json(const RunStatus& status, int indent) {
     return document.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
-Result<std::string> compact_status_json(const std::string& text, bool runner_alive) {
+Result<CompactStatus> compact_status_json(const std::string& text, bool runner_alive) {
     try {
         json document = json::parse(text);
         if (!runner_alive && document.at("state") == to_string(RunState::running)) {
             document["state"] = to_string(RunState::lost);
         }
-        return document.dump(-1, ' ', false, json::error_handler_t::replace);
+        return CompactStatus{document.dump(-1, ' ', false, json::error_handler_t::replace),
+                             document.value("started_at", "")};
     } catch (const nlohmann::json::exception& e) {
         return input_error(std::string("status.json: ") + e.what());
     }

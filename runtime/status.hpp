@@ -60,7 +60,11 @@ std::string to_json(const RunStatus& status, int indent = 2);
 
 // status.json text as one compact line, with a "running" state turned into "lost" when
 // `runner_alive` is false: one parse and one dump, for listing thousands of runs.
-Result<std::string> compact_status_json(const std::string& text, bool runner_alive);
+struct CompactStatus {
+    std::string json;
+    std::string started_at;
+};
+Result<CompactStatus> compact_status_json(const std::string& text, bool runner_alive);
 Result<RunStatus> run_status_from_json(const std::string& text);
 
 } // namespace fleet

@@ -587,9 +587,14 @@ TEST_F(Dispatch, ListStatusAndLogsReadRunsBack) {
         ids.push_back(run["run_id"]);
     }
     ASSERT_GE(ids.size(), 2U);
-    EXPECT_TRUE(std::is_sorted(ids.rbegin(), ids.rend())) << "not newest first";
+    std::vector<std::string> starts;
+    for (const json& run : runs) {
+        starts.push_back(run["started_at"]);
+    }
+    EXPECT_TRUE(std::is_sorted(starts.rbegin(), starts.rend())) << "not newest first";
+    EXPECT_EQ(ids[0], id2);
+    EXPECT_EQ(json::parse(dispatch({"list", "--json", "--limit", "1"}).out)[0]["run_id"], id2);
     EXPECT_NE(std::find(ids.begin(), ids.end(), id1), ids.end());
-    EXPECT_EQ(json::parse(dispatch({"list", "--json", "--limit", "1"}).out).size(), 1U);
 
     const ProcessResult table = dispatch({"list"});
     EXPECT_NE(table.out.find(id2 + "   failed"), std::string::npos) << table.out;
