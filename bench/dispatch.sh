@@ -110,7 +110,7 @@ echo
 echo "## dispatch: overhead per run"
 echo
 echo "A run of one no-op agent (\`/bin/true\`) as root against \`/bin/true\` alone: drop, config,"
-echo "run directory, 5 atomic status writes (2 fsyncs each), spawn, reaping. hyperfine, 60 runs."
+echo "run directory, 3 atomic status writes (2 fsyncs each), spawn, reaping. hyperfine, 60 runs."
 echo
 echo "| Command | Median (ms) |"
 echo "|---|---|"

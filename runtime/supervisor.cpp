@@ -1,5 +1,6 @@
 #include "supervisor.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -75,7 +76,6 @@ public:
             m_log.warn("prctl(PR_SET_CHILD_SUBREAPER): {}", std::strerror(errno));
         }
         create_ballast();
-        write_status();
         wait_for_signals();
         if (m_options.run_timeout.count() > 0) {
             m_run_timer.expires_after(m_options.run_timeout);
@@ -155,10 +155,23 @@ private:
         });
     }
 
-    void start_pending() {
+    // Starts what max_parallel allows and records it in one status write (a run caught before
+    // its first write reads as running or lost by its lock, run_store.hpp). True if any started.
+    bool start_pending() {
+        bool started = false;
         while (!m_stopping && m_next < m_agents.size() && m_running < m_options.max_parallel) {
             start_agent(*m_agents[m_next++]);
+            started = true;
         }
+        if (started) {
+            write_status();
+        }
+        return started;
+    }
+
+    bool all_finished() const {
+        return std::all_of(m_agents.begin(), m_agents.end(),
+                           [](const auto& agent) { return agent->finished; });
     }
 
     void start_agent(Agent& agent) {
@@ -175,7 +188,6 @@ private:
             status.finished_at = now_timestamp();
             agent.finished = true;
             m_log.error("agent {}: {}", agent.plan.name, status.reason);
-            write_status();
             return;
         }
         agent.pid = *started;
@@ -184,7 +196,6 @@ private:
         ++m_running;
         m_log.info("agent {}: started pid {} ({})", agent.plan.name, agent.pid,
                    agent.plan.executable);
-        write_status();
         read_more(agent);
         if (agent.plan.timeout.count() > 0) {
             agent.timeout.expires_after(agent.plan.timeout);
@@ -327,11 +338,16 @@ private:
     void poll_cleanup(Agent& agent) {
         reap_children();
         const bool leftovers = group_exists(agent.pid) || !orphans_of(agent).empty();
+        const bool drain_over = Clock::now() - agent.exit_time > m_options.grace + k_drain_extra;
         if (!leftovers) {
             agent.cleanup_done = true;
             agent.grace.cancel();
+        } else if (drain_over && !agent.cleanup_done) {
+            // KILL was sent a second ago; what still stands cannot be signalled by us (EPERM).
+            // Stop waiting for it; the final sweep tries once more.
+            m_log.error("agent {}: leftover processes survive SIGKILL", agent.plan.name);
+            agent.cleanup_done = true;
         }
-        const bool drain_over = Clock::now() - agent.exit_time > m_options.grace + k_drain_extra;
         if (agent.pipe_open && drain_over) {
             m_log.warn("agent {}: output pipe still open after exit; closing it", agent.plan.name);
             agent.pipe.cancel();
@@ -413,18 +429,17 @@ private:
         status.bytes = agent.output->bytes();
         status.log_error = agent.output->log_error();
         --m_running;
-        write_status();
-        start_pending();
-        maybe_finish_run();
+        // One status write per change: the run's final write covers the last agent.
+        const bool started = start_pending();
+        if (all_finished()) {
+            maybe_finish_run();
+        } else if (!started) {
+            write_status();
+        }
     }
 
     void maybe_finish_run() {
-        for (const auto& agent : m_agents) {
-            if (!agent->finished) {
-                return;
-            }
-        }
-        if (m_done) {
+        if (!all_finished() || m_done) {
             return;
         }
         m_done = true;
@@ -478,6 +493,13 @@ private:
                     break;
                 }
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+            std::vector<pid_t> left = child_processes();
+            std::sort(left.begin(), left.end());
+            std::sort(children.begin(), children.end());
+            if (left == children) {
+                m_log.error("{} process(es) survive SIGKILL; giving up on them", left.size());
+                return;
             }
         }
     }

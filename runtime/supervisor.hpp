@@ -20,7 +20,9 @@
 //     state sticks (timed_out/cancelled) whatever the agent exits with.
 // At the end: every remaining child gets TERM, then KILL after grace, until none is left;
 // status.json gets the final state, then the legacy `status` file the exit code.
-// status.json is rewritten atomically (atomic_file.hpp) at every state change.
+// status.json is rewritten atomically (atomic_file.hpp) at every state change: agents started
+// together are one change, and the last agent's end is written with the run's end. A run caught
+// before its first write reads as running (lock held) or lost.
 #pragma once
 
 #include <memory>
