@@ -450,6 +450,9 @@ TEST_F(Dispatch, TheAgentSeesNoFdsAndOnlyTheAllowedEnvironment) {
         }
     }
     EXPECT_EQ(values["fds"], "0,1,2");
+    // dispatch ignores SIGPIPE and handles TERM/INT/HUP/CHLD itself; the agent starts clean.
+    EXPECT_EQ(values["SigBlk"], "0000000000000000");
+    EXPECT_EQ(values["SigIgn"], "0000000000000000");
     const std::string u = std::to_string(s_uid);
     EXPECT_EQ(values["Uid"], u + " " + u + " " + u + " " + u);
     EXPECT_EQ(values["NoNewPrivs"], "1");
@@ -468,6 +471,31 @@ TEST_F(Dispatch, TheAgentSeesNoFdsAndOnlyTheAllowedEnvironment) {
     EXPECT_NE(log.find("env:HOME=/home/" + s_user + "\n"), std::string::npos);
     // And the runner recorded SSM's command id without passing it on.
     EXPECT_EQ(json::parse(read_file(run_dir(id) + "/run.json"))["ssm_command_id"], "cmd-1");
+}
+
+TEST_F(Dispatch, AClosedConsoleStopsOutputButNotTheLogOrTheAgent) {
+    // The reader of dispatch's stdout goes away after 100 bytes (EPIPE from then on).
+    const ProcessResult result =
+        fleet::test::run({"/bin/sh", "-c",
+                          k_dispatch + " -c " + s_config +
+                              " -a big-output run x | head -c 100 >/dev/null; "
+                              "ls -t " +
+                              s_runs + " | head -n 1"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    const std::string id = result.out.substr(0, result.out.find('\n'));
+    const json status = status_json(id);
+    EXPECT_EQ(status["state"], "succeeded");
+    EXPECT_EQ(status["agents"][0]["bytes"], 4194304);
+    EXPECT_EQ(read_file(run_dir(id) + "/big-output.log").size(), 4194304U);
+}
+
+TEST_F(Dispatch, SeveralAgentsGetLinePrefixesOnTheConsoleOnly) {
+    const ProcessResult result = dispatch({"-a", "quick,write-arg", "run", "x"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_NE(result.out.find("\n[quick] quick\n"), std::string::npos) << result.out;
+    EXPECT_EQ(read_file(run_dir(run_id_of(result.out)) + "/quick.log"), "quick\n");
+    // Control: one agent's output is passed through raw.
+    EXPECT_NE(dispatch({"-a", "quick", "run", "x"}).out.find("\nquick\n"), std::string::npos);
 }
 
 TEST_F(Dispatch, AMissingAgentBinaryIsSpawnFailed) {
