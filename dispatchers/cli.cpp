@@ -67,12 +67,31 @@ Status only_for(const cxxopts::ParseResult& parsed, const std::string& subcomman
 
 } // namespace
 
+void apply_program_name(const std::string& argv0, CommandLine& line) {
+    std::string name = argv0.substr(argv0.rfind('/') + 1);
+    if (name.size() > 3 && name.compare(name.size() - 3, 3, ".sh") == 0) {
+        name.resize(name.size() - 3);
+    }
+    if (name == "dispatch-unified") {
+        line.unified = true;
+        return;
+    }
+    for (const char* agent : {"claude", "aider", "codex", "gemini", "grok"}) {
+        if (name == std::string("dispatch-") + agent) {
+            line.alias_agent = agent;
+        }
+    }
+}
+
 std::string usage_text() {
     return "usage: dispatch [-c CONFIG] [-a AGENT[,AGENT...]] [-u USER] [--timeout DUR]\n"
            "                [--prompt-file PATH|-] [--json] TASK [PROMPT...]\n"
            "       dispatch [-c CONFIG] list [--json] [--limit N]\n"
            "       dispatch [-c CONFIG] status RUN_ID [--json]\n"
            "       dispatch [-c CONFIG] logs RUN_ID [--agent NAME]\n"
+           "       dispatch [-c CONFIG] agents | config\n"
+           "Started as dispatch-unified (or dispatch-unified.sh) it runs the unified agents;\n"
+           "as dispatch-claude, -aider, -codex, -gemini or -grok, that agent.\n"
            "Options may stand anywhere; after -- every word belongs to the prompt.\n"
            "Exit codes: 0 all agents succeeded, 1 an agent failed, 2 usage or config error,\n"
            "3 setup error, 124 timed out, 130 cancelled. See docs/dispatch.md.\n";
@@ -81,6 +100,9 @@ std::string usage_text() {
 Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
     cxxopts::Options options = make_options();
     CommandLine line;
+    if (argc > 0) {
+        apply_program_name(argv[0], line);
+    }
     try {
         const cxxopts::ParseResult parsed = options.parse(argc, argv);
         if (parsed.count("help") != 0) {
@@ -139,6 +161,16 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
             line.run_id = words[1];
             if (parsed.count("agent") != 0) {
                 line.agent = parsed["agent"].as<std::string>();
+            }
+            return line;
+        }
+        if (first == "agents" || first == "config") {
+            line.subcommand = first == "agents" ? Subcommand::agents : Subcommand::config;
+            if (Status ok = only_for(parsed, first, {}); !ok) {
+                return ok.error();
+            }
+            if (words.size() > 1) {
+                return input_error(first + " takes no operands");
             }
             return line;
         }

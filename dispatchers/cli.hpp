@@ -4,8 +4,13 @@
 //   dispatch [-c CONFIG] list [--json] [--limit N]
 //   dispatch [-c CONFIG] status RUN_ID [--json]
 //   dispatch [-c CONFIG] logs RUN_ID [--agent NAME]
+//   dispatch [-c CONFIG] agents | config
 // Options may stand anywhere; after "--" every word is a prompt word, even one starting with
 // '-'. Prompt words are joined with single spaces.
+//
+// The name it is started under (argv[0], with or without ".sh") sets defaults, so the old
+// scripts' SSM commands work unchanged: dispatch-unified runs the unified agent set;
+// dispatch-claude, -aider, -codex, -gemini, -grok run that agent; dispatch runs default_agent.
 #pragma once
 
 #include <optional>
@@ -17,7 +22,7 @@
 
 namespace fleet {
 
-enum class Subcommand { run, list, status, logs, help, version };
+enum class Subcommand { run, list, status, logs, agents, config, help, version };
 
 struct CommandLine {
     Subcommand subcommand = Subcommand::run;
@@ -31,8 +36,13 @@ struct CommandLine {
     std::string agent; // logs --agent
     std::string task;
     std::vector<std::string> prompt_words;
-    std::string run_id; // status, logs
+    std::string run_id;      // status, logs
+    bool unified = false;    // started as dispatch-unified
+    std::string alias_agent; // started as dispatch-<agent>
 };
+
+// What the program name (a path or a plain name) implies: sets `unified` or `alias_agent`.
+void apply_program_name(const std::string& argv0, CommandLine& line);
 
 // Parses argv (argv[0] excluded is not required: pass argc/argv as main got them).
 // invalid_input errors are usage errors (exit 2).

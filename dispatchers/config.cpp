@@ -10,6 +10,7 @@
 
 #include <toml++/toml.h>
 
+#include "adapters.hpp"
 #include "environment.hpp"
 #include "fd.hpp"
 #include "io.hpp"
@@ -79,6 +80,74 @@ private:
     std::string m_error;
 };
 
+void string_list(const toml::table& table, std::string_view key, const std::string& where,
+                 Checker& check, std::vector<std::string>& out) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+        return;
+    }
+    const toml::array* array = node->as_array();
+    if (array == nullptr) {
+        check.fail(where, "must be an array of strings");
+        return;
+    }
+    out.clear();
+    for (const toml::node& element : *array) {
+        const auto text = element.value<std::string>();
+        if (!text) {
+            check.fail(where, "must be an array of strings");
+            return;
+        }
+        out.push_back(*text);
+    }
+}
+
+void parse_common(const toml::table& table, const std::string& where, Checker& check,
+                  AgentConfig& agent) {
+    if (const toml::node* env = table.get("env")) {
+        const toml::table* env_table = env->as_table();
+        if (env_table == nullptr) {
+            check.fail(where + ".env", "must be a table of strings");
+            return;
+        }
+        for (const auto& [key, value] : *env_table) {
+            const std::string var(key.str());
+            const auto text = value.value<std::string>();
+            if (!is_valid_env_name(var) || !text) {
+                check.fail(where + ".env." + var, "must be a string with a valid variable name");
+                return;
+            }
+            agent.env.emplace_back(var, *text);
+        }
+    }
+    check.string(table, "env_file", where + ".env_file", agent.env_file);
+    if (!agent.env_file.empty() && agent.env_file[0] != '/') {
+        check.fail(where + ".env_file", "must be an absolute path");
+    }
+    check.duration(table, "timeout", where + ".timeout", agent.timeout);
+    check.string(table, "workdir", where + ".workdir", agent.workdir);
+    if (!agent.workdir.empty() && agent.workdir[0] != '/') {
+        check.fail(where + ".workdir", "must be an absolute path");
+    }
+}
+
+void parse_builtin_agent(const std::string& name, const toml::table& table, Checker& check,
+                         AgentConfig& agent) {
+    const std::string where = "agents." + name;
+    if (table.contains("command") || table.contains("stdin")) {
+        check.fail(where, "is a built-in agent: adjust it with binary, args, model, base_url");
+        return;
+    }
+    check.only_keys(
+        table, where,
+        {"binary", "args", "model", "env", "env_file", "base_url", "timeout", "workdir"});
+    check.string(table, "binary", where + ".binary", agent.binary);
+    string_list(table, "args", where + ".args", check, agent.args);
+    check.string(table, "model", where + ".model", agent.model);
+    check.string(table, "base_url", where + ".base_url", agent.base_url);
+    parse_common(table, where, check, agent);
+}
+
 void parse_agent(const std::string& name, const toml::table& table, Checker& check,
                  AgentConfig& agent) {
     const std::string where = "agents." + name;
@@ -87,7 +156,11 @@ void parse_agent(const std::string& name, const toml::table& table, Checker& che
         check.fail(where, "agent names are [a-z0-9][a-z0-9_-]*, at most 64 characters");
         return;
     }
-    check.only_keys(table, where, {"command", "stdin", "env", "timeout", "workdir"});
+    if (agent.builtin) {
+        parse_builtin_agent(name, table, check, agent);
+        return;
+    }
+    check.only_keys(table, where, {"command", "stdin", "env", "env_file", "timeout", "workdir"});
     const toml::array* command = table["command"].as_array();
     if (command == nullptr || command->empty()) {
         check.fail(where + ".command", "must be a non-empty array of strings");
@@ -122,27 +195,7 @@ void parse_agent(const std::string& name, const toml::table& table, Checker& che
         check.fail(where + ".stdin", "must be \"null\" or \"prompt\"");
     }
     agent.stdin_prompt = stdin_mode == "prompt";
-    if (const toml::node* env = table.get("env")) {
-        const toml::table* env_table = env->as_table();
-        if (env_table == nullptr) {
-            check.fail(where + ".env", "must be a table of strings");
-            return;
-        }
-        for (const auto& [key, value] : *env_table) {
-            const std::string var(key.str());
-            const auto text = value.value<std::string>();
-            if (!is_valid_env_name(var) || !text) {
-                check.fail(where + ".env." + var, "must be a string with a valid variable name");
-                return;
-            }
-            agent.env.emplace_back(var, *text);
-        }
-    }
-    check.duration(table, "timeout", where + ".timeout", agent.timeout);
-    check.string(table, "workdir", where + ".workdir", agent.workdir);
-    if (!agent.workdir.empty() && agent.workdir[0] != '/') {
-        check.fail(where + ".workdir", "must be an absolute path");
-    }
+    parse_common(table, where, check, agent);
 }
 
 // StrictModes for a config read by root: see config.hpp.
@@ -205,7 +258,13 @@ bool is_valid_name(std::string_view name) {
 Result<Config> parse_config(std::string_view text, const std::string& source) {
     Config config;
     config.source = source;
-    config.tasks["run"] = TaskConfig{"run", "{prompt}"};
+    config.tasks["run"] = TaskConfig{"run", "{prompt}", ""};
+    config.tasks["blueprint"] = TaskConfig{"blueprint", k_blueprint_template, "blueprint.md"};
+    for (const std::string& name : builtin_agent_names()) {
+        AgentConfig& agent = config.agents[name];
+        agent.name = name;
+        agent.builtin = true;
+    }
     toml::table root;
     try {
         root = toml::parse(text, source);
@@ -217,7 +276,15 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
     Checker check(source);
     check.only_keys(root, "",
                     {"user", "runs_dir", "default_agent", "max_parallel", "timeout", "grace",
-                     "no_new_privs", "agents", "tasks"});
+                     "no_new_privs", "unified", "path", "agents", "tasks"});
+    string_list(root, "unified", "unified", check, config.unified);
+    string_list(root, "path", "path", check, config.path);
+    for (const std::string& dir : config.path) {
+        if (dir.empty() || (dir[0] != '/' && dir.rfind("~/", 0) != 0) ||
+            dir.find(':') != std::string::npos) {
+            check.fail("path", "'" + dir + "' must be an absolute directory or start with ~/");
+        }
+    }
     check.string(root, "user", "user", config.user);
     check.string(root, "runs_dir", "runs_dir", config.runs_dir);
     if (!config.runs_dir.empty() && config.runs_dir[0] != '/') {
@@ -272,9 +339,14 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
                                                        : "is not an allowed task name");
                     break;
                 }
-                check.only_keys(*table, where, {"template"});
-                TaskConfig task{name, ""};
+                check.only_keys(*table, where, {"template", "artifact"});
+                TaskConfig task{name, "", ""};
                 check.string(*table, "template", where + ".template", task.template_text);
+                check.string(*table, "artifact", where + ".artifact", task.artifact);
+                if (!task.artifact.empty() &&
+                    (task.artifact.find('/') != std::string::npos || task.artifact[0] == '.')) {
+                    check.fail(where + ".artifact", "must be a plain file name");
+                }
                 Result<std::string> expanded =
                     expand_placeholders(task.template_text, {{"prompt", ""}});
                 if (task.template_text.empty()) {
@@ -284,6 +356,11 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
                 }
                 config.tasks[name] = task;
             }
+        }
+    }
+    for (const std::string& name : config.unified) {
+        if (config.agents.count(name) == 0) {
+            check.fail("unified", "names unknown agent '" + name + "'");
         }
     }
     if (check.failed()) {

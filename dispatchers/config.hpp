@@ -24,16 +24,27 @@ namespace fleet {
 
 struct AgentConfig {
     std::string name;
-    std::vector<std::string> command; // placeholders: see k_command_placeholders
+    bool builtin = false; // one of the five adapters (adapters.hpp)
+    // Generic agents: a command line with placeholders, and where the prompt goes.
+    std::vector<std::string> command; // placeholders: see command_placeholders()
     bool stdin_prompt = false;        // stdin = "prompt"; default "null"
+    // Built-in agents: the adapter builds the command line; these adjust it.
+    std::string binary;            // default: the agent's name, looked up in the agent PATH
+    std::vector<std::string> args; // appended to the adapter's arguments
+    std::string model;
+    std::string base_url;
+    // Both.
     std::vector<std::pair<std::string, std::string>> env;
-    Duration timeout{0}; // 0: no per-agent timeout
+    std::string env_file; // KEY=VALUE lines, read as root before the drop (session.hpp)
+    std::vector<std::pair<std::string, std::string>> secret_env; // what env_file held
+    Duration timeout{0};                                         // 0: no per-agent timeout
     std::string workdir; // empty: a fresh work-<agent> directory in the run directory
 };
 
 struct TaskConfig {
     std::string name;
     std::string template_text; // placeholder: {prompt}
+    std::string artifact;      // a file the agent writes in its workdir, collected after it
 };
 
 struct Config {
@@ -45,9 +56,17 @@ struct Config {
     Duration timeout = std::chrono::hours(1);
     Duration grace = std::chrono::seconds(10);
     bool no_new_privs = true;
-    std::map<std::string, AgentConfig> agents;
-    std::map<std::string, TaskConfig> tasks; // always has the built-in "run"
+    std::vector<std::string> unified; // dispatch-unified's agents; empty: every built-in found
+    std::vector<std::string> path;    // prepended to the agents' PATH ("~/" is the user's home)
+    std::map<std::string, AgentConfig> agents; // always has the five built-ins
+    std::map<std::string, TaskConfig> tasks;   // always has "run" and "blueprint"
 };
+
+// The blueprint task's template (docs/dispatch.md, "Tasks").
+constexpr const char* k_blueprint_template =
+    "Write a blueprint for the request below: a Markdown plan of numbered tasks, each with a "
+    "short title and what done means. Save it as blueprint.md in the current directory. Do not "
+    "implement anything.\n\nRequest: {prompt}\n";
 
 constexpr const char* k_default_config_path = "/etc/fleet-dispatch/config.toml";
 

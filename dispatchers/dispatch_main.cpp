@@ -1,13 +1,24 @@
-// dispatch: the runner. See docs/dispatch.md.
+// dispatch: the runner. See docs/dispatch.md. The same binary answers to the old scripts' names
+// (dispatch.sh, dispatch-unified.sh, dispatch-aider.sh, …): cli.hpp.
 #include <cstdio>
 #include <exception>
 #include <signal.h>
 
 #include "cli.hpp"
+#include "info_commands.hpp"
 #include "read_commands.hpp"
 #include "run_command.hpp"
 #include "session.hpp"
 #include "status.hpp"
+
+namespace {
+
+int fail(int code, const std::string& message) {
+    std::fprintf(stderr, "dispatch: %s\n", message.c_str());
+    return code;
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
     // A closed stdout must show up as EPIPE (console output stops, logging goes on), not kill
@@ -16,8 +27,7 @@ int main(int argc, char** argv) {
     try {
         fleet::Result<fleet::CommandLine> line = fleet::parse_command_line(argc, argv);
         if (!line) {
-            std::fprintf(stderr, "dispatch: %s\n", line.error().message.c_str());
-            return fleet::k_exit_usage;
+            return fail(fleet::k_exit_usage, line.error().message);
         }
         if (line->subcommand == fleet::Subcommand::help) {
             std::fputs(fleet::usage_text().c_str(), stdout);
@@ -29,10 +39,30 @@ int main(int argc, char** argv) {
         }
         int exit_code = 0;
         fleet::Result<fleet::Session> session =
-            fleet::become_target(line->config_path, line->user, exit_code);
+            fleet::load_session(line->config_path, line->user, exit_code);
         if (!session) {
-            std::fprintf(stderr, "dispatch: %s\n", session.error().message.c_str());
-            return exit_code;
+            return fail(exit_code, session.error().message);
+        }
+        // Secrets are read while still root: for the agents about to run, or for `config`,
+        // which shows their names (redacted) and so checks every env_file.
+        std::vector<std::string> agents;
+        if (line->subcommand == fleet::Subcommand::run) {
+            fleet::Result<std::vector<std::string>> chosen =
+                fleet::choose_agents(*line, session->config);
+            if (!chosen) {
+                return fail(fleet::k_exit_usage, chosen.error().message);
+            }
+            agents = *chosen;
+        } else if (line->subcommand == fleet::Subcommand::config) {
+            for (const auto& [name, agent] : session->config.agents) {
+                agents.push_back(name);
+            }
+        }
+        if (fleet::Status loaded = fleet::load_secrets(*session, agents, exit_code); !loaded) {
+            return fail(exit_code, loaded.error().message);
+        }
+        if (fleet::Status dropped = fleet::drop_to_target(*session, exit_code); !dropped) {
+            return fail(exit_code, dropped.error().message);
         }
         switch (line->subcommand) {
         case fleet::Subcommand::list:
@@ -41,12 +71,15 @@ int main(int argc, char** argv) {
             return fleet::show_status(*line, *session);
         case fleet::Subcommand::logs:
             return fleet::print_logs(*line, *session);
+        case fleet::Subcommand::agents:
+            return fleet::list_agents(*session);
+        case fleet::Subcommand::config:
+            return fleet::show_config(*session);
         default:
-            return fleet::run_dispatch(*line, *session);
+            return fleet::run_dispatch(*line, *session, agents);
         }
     } catch (const std::exception& e) {
         // Cannot continue (out of memory, a library bug): say so in one line, exit as setup error.
-        std::fprintf(stderr, "dispatch: internal error: %s\n", e.what());
-        return fleet::k_exit_setup;
+        return fail(fleet::k_exit_setup, std::string("internal error: ") + e.what());
     }
 }

@@ -13,6 +13,7 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "adapters.hpp"
 #include "atomic_file.hpp"
 #include "capture.hpp"
 #include "environment.hpp"
@@ -103,13 +104,30 @@ std::string run_json(const RunDir& run, const CommandLine& line, const Session& 
     return document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-// What one agent will run, with its placeholders filled in.
+// The gemini-api-key auth type, which keeps honouring GOOGLE_GEMINI_BASE_URL (agent-clis.md
+// §3, pitfall 2). Written as the user, only when the user has no settings file yet.
+void ensure_gemini_settings(const std::string& home, spdlog::logger* log) {
+    const std::string dir = home + "/.gemini";
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        return;
+    }
+    const Fd fd(::open((dir + "/settings.json").c_str(),
+                       O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (fd.valid()) {
+        write_all(fd.get(), "{\"security\": {\"auth\": {\"selectedType\": \"gemini-api-key\"}}}\n");
+    } else if (errno != EEXIST && log != nullptr) {
+        log->warn("cannot write {}/settings.json: {}", dir, std::strerror(errno));
+    }
+}
+
+// What one agent will run: a built-in adapter's command or a generic command, placeholders
+// filled in, environment and PATH built, program resolved.
 AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session& session,
-                     const std::string& task, const std::string& prompt) {
+                     const RunRequest& request, spdlog::logger& log) {
     AgentPlan plan;
     plan.name = agent.name;
-    plan.stdin_prompt = agent.stdin_prompt;
     plan.timeout = agent.timeout;
+    plan.artifact = request.artifact;
     if (agent.workdir.empty()) {
         const std::string name = "work-" + agent.name;
         if (::mkdirat(run.dir.get(), name.c_str(), 0700) != 0) {
@@ -124,41 +142,57 @@ AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session&
         }
     }
 
-    EnvironmentRequest request;
-    request.set = agent.env;
-    request.set.emplace_back("FLEET_DISPATCH_RUN_ID", run.id);
-    request.set.emplace_back("FLEET_DISPATCH_AGENT", agent.name);
-    request.set.emplace_back("FLEET_DISPATCH_RUN_DIR", run.path);
-    Result<std::vector<std::string>> env = build_environment(session.identity, environ, request);
+    const std::string path = agent_path(session.config, session.identity.home);
+    const std::string prompt_file = run.path + "/prompt.txt";
+    EnvironmentRequest env_request;
+    env_request.set.emplace_back("PATH", path);
+    std::string program;
+    if (agent.builtin) {
+        const AdapterCommand command =
+            adapter_command(*builtin_adapter(agent.name), agent.model, agent.base_url, agent.args,
+                            request.prompt, prompt_file);
+        program = agent.binary.empty() ? agent.name : agent.binary;
+        plan.args = command.args;
+        plan.stdin_prompt = command.stdin_prompt;
+        env_request.set.insert(env_request.set.end(), command.env.begin(), command.env.end());
+        const std::string name = agent.name;
+        plan.judge = [name](const std::string& tail, std::optional<int> exit_code) {
+            return read_outcome(name, tail, exit_code);
+        };
+        if (agent.name == "gemini" && !agent.base_url.empty()) {
+            ensure_gemini_settings(session.identity.home, &log);
+        }
+    } else {
+        const std::map<std::string, std::string> values = {
+            {"prompt", request.prompt}, {"prompt_file", prompt_file}, {"run_id", run.id},
+            {"run_dir", run.path},      {"workdir", plan.workdir},    {"task", request.task},
+            {"agent", agent.name}};
+        program = agent.command[0];
+        for (size_t i = 1; i < agent.command.size(); ++i) {
+            Result<std::string> arg = expand_placeholders(agent.command[i], values);
+            plan.args.push_back(arg ? *arg : std::string());
+        }
+        plan.stdin_prompt = agent.stdin_prompt;
+    }
+    // Later entries win: the agent's env over the adapter's, secrets over both, markers last.
+    env_request.set.insert(env_request.set.end(), agent.env.begin(), agent.env.end());
+    env_request.set.insert(env_request.set.end(), agent.secret_env.begin(), agent.secret_env.end());
+    env_request.set.emplace_back("FLEET_DISPATCH_RUN_ID", run.id);
+    env_request.set.emplace_back("FLEET_DISPATCH_AGENT", agent.name);
+    env_request.set.emplace_back("FLEET_DISPATCH_RUN_DIR", run.path);
+    Result<std::vector<std::string>> env =
+        build_environment(session.identity, environ, env_request);
     if (env) {
         plan.env = std::move(*env);
     } else if (plan.launch_error.empty()) {
         plan.launch_error = env.error().message;
     }
 
-    const std::map<std::string, std::string> values = {
-        {"prompt", prompt},        {"prompt_file", run.path + "/prompt.txt"},
-        {"run_id", run.id},        {"run_dir", run.path},
-        {"workdir", plan.workdir}, {"task", task},
-        {"agent", agent.name}};
-    for (size_t i = 1; i < agent.command.size(); ++i) {
-        Result<std::string> arg = expand_placeholders(agent.command[i], values);
-        plan.args.push_back(arg ? *arg : std::string());
-    }
-
-    const std::string& program = agent.command[0];
-    if (program.find('/') != std::string::npos) {
-        plan.executable = program;
-    } else {
-        std::string path;
-        for (const std::string& entry : plan.env) {
-            if (entry.rfind("PATH=", 0) == 0) {
-                path = entry.substr(5);
-            }
-        }
-        plan.executable = find_in_path(program, path);
-        if (plan.executable.empty() && plan.launch_error.empty()) {
-            plan.launch_error = program + ": command not found in PATH " + path;
+    plan.executable = resolve_program(program, path);
+    if (plan.executable.empty() && plan.launch_error.empty()) {
+        plan.launch_error = program + ": not found in PATH " + path;
+        if (request.unified) {
+            plan.launch_error_state = AgentState::skipped;
         }
     }
     return plan;
@@ -176,6 +210,61 @@ std::string format_seconds(const std::string& from, const std::string& to) {
 }
 
 } // namespace
+
+Result<std::vector<std::string>> choose_agents(const CommandLine& line, const Config& config) {
+    std::vector<std::string> names = line.agents;
+    if (names.empty() && !line.alias_agent.empty()) {
+        names.push_back(line.alias_agent);
+    }
+    if (names.empty() && line.unified) {
+        names = config.unified.empty() ? builtin_agent_names() : config.unified;
+    }
+    if (names.empty()) {
+        names.push_back(config.default_agent);
+    }
+    for (const std::string& name : names) {
+        if (config.agents.find(name) == config.agents.end()) {
+            return input_error("unknown agent '" + name +
+                               "' (known: " + known_names(config.agents) + ")");
+        }
+    }
+    return names;
+}
+
+std::string agent_path(const Config& config, const std::string& home) {
+    std::vector<std::string> dirs;
+    for (const std::string& dir : config.path) {
+        dirs.push_back(dir.rfind("~/", 0) == 0 ? home + dir.substr(1) : dir);
+    }
+    for (const std::string& dir : {home + "/.local/bin", home + "/.npm-global/bin",
+                                   std::string("/usr/local/bin"), std::string("/snap/bin")}) {
+        dirs.push_back(dir);
+    }
+    for (const std::string& dir : path_entries(default_path(home))) {
+        dirs.push_back(dir);
+    }
+    std::string path;
+    std::vector<std::string> seen;
+    for (const std::string& dir : dirs) {
+        if (std::find(seen.begin(), seen.end(), dir) == seen.end()) {
+            seen.push_back(dir);
+            path += (path.empty() ? "" : ":") + dir;
+        }
+    }
+    return path;
+}
+
+std::string resolve_program(const std::string& program, const std::string& path) {
+    if (program.find('/') == std::string::npos) {
+        return find_in_path(program, path);
+    }
+    struct stat info {};
+    if (::stat(program.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
+        ::access(program.c_str(), X_OK) == 0) {
+        return program;
+    }
+    return "";
+}
 
 std::string summary_text(const RunStatus& status) {
     std::string text = "\n== run " + status.run_id + ": " + to_string(status.state) + " (exit " +
@@ -204,7 +293,8 @@ std::string summary_text(const RunStatus& status) {
     return text;
 }
 
-int run_dispatch(const CommandLine& line, Session& session) {
+int run_dispatch(const CommandLine& line, Session& session,
+                 const std::vector<std::string>& agents) {
     const Config& config = session.config;
     const auto fail = [](int code, const std::string& message) {
         std::fprintf(stderr, "dispatch: %s\n", message.c_str());
@@ -215,16 +305,7 @@ int run_dispatch(const CommandLine& line, Session& session) {
         return fail(k_exit_usage,
                     "unknown task '" + line.task + "' (known: " + known_names(config.tasks) + ")");
     }
-    std::vector<std::string> agent_names = line.agents;
-    if (agent_names.empty()) {
-        agent_names.push_back(config.default_agent);
-    }
-    for (const std::string& name : agent_names) {
-        if (config.agents.find(name) == config.agents.end()) {
-            return fail(k_exit_usage,
-                        "unknown agent '" + name + "' (known: " + known_names(config.agents) + ")");
-        }
-    }
+    const std::vector<std::string>& agent_names = agents;
     Result<std::string> given = read_prompt(line);
     if (!given) {
         return fail(k_exit_usage, given.error().message);
@@ -281,9 +362,10 @@ int run_dispatch(const CommandLine& line, Session& session) {
     status.started_at = started_at;
     status.pid = ::getpid();
     status.pid_start = process_start_time(status.pid).value_or(0);
+    const RunRequest request{line.task, *prompt, task->second.artifact, line.unified};
     std::vector<AgentPlan> plans;
     for (const std::string& name : agent_names) {
-        plans.push_back(plan_agent(config.agents.at(name), *run, session, line.task, *prompt));
+        plans.push_back(plan_agent(config.agents.at(name), *run, session, request, log));
         AgentStatus agent;
         agent.name = name;
         agent.log = run->path + "/" + name + ".log";

@@ -1,16 +1,20 @@
-// Becoming the target: what every dispatch subcommand does first.
+// Becoming the target: what every dispatch subcommand does first, in three steps.
 //
 // As root, in this order, single-threaded, before any thread exists:
-//   1. load the config (StrictModes: config.hpp);
-//   2. resolve the target user (-u, else config `user`) with the launcher library;
-//   3. drop the whole process to it (no_new_privs per config), verify, else exit 3;
-//   4. chdir to its home (else /): SSM's cwd may be unreadable to the user.
+//   1. load_session: load the config (StrictModes: config.hpp) and resolve the target user
+//      (-u, else config `user`) with the launcher library;
+//   2. load_secrets: read the env_files of the agents about to run (env_file.hpp), while still
+//      root, so the agent user never needs to read them;
+//   3. drop_to_target: drop the whole process to the user (no_new_privs per config), verify
+//      it, chdir to its home (SSM's cwd may be unreadable to the user).
 // From then on every file dispatch writes belongs to the user, and readers (status, logs) can
 // be fooled by nothing the user planted, since they hold no more rights than the user.
 // Not root: runs as the caller; -u naming someone else is a setup error.
+// On failure `exit_code` is k_exit_usage or k_exit_setup and the Error says why.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "config.hpp"
 #include "identity.hpp"
@@ -22,10 +26,14 @@ struct Session {
     Config config;
     Identity identity;
     std::string runs_dir;
+    bool as_root = false;
 };
 
-// On failure, `exit_code` is k_exit_usage or k_exit_setup and the Error says why.
-Result<Session> become_target(const std::string& config_path, const std::string& user,
-                              int& exit_code);
+Result<Session> load_session(const std::string& config_path, const std::string& user,
+                             int& exit_code);
+
+Status load_secrets(Session& session, const std::vector<std::string>& agents, int& exit_code);
+
+Status drop_to_target(Session& session, int& exit_code);
 
 } // namespace fleet

@@ -1,5 +1,6 @@
 #include "status.hpp"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -20,7 +21,7 @@ constexpr std::array<std::pair<RunState, const char*>, 6> k_run_states = {{
     {RunState::lost, "lost"},
 }};
 
-constexpr std::array<std::pair<AgentState, const char*>, 7> k_agent_states = {{
+constexpr std::array<std::pair<AgentState, const char*>, 8> k_agent_states = {{
     {AgentState::pending, "pending"},
     {AgentState::running, "running"},
     {AgentState::succeeded, "succeeded"},
@@ -28,6 +29,7 @@ constexpr std::array<std::pair<AgentState, const char*>, 7> k_agent_states = {{
     {AgentState::timed_out, "timed_out"},
     {AgentState::cancelled, "cancelled"},
     {AgentState::spawn_failed, "spawn_failed"},
+    {AgentState::skipped, "skipped"},
 }};
 
 template <typename State, size_t N>
@@ -76,6 +78,13 @@ const char* to_string(AgentState state) {
 
 int fold_exit_code(const std::vector<AgentStatus>& agents) {
     bool cancelled = false, timed_out = false, failed = false;
+    const bool all_skipped =
+        !agents.empty() && std::all_of(agents.begin(), agents.end(), [](const AgentStatus& a) {
+            return a.state == AgentState::skipped;
+        });
+    if (all_skipped) {
+        return k_exit_agent_failed; // nothing ran at all
+    }
     for (const AgentStatus& agent : agents) {
         cancelled = cancelled || agent.state == AgentState::cancelled;
         timed_out = timed_out || agent.state == AgentState::timed_out;
@@ -124,6 +133,25 @@ std::string to_json(const RunStatus& status, int indent) {
         }
         if (!agent.log_error.empty()) {
             entry["log_error"] = agent.log_error;
+        }
+        if (!agent.artifact.empty()) {
+            entry["artifact"] = agent.artifact;
+        }
+        if (!agent.usage.empty()) {
+            json usage = json::object();
+            if (agent.usage.input_tokens) {
+                usage["input_tokens"] = *agent.usage.input_tokens;
+            }
+            if (agent.usage.output_tokens) {
+                usage["output_tokens"] = *agent.usage.output_tokens;
+            }
+            if (agent.usage.cost_usd) {
+                usage["cost_usd"] = *agent.usage.cost_usd;
+            }
+            if (agent.usage.turns) {
+                usage["turns"] = *agent.usage.turns;
+            }
+            entry["usage"] = std::move(usage);
         }
         agents.push_back(std::move(entry));
     }
@@ -189,6 +217,22 @@ Result<RunStatus> run_status_from_json(const std::string& text) {
             agent.bytes = entry.value("bytes", 0ULL);
             agent.log_error = entry.value("log_error", "");
             agent.pid = entry.value("pid", 0);
+            agent.artifact = entry.value("artifact", "");
+            if (const auto usage = entry.find("usage");
+                usage != entry.end() && usage->is_object()) {
+                if (usage->contains("input_tokens")) {
+                    agent.usage.input_tokens = usage->at("input_tokens").get<uint64_t>();
+                }
+                if (usage->contains("output_tokens")) {
+                    agent.usage.output_tokens = usage->at("output_tokens").get<uint64_t>();
+                }
+                if (usage->contains("cost_usd")) {
+                    agent.usage.cost_usd = usage->at("cost_usd").get<double>();
+                }
+                if (usage->contains("turns")) {
+                    agent.usage.turns = usage->at("turns").get<int>();
+                }
+            }
             status.agents.push_back(std::move(agent));
         }
         return status;

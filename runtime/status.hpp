@@ -13,7 +13,32 @@
 namespace fleet {
 
 enum class RunState { running, succeeded, failed, timed_out, cancelled, lost };
-enum class AgentState { pending, running, succeeded, failed, timed_out, cancelled, spawn_failed };
+enum class AgentState {
+    pending,
+    running,
+    succeeded,
+    failed,
+    timed_out,
+    cancelled,
+    spawn_failed,
+    skipped, // unified mode: the agent's binary is not installed; not a failure of the run
+};
+
+// What an agent reported about its use of the model, when its CLI reports it.
+struct AgentUsage {
+    std::optional<uint64_t> input_tokens;
+    std::optional<uint64_t> output_tokens;
+    std::optional<double> cost_usd;
+    std::optional<int> turns;
+    bool empty() const { return !input_tokens && !output_tokens && !cost_usd && !turns; }
+};
+
+// What an agent's own output says beyond its exit status (dispatchers/adapters.hpp reads it).
+struct AgentOutcome {
+    bool failed = false; // the agent reported a failure, even if it exited 0
+    std::string reason;  // short: "API error 401", "not logged in", "max turns"
+    AgentUsage usage;
+};
 
 const char* to_string(RunState state);
 const char* to_string(AgentState state);
@@ -31,6 +56,8 @@ struct AgentStatus {
     uint64_t bytes = 0;      // bytes written to the log
     std::string log_error;   // why the log stopped growing (e.g. ENOSPC), if it did
     pid_t pid = 0;
+    AgentUsage usage;
+    std::string artifact; // a file the task asked for, copied into the run directory
 };
 
 struct RunStatus {
@@ -52,7 +79,8 @@ constexpr int k_exit_setup = 3;
 constexpr int k_exit_timed_out = 124;
 constexpr int k_exit_cancelled = 130;
 
-// cancelled > timed_out > failed (incl. spawn_failed) > succeeded.
+// cancelled > timed_out > failed (incl. spawn_failed) > succeeded; skipped agents count for
+// nothing, unless every agent was skipped (then nothing ran: 1).
 int fold_exit_code(const std::vector<AgentStatus>& agents);
 RunState state_for_exit_code(int exit_code);
 

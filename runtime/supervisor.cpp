@@ -8,6 +8,7 @@
 #include <optional>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "atomic_file.hpp"
 #include "capture.hpp"
 #include "clock.hpp"
+#include "io.hpp"
 #include "proc.hpp"
 #include "spawner.hpp"
 #include "wait_status.hpp"
@@ -38,6 +40,9 @@ constexpr std::chrono::milliseconds k_cleanup_poll{50};
 // After an agent exits, how long past `grace` its pipe may stay open (held by a descendant
 // that left its process group) before we stop reading it.
 constexpr std::chrono::milliseconds k_drain_extra{1000};
+// How much of a log's end the agent's judge reads, and the largest artifact collected.
+constexpr off_t k_judged_tail = 1 << 20;
+constexpr size_t k_max_artifact = 4 << 20;
 // Bound on the final sweep's TERM/KILL rounds (each round can only reveal grandchildren).
 constexpr int k_max_sweep_rounds = 16;
 
@@ -183,7 +188,8 @@ private:
                 ? launch(agent)
                 : Result<pid_t>(Error{ErrorKind::system, agent.plan.launch_error});
         if (!started) {
-            status.state = AgentState::spawn_failed;
+            status.state = agent.plan.launch_error.empty() ? AgentState::spawn_failed
+                                                           : agent.plan.launch_error_state;
             status.reason = started.error().message;
             status.finished_at = now_timestamp();
             agent.finished = true;
@@ -399,6 +405,43 @@ private:
         maybe_finish_run();
     }
 
+    // The last k_judged_tail bytes of an agent's log: where the CLIs put their verdicts.
+    std::string log_tail(const Agent& agent) const {
+        const std::string name = agent.plan.name + ".log";
+        const Fd log(::openat(m_run.dir.get(), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        struct stat info {};
+        if (!log.valid() || ::fstat(log.get(), &info) != 0) {
+            return "";
+        }
+        const off_t start = std::max<off_t>(0, info.st_size - k_judged_tail);
+        std::string tail(static_cast<size_t>(info.st_size - start), '\0');
+        const ssize_t n = ::pread(log.get(), tail.data(), tail.size(), start);
+        tail.resize(n > 0 ? static_cast<size_t>(n) : 0);
+        return tail;
+    }
+
+    // Copies <workdir>/<artifact> to <run dir>/<agent>.<artifact>; a missing file is noted.
+    void collect_artifact(const Agent& agent, AgentStatus& status) {
+        const std::string from = agent.plan.workdir + "/" + agent.plan.artifact;
+        const Fd source(::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        if (!source.valid()) {
+            m_log.warn("agent {}: no {} to collect: {}", agent.plan.name, agent.plan.artifact,
+                       std::strerror(errno));
+            return;
+        }
+        Result<std::string> content = read_fd(source.get(), k_max_artifact);
+        const std::string name = agent.plan.name + "." + agent.plan.artifact;
+        if (!content) {
+            m_log.warn("agent {}: {}: {}", agent.plan.name, from, content.error().message);
+            return;
+        }
+        if (Status written = write_file_atomically(m_run.dir.get(), name, *content); !written) {
+            m_log.error("agent {}: {}", agent.plan.name, written.error().message);
+            return;
+        }
+        status.artifact = m_run.path + "/" + name;
+    }
+
     void maybe_finish_agent(Agent& agent) {
         if (agent.finished || !agent.exit || !agent.cleanup_done || agent.pipe_open) {
             return;
@@ -415,15 +458,24 @@ private:
             status.signal = exit.signal;
             status.core_dumped = exit.core_dumped;
         }
+        AgentOutcome outcome;
+        if (agent.plan.judge) {
+            outcome = agent.plan.judge(log_tail(agent),
+                                       exit.exited ? std::optional<int>(exit.code) : std::nullopt);
+            status.usage = outcome.usage;
+        }
         if (agent.stop_state) {
             // A timed-out or cancelled agent never counts as succeeded, whatever it exited with.
             status.state = *agent.stop_state;
             status.reason = agent.stop_reason;
-        } else if (exit.exited && exit.code == 0) {
+        } else if (exit.exited && exit.code == 0 && !outcome.failed) {
             status.state = AgentState::succeeded;
         } else {
             status.state = AgentState::failed;
-            status.reason = describe(exit);
+            status.reason = outcome.reason.empty() ? describe(exit) : outcome.reason;
+        }
+        if (!agent.plan.artifact.empty()) {
+            collect_artifact(agent, status);
         }
         status.finished_at = agent.exited_at;
         status.bytes = agent.output->bytes();

@@ -25,7 +25,9 @@
 // before its first write reads as running (lock held) or lost.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,7 +47,12 @@ struct AgentPlan {
     std::string workdir;
     bool stdin_prompt = false; // stdin from prompt.txt, else /dev/null
     Duration timeout{0};       // 0: none
-    std::string launch_error;  // set when it cannot start (no binary, no workdir): spawn_failed
+    std::string launch_error;  // set when it cannot start (no binary, no workdir)...
+    AgentState launch_error_state = AgentState::spawn_failed; // ...and then it is this
+    // Reads what the agent said: called with the last 1 MiB of its log and its exit code
+    // (unset when a signal ended it) once it has exited; may turn an exit 0 into a failure.
+    std::function<AgentOutcome(const std::string& log_tail, std::optional<int> exit_code)> judge;
+    std::string artifact; // a file in `workdir` to copy to <run dir>/<name>.<artifact>
 };
 
 struct SupervisorOptions {
