@@ -42,6 +42,22 @@ TEST(CommandLine, Subcommands) {
     EXPECT_EQ(logs->agent, "a");
 }
 
+TEST(CommandLine, TheProgramNameSetsTheAgents) {
+    for (const char* name :
+         {"/home/ubuntu/claude-executor/dispatch-unified.sh", "dispatch-unified"}) {
+        std::vector<const char*> args = {name, "blueprint", "x"};
+        const auto line = fleet::parse_command_line(3, args.data());
+        ASSERT_TRUE(line.ok());
+        EXPECT_TRUE(line->unified) << name;
+    }
+    std::vector<const char*> codex = {"/opt/dispatch-codex.sh", "run", "x"};
+    EXPECT_EQ(fleet::parse_command_line(3, codex.data())->alias_agent, "codex");
+    std::vector<const char*> plain = {"dispatch.sh", "run", "x"};
+    const auto line = fleet::parse_command_line(3, plain.data());
+    EXPECT_FALSE(line->unified);
+    EXPECT_EQ(line->alias_agent, "");
+}
+
 TEST(CommandLine, UsageErrors) {
     for (const std::vector<const char*>& args : {std::vector<const char*>{},
                                                  {"--bogus", "run", "x"},

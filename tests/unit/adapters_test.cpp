@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include "adapters.hpp"
+
+namespace {
+
+TEST(Adapters, CommandsFollowEachCliHeadlessRules) {
+    const auto claude = fleet::adapter_command(*fleet::builtin_adapter("claude"), "opus", "", {},
+                                               "p", "/r/prompt.txt");
+    EXPECT_TRUE(claude.stdin_prompt);
+    const auto has = [](const std::vector<std::string>& args, const std::string& arg) {
+        return std::find(args.begin(), args.end(), arg) != args.end();
+    };
+    EXPECT_TRUE(has(claude.args, "--verbose")); // stream-json needs it in print mode
+    EXPECT_TRUE(has(claude.args, "opus"));
+
+    const auto codex = fleet::adapter_command(*fleet::builtin_adapter("codex"), "", "http://h/v1",
+                                              {"--extra"}, "p", "/r/prompt.txt");
+    EXPECT_EQ(codex.args.back(), "-"); // the prompt on stdin, nothing else
+    EXPECT_TRUE(has(codex.args, "--skip-git-repo-check"));
+    EXPECT_TRUE(has(codex.args, "--extra"));
+    bool provider = false;
+    for (const std::string& arg : codex.args) {
+        provider = provider || (arg.find("base_url = \"http://h/v1\"") != std::string::npos &&
+                                arg.find("supports_websockets = false") != std::string::npos);
+    }
+    EXPECT_TRUE(provider);
+
+    const auto gemini = fleet::adapter_command(*fleet::builtin_adapter("gemini"), "", "http://h",
+                                               {}, "p", "/r/prompt.txt");
+    EXPECT_EQ(gemini.env.at("GEMINI_CLI_TRUST_WORKSPACE"), "true");
+    EXPECT_EQ(gemini.env.at("GEMINI_CLI_NO_RELAUNCH"), "true");
+    EXPECT_EQ(gemini.env.at("GOOGLE_GEMINI_BASE_URL"), "http://h");
+
+    const auto grok = fleet::adapter_command(*fleet::builtin_adapter("grok"), "", "http://g", {},
+                                             "the prompt", "/r/prompt.txt");
+    EXPECT_FALSE(grok.stdin_prompt);
+    EXPECT_EQ(grok.args.back(), "the prompt");
+    EXPECT_EQ(grok.env.at("GROK_BASE_URL"), "http://g"); // never -u: grok persists it
+
+    const auto aider =
+        fleet::adapter_command(*fleet::builtin_adapter("aider"), "", "", {}, "p", "/r/prompt.txt");
+    EXPECT_EQ(aider.args.back(), "/r/prompt.txt");
+    EXPECT_TRUE(has(aider.args, "--yes-always"));
+    EXPECT_EQ(fleet::builtin_adapter("other"), nullptr);
+}
+
+TEST(ReadOutcome, ClaudeIsJudgedByIsErrorNotSubtype) {
+    const auto failed = fleet::read_outcome(
+        "claude",
+        "{\"type\":\"system\"}\n{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,"
+        "\"result\":\"API Error: 500 overloaded\"}\n",
+        1);
+    EXPECT_TRUE(failed.failed);
+    EXPECT_EQ(failed.reason, "API error 500");
+    const auto ok = fleet::read_outcome(
+        "claude", "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false}\n", 0);
+    EXPECT_FALSE(ok.failed);
+    EXPECT_TRUE(fleet::read_outcome("claude", "no json at all\n", 0).failed);
+    // Killed by TERM (no exit code): no result record is expected, nothing to add.
+    EXPECT_FALSE(fleet::read_outcome("claude", "", std::nullopt).failed);
+}
+
+TEST(ReadOutcome, GeminiExitCodes) {
+    EXPECT_EQ(fleet::read_outcome("gemini", "", 55).reason, "untrusted workspace");
+    EXPECT_EQ(fleet::read_outcome("gemini", "", 41).reason, "auth error");
+    EXPECT_EQ(fleet::read_outcome("gemini", "", 173).reason, "API error 429"); // 429 mod 256
+    EXPECT_EQ(fleet::read_outcome("gemini", "", 1).reason, "");
+}
+
+TEST(ReadOutcome, AiderErrorsFailDespiteExitZero) {
+    const auto outcome = fleet::read_outcome(
+        "aider", "Aider v0.86\nlitellm.APIConnectionError: Connection refused\n", 0);
+    EXPECT_TRUE(outcome.failed);
+    EXPECT_EQ(outcome.reason, "APIConnectionError: Connection refused");
+    EXPECT_FALSE(fleet::read_outcome("aider", "Applied edit to x.py\n", 0).failed);
+}
+
+TEST(ReadOutcome, GenericAgentsHaveNone) {
+    EXPECT_FALSE(fleet::read_outcome("mine", "Error: anything\n", 0).failed);
+}
+
+} // namespace
