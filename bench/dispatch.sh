@@ -4,7 +4,7 @@
 # Capture: BENCH_CAPTURE_BYTES (default 2 GiB) of a file through dispatch (agent: cat FILE,
 # stdout to /dev/null, log on disk) against `cat FILE | tee LOG > /dev/null`, against the same
 # pipe without a log (`cat FILE | cat > /dev/null`) and against `cat FILE > /dev/null`. Each
-# sample starts from `sync` with the previous logs deleted; BENCH_ROUNDS rounds, the order
+# sample starts with the previous logs deleted, written back and out of the page cache (settle); BENCH_ROUNDS rounds, the order
 # rotated each round, medians of wall time and of CPU seconds (user + system, children included).
 # Overhead: dispatch with a no-op agent against the no-op alone (hyperfine, medians).
 # list: 10,000 finished runs, `list --json --limit 0` and the default `list`.
@@ -53,13 +53,24 @@ capture_command() {
     esac
 }
 
+# Every sample starts from the same memory state: earlier logs written back, the page cache
+# dropped, the input file read back into it. Without this, page reclaim and writeback left by
+# the previous sample made identical runs differ by 4x (1 GiB: 0.76 s to 3.2 s, sys time alike).
+settle() {
+    sync
+    if [ -w /proc/sys/vm/drop_caches ]; then
+        echo 3 >/proc/sys/vm/drop_caches
+    fi
+    cat "$work/input.bin" >/dev/null
+}
+
 # --- capture ---------------------------------------------------------------------------------
 methods="dispatch tee cat-pipe cat"
 round=0
 while [ "$round" -lt "$rounds" ]; do
     for method in $methods; do
         rm -rf "$runs" "$home/tee.log"
-        sync
+        settle
         /usr/bin/time -f "%e %U %S" -o "$work/time" sh -c "$(capture_command "$method")"
         awk -v m="$method" '{ print m, $1, $2 + $3 }' "$work/time" >>"$work/capture.samples"
     done
@@ -76,7 +87,8 @@ mib=$(awk -v s="$size" 'BEGIN { printf "%.0f", s / 1048576 }')
 echo "## dispatch: capture throughput"
 echo
 echo "$mib MiB from a file through each method; log and file on the same disk; $rounds rounds,"
-echo "order rotated, each sample after \`sync\` with old logs deleted. Source: \`bench/dispatch.sh\`."
+echo "order rotated; before each sample old logs are deleted, \`sync\`, the page cache dropped and the"
+echo "input read back into it, so every sample starts alike. Source: \`bench/dispatch.sh\`."
 echo
 echo "| Method | Median wall (s) | MB/s | Median CPU (s) | Speed vs dispatch |"
 echo "|---|---|---|---|---|"
@@ -99,8 +111,7 @@ echo "At least 0.9x cat's speed: measured ${pipe_ratio}x against \`cat | cat\`, 
 echo "The goal is read against the same pipe without a log (performance.md's \`gen | cat\`):"
 echo "\`cat FILE > /dev/null\` writes nothing at all, and no runner that keeps a log can match it."
 echo "On this machine the pipe itself moves $(awk -v s="$size" -v p="$p" 'BEGIN { printf "%.0f", s / p / 1e6 }') MB/s with no log at all, so every method"
-echo "here is bound by the pipe and the disk, not by the copy loop; runs vary by up to 2x between"
-echo "rounds (see the CPU column for the work done)."
+echo "here is bound by the pipe and the page cache as much as by the copy loop."
 
 # --- overhead --------------------------------------------------------------------------------
 sync # the capture logs' writeback would otherwise slow every fsync below
