@@ -11,32 +11,22 @@
 #include <nlohmann/json.hpp>
 
 #include "accounts.hpp"
+#include "files.hpp"
 #include "process.hpp"
 
 namespace fs = std::filesystem;
 using fleet::test::Accounts;
 using fleet::test::ProcessResult;
+using fleet::test::read_file;
+using fleet::test::run_id_of;
 using fleet::test::RunOptions;
+using fleet::test::write_file;
 using nlohmann::json;
 
 namespace {
 
 const std::string k_dispatch = DISPATCH_PATH;
 const std::vector<std::string> k_agents = {"claude", "aider", "codex", "gemini", "grok"};
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const std::string& path, const std::string& text, mode_t mode) {
-    std::ofstream(path, std::ios::binary) << text;
-    chmod(path.c_str(), mode);
-}
-
-std::string run_id_of(const std::string& out) {
-    return out.rfind("run-id: ", 0) == 0 ? out.substr(8, out.find('\n') - 8) : "";
-}
 
 class Agents : public ::testing::Test {
 protected:

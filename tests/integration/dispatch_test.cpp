@@ -17,36 +17,21 @@
 #include <nlohmann/json.hpp>
 
 #include "accounts.hpp"
+#include "files.hpp"
 #include "process.hpp"
 
 namespace fs = std::filesystem;
 using fleet::test::Accounts;
 using fleet::test::ProcessResult;
+using fleet::test::read_file;
+using fleet::test::run_id_of;
 using fleet::test::RunOptions;
+using fleet::test::write_file;
 using nlohmann::json;
 
 namespace {
 
 const std::string k_dispatch = DISPATCH_PATH;
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const std::string& path, const std::string& text, mode_t mode) {
-    std::ofstream(path, std::ios::binary) << text;
-    chmod(path.c_str(), mode);
-}
-
-// "run-id: X" on the first line of dispatch's stdout.
-std::string run_id_of(const std::string& out) {
-    const std::string prefix = "run-id: ";
-    if (out.rfind(prefix, 0) != 0) {
-        return "";
-    }
-    return out.substr(prefix.size(), out.find('\n') - prefix.size());
-}
 
 // Live processes started for a run (they carry its id in their environment).
 std::vector<pid_t> survivors(const std::string& run_id) {

@@ -1,0 +1,18 @@
+// Small file helpers for integration tests.
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+
+namespace fleet::test {
+
+// The whole file, binary-safe; empty when it cannot be read.
+std::string read_file(const std::string& path);
+
+// Writes `text` and sets `mode`.
+void write_file(const std::string& path, const std::string& text, mode_t mode);
+
+// The id from dispatch's first output line, "run-id: <id>"; empty when it is not there.
+std::string run_id_of(const std::string& out);
+
+} // namespace fleet::test
