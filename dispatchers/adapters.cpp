@@ -78,7 +78,7 @@ std::string api_error_of(const std::string& text) {
 }
 
 std::string reason_from_message(const std::string& message) {
-    const std::string api = api_error_of(message);
+    std::string api = api_error_of(message);
     if (!api.empty()) {
         return api;
     }

@@ -11,7 +11,7 @@ namespace fleet {
 namespace {
 
 // A console line longer than this is cut (the log keeps it whole).
-constexpr size_t k_max_partial_line = 64 * 1024;
+constexpr size_t k_max_partial_line = size_t{64} * 1024;
 
 } // namespace
 

@@ -18,7 +18,7 @@ namespace fleet {
 
 // The read buffer of the copy loop: 128 KiB ran at cat speed where tee's 8 KiB took twice as
 // long (performance.md §3, table C1: 0.99 s vs 1.90 s for 2 GiB).
-constexpr size_t k_copy_buffer_size = 128 * 1024;
+constexpr size_t k_copy_buffer_size = size_t{128} * 1024;
 
 class Console {
 public:

@@ -23,10 +23,11 @@ bool parse_timestamp(const std::string& text, WallTime& time) {
     tm parts{};
     int millis = 0;
     int consumed = 0;
-    if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &parts.tm_year, &parts.tm_mon,
-                    &parts.tm_mday, &parts.tm_hour, &parts.tm_min, &parts.tm_sec, &millis,
-                    &consumed) != 7 ||
-        static_cast<size_t>(consumed) != text.size()) {
+    // %n proves the whole text was consumed, so a partial parse cannot pass.
+    const int fields = std::sscanf( // NOLINT(cert-err34-c)
+        text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &parts.tm_year, &parts.tm_mon,
+        &parts.tm_mday, &parts.tm_hour, &parts.tm_min, &parts.tm_sec, &millis, &consumed);
+    if (fields != 7 || static_cast<size_t>(consumed) != text.size()) {
         return false;
     }
     parts.tm_year -= 1900;

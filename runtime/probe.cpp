@@ -15,7 +15,7 @@ namespace fleet {
 
 namespace {
 
-constexpr size_t k_max_probe_output = 64 * 1024;
+constexpr size_t k_max_probe_output = size_t{64} * 1024;
 
 } // namespace
 

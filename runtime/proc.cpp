@@ -90,7 +90,7 @@ std::vector<pid_t> child_processes() {
             const auto text = read_proc(std::string("/proc/") + entry->d_name + "/stat");
             const std::vector<std::string> fields =
                 text ? stat_fields_after_comm(*text) : std::vector<std::string>{};
-            if (fields.size() > 1 && std::atoi(fields[1].c_str()) == self) {
+            if (fields.size() > 1 && std::strtol(fields[1].c_str(), nullptr, 10) == self) {
                 children.push_back(static_cast<pid_t>(pid));
             }
         }

@@ -34,7 +34,7 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* k_ballast_name = ".reserve";
-constexpr off_t k_ballast_size = 256 * 1024;
+constexpr off_t k_ballast_size = off_t{256} * 1024;
 // How often leftover processes are checked while an agent is being cleaned up.
 constexpr std::chrono::milliseconds k_cleanup_poll{50};
 // After an agent exits, how long past `grace` its pipe may stay open (held by a descendant

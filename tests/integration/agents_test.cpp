@@ -19,7 +19,6 @@ using fleet::test::Accounts;
 using fleet::test::ProcessResult;
 using fleet::test::read_file;
 using fleet::test::run_id_of;
-using fleet::test::RunOptions;
 using fleet::test::write_file;
 using nlohmann::json;
 
@@ -65,7 +64,7 @@ protected:
                     (mode == modes.end() ? "ok" : mode->second) + "\" }\n";
         }
         text += extra;
-        const std::string path = s_dir + "/config-" + std::to_string(++s_configs) + ".toml";
+        std::string path = s_dir + "/config-" + std::to_string(++s_configs) + ".toml";
         write_file(path, text, 0644);
         return path;
     }
@@ -103,7 +102,7 @@ protected:
 TEST_F(Agents, EachCliGetsItsHeadlessCommandAndThePromptIntact) {
     const std::string config_path = config({});
     std::string prompt = "it's \"quoted\" $(touch /tmp/x) `id` \\ -- -rf\nline two\n";
-    while (prompt.size() < 100 * 1024) {
+    while (prompt.size() < size_t{100} * 1024) {
         prompt += "filler line to reach one hundred KiB of prompt text\n";
     }
     const std::string prompt_file = s_dir + "/prompt.txt";

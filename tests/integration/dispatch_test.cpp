@@ -123,7 +123,7 @@ protected:
             agent(agent_name, "[\"" + d + "/kill-self\", \"" + sig + "\"]");
         }
         text += extra;
-        const std::string path = s_dir + "/" + name;
+        std::string path = s_dir + "/" + name;
         write_file(path, text, 0644);
         return path;
     }
@@ -373,6 +373,7 @@ TEST_F(Dispatch, AFullDiskStopsTheLogNotTheAgent) {
 
 TEST_F(Dispatch, FiftyConcurrentDispatchesGetDistinctIds) {
     std::vector<fleet::test::Started> started;
+    started.reserve(50);
     for (int i = 0; i < 50; ++i) {
         started.push_back(fleet::test::start({k_dispatch, "-c", s_config, "run", "x"}));
     }
@@ -405,7 +406,7 @@ TEST_F(Dispatch, AHostilePromptArrivesByteExactAndRunsNothing) {
     EXPECT_FALSE(fs::exists(marker)) << "the prompt ran something";
     // 100 KiB through --prompt-file - (stdin of dispatch).
     RunOptions options;
-    options.input = std::string(100 * 1024, 'p') + "\n$(x)";
+    options.input = std::string(size_t{100} * 1024, 'p') + "\n$(x)";
     const ProcessResult big = dispatch({"-a", "write-arg", "--prompt-file", "-", "run"}, options);
     ASSERT_EQ(big.exit_code, 0) << big.err;
     EXPECT_EQ(read_file(run_dir(run_id_of(big.out)) + "/work-write-arg/arg.bin"), *options.input);
