@@ -151,7 +151,7 @@ std::vector<std::string> path_entries(const std::string& path) {
 
 std::string find_in_path(const std::string& name, const std::string& path) {
     for (const std::string& dir : path_entries(path)) {
-        const std::string candidate = dir + "/" + name;
+        std::string candidate = dir + "/" + name;
         struct stat info {};
         if (stat(candidate.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
             access(candidate.c_str(), X_OK) == 0) {
