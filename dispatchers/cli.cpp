@@ -21,7 +21,14 @@ cxxopts::Options make_options() {
         ("prompt-file", "read the prompt from PATH, or - for stdin", cxxopts::value<std::string>())
         ("json", "machine-readable output")
         ("limit", "list: at most N runs (0: all)", cxxopts::value<std::string>())
-        ("agent", "logs: the agent whose log to print", cxxopts::value<std::string>())
+        ("agent", "logs, cancel: the agent", cxxopts::value<std::string>())
+        ("detach", "run in the background; print the run id and return")
+        ("label", "KEY=VALUE to record with a run, or to filter list by",
+         cxxopts::value<std::vector<std::string>>())
+        ("state", "list: only runs in this state", cxxopts::value<std::string>())
+        ("older-than", "prune: runs started longer ago than DUR", cxxopts::value<std::string>())
+        ("keep", "prune: keep the newest N finished runs", cxxopts::value<std::string>())
+        ("dry-run", "prune: only say what would be removed")
         ("h,help", "show this help")
         ("version", "show the version")
         ("words", "", cxxopts::value<std::vector<std::string>>());
@@ -52,8 +59,8 @@ Result<std::vector<std::string>> split_agents(const std::string& text) {
 
 Status only_for(const cxxopts::ParseResult& parsed, const std::string& subcommand,
                 std::initializer_list<const char*> allowed) {
-    for (const char* option :
-         {"agents", "user", "timeout", "prompt-file", "json", "limit", "agent"}) {
+    for (const char* option : {"agents", "user", "timeout", "prompt-file", "json", "limit", "agent",
+                               "detach", "label", "state", "older-than", "keep", "dry-run"}) {
         if (parsed.count(option) != 0 &&
             std::find_if(allowed.begin(), allowed.end(), [&](const char* a) {
                 return std::string(a) == option;
@@ -63,6 +70,35 @@ Status only_for(const cxxopts::ParseResult& parsed, const std::string& subcomman
         }
     }
     return Ok{};
+}
+
+Result<size_t> parse_count(const std::string& option, const std::string& text) {
+    if (text.empty() || text.size() > 7 ||
+        text.find_first_not_of("0123456789") != std::string::npos) {
+        return input_error(option + " '" + text + "' is not a number");
+    }
+    return static_cast<size_t>(std::stoul(text));
+}
+
+Result<std::vector<std::pair<std::string, std::string>>>
+parse_labels(const cxxopts::ParseResult& parsed) {
+    std::vector<std::pair<std::string, std::string>> labels;
+    if (parsed.count("label") == 0) {
+        return labels;
+    }
+    for (const std::string& text : parsed["label"].as<std::vector<std::string>>()) {
+        const size_t equals = text.find('=');
+        const std::string key = text.substr(0, equals);
+        const bool key_ok =
+            !key.empty() && key.size() <= 64 &&
+            key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.-") == std::string::npos;
+        if (equals == std::string::npos || !key_ok || text.size() - equals - 1 > 256) {
+            return input_error("--label '" + text +
+                               "' is not KEY=VALUE (KEY: [a-z0-9_.-], VALUE: up to 256 bytes)");
+        }
+        labels.emplace_back(key, text.substr(equals + 1));
+    }
+    return labels;
 }
 
 } // namespace
@@ -90,6 +126,10 @@ std::string usage_text() {
            "       dispatch [-c CONFIG] status RUN_ID [--json]\n"
            "       dispatch [-c CONFIG] logs RUN_ID [--agent NAME]\n"
            "       dispatch [-c CONFIG] agents | config\n"
+           "       dispatch [-c CONFIG] wait RUN_ID [--timeout DUR]\n"
+           "       dispatch [-c CONFIG] cancel RUN_ID [--agent NAME]\n"
+           "       dispatch [-c CONFIG] prune [--older-than DUR] [--keep N] [--dry-run]\n"
+           "A run also takes --detach and --label KEY=VALUE; list takes --label and --state.\n"
            "Started as dispatch-unified (or dispatch-unified.sh) it runs the unified agents;\n"
            "as dispatch-claude, -aider, -codex, -gemini or -grok, that agent.\n"
            "Options may stand anywhere; after -- every word belongs to the prompt.\n"
@@ -130,19 +170,26 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
         const std::string first = words[0];
         if (first == "list") {
             line.subcommand = Subcommand::list;
-            if (Status ok = only_for(parsed, first, {"json", "limit"}); !ok) {
+            if (Status ok = only_for(parsed, first, {"json", "limit", "label", "state"}); !ok) {
                 return ok.error();
             }
             if (words.size() > 1) {
                 return input_error("list takes no operands");
             }
             if (parsed.count("limit") != 0) {
-                const std::string text = parsed["limit"].as<std::string>();
-                if (text.empty() || text.size() > 7 ||
-                    text.find_first_not_of("0123456789") != std::string::npos) {
-                    return input_error("--limit '" + text + "' is not a number");
+                Result<size_t> limit = parse_count("--limit", parsed["limit"].as<std::string>());
+                if (!limit) {
+                    return limit.error();
                 }
-                line.limit = std::stoul(text);
+                line.limit = *limit;
+            }
+            Result<std::vector<std::pair<std::string, std::string>>> labels = parse_labels(parsed);
+            if (!labels) {
+                return labels.error();
+            }
+            line.labels = *labels;
+            if (parsed.count("state") != 0) {
+                line.state = parsed["state"].as<std::string>();
             }
             return line;
         }
@@ -164,6 +211,59 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
             }
             return line;
         }
+        if (first == "wait" || first == "cancel") {
+            line.subcommand = first == "wait" ? Subcommand::wait : Subcommand::cancel;
+            if (Status ok = only_for(parsed, first,
+                                     first == "wait" ? std::initializer_list<const char*>{"timeout"}
+                                                     : std::initializer_list<const char*>{"agent"});
+                !ok) {
+                return ok.error();
+            }
+            if (words.size() != 2) {
+                return input_error(first + " takes exactly one RUN_ID");
+            }
+            line.run_id = words[1];
+            if (parsed.count("agent") != 0) {
+                line.agent = parsed["agent"].as<std::string>();
+            }
+            if (parsed.count("timeout") != 0) {
+                Result<Duration> timeout = parse_duration(parsed["timeout"].as<std::string>());
+                if (!timeout) {
+                    return Error{ErrorKind::invalid_input, "--timeout: " + timeout.error().message};
+                }
+                line.timeout = *timeout;
+            }
+            return line;
+        }
+        if (first == "prune") {
+            line.subcommand = Subcommand::prune;
+            if (Status ok = only_for(parsed, first, {"older-than", "keep", "dry-run"}); !ok) {
+                return ok.error();
+            }
+            if (words.size() > 1) {
+                return input_error("prune takes no operands");
+            }
+            if (parsed.count("older-than") != 0) {
+                Result<Duration> older = parse_duration(parsed["older-than"].as<std::string>());
+                if (!older) {
+                    return Error{ErrorKind::invalid_input,
+                                 "--older-than: " + older.error().message};
+                }
+                line.older_than = *older;
+            }
+            if (parsed.count("keep") != 0) {
+                Result<size_t> keep = parse_count("--keep", parsed["keep"].as<std::string>());
+                if (!keep) {
+                    return keep.error();
+                }
+                line.keep = *keep;
+            }
+            if (!line.older_than && !line.keep) {
+                return input_error("prune needs --older-than DUR or --keep N (or both)");
+            }
+            line.dry_run = parsed.count("dry-run") != 0;
+            return line;
+        }
         if (first == "agents" || first == "config") {
             line.subcommand = first == "agents" ? Subcommand::agents : Subcommand::config;
             if (Status ok = only_for(parsed, first, {}); !ok) {
@@ -179,10 +279,17 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
         }
         line.subcommand = Subcommand::run;
         if (Status ok =
-                only_for(parsed, "TASK", {"agents", "user", "timeout", "prompt-file", "json"});
+                only_for(parsed, "TASK",
+                         {"agents", "user", "timeout", "prompt-file", "json", "detach", "label"});
             !ok) {
             return ok.error();
         }
+        line.detach = parsed.count("detach") != 0;
+        Result<std::vector<std::pair<std::string, std::string>>> labels = parse_labels(parsed);
+        if (!labels) {
+            return labels.error();
+        }
+        line.labels = *labels;
         line.task = first;
         line.prompt_words.assign(words.begin() + 1, words.end());
         if (parsed.count("agents") != 0) {

@@ -5,6 +5,10 @@
 //   dispatch [-c CONFIG] status RUN_ID [--json]
 //   dispatch [-c CONFIG] logs RUN_ID [--agent NAME]
 //   dispatch [-c CONFIG] agents | config
+//   dispatch [-c CONFIG] wait RUN_ID [--timeout DUR]
+//   dispatch [-c CONFIG] cancel RUN_ID [--agent NAME]
+//   dispatch [-c CONFIG] prune [--older-than DUR] [--keep N] [--dry-run]
+// Runs also take --detach and --label KEY=VALUE (repeatable); list takes --label and --state.
 // Options may stand anywhere; after "--" every word is a prompt word, even one starting with
 // '-'. Prompt words are joined with single spaces.
 //
@@ -22,15 +26,33 @@
 
 namespace fleet {
 
-enum class Subcommand { run, list, status, logs, agents, config, help, version };
+enum class Subcommand {
+    run,
+    list,
+    status,
+    logs,
+    wait,
+    cancel,
+    prune,
+    agents,
+    config,
+    help,
+    version
+};
 
 struct CommandLine {
     Subcommand subcommand = Subcommand::run;
     std::string config_path;         // -c
     std::string user;                // -u
     std::vector<std::string> agents; // -a, split on commas
-    std::optional<Duration> timeout; // --timeout
-    std::string prompt_file;         // --prompt-file ("-" for stdin)
+    std::optional<Duration> timeout; // --timeout (run: the run's; wait: the wait's)
+    bool detach = false;
+    std::vector<std::pair<std::string, std::string>> labels; // run: set; list: must match
+    std::string state;                                       // list: only runs in this state
+    std::optional<Duration> older_than;                      // prune
+    std::optional<size_t> keep;                              // prune
+    bool dry_run = false;                                    // prune
+    std::string prompt_file;                                 // --prompt-file ("-" for stdin)
     bool json = false;
     size_t limit = 50; // list; 0 = all
     std::string agent; // logs --agent

@@ -6,6 +6,7 @@
 
 #include "cli.hpp"
 #include "info_commands.hpp"
+#include "operate_commands.hpp"
 #include "read_commands.hpp"
 #include "run_command.hpp"
 #include "session.hpp"
@@ -71,6 +72,12 @@ int main(int argc, char** argv) {
             return fleet::show_status(*line, *session);
         case fleet::Subcommand::logs:
             return fleet::print_logs(*line, *session);
+        case fleet::Subcommand::wait:
+            return fleet::wait_run(*line, *session);
+        case fleet::Subcommand::cancel:
+            return fleet::cancel_run(*line, *session);
+        case fleet::Subcommand::prune:
+            return fleet::prune_runs(*line, *session);
         case fleet::Subcommand::agents:
             return fleet::list_agents(*session);
         case fleet::Subcommand::config:

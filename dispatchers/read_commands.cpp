@@ -21,6 +21,28 @@ int fail(int code, const std::string& message) {
     return code;
 }
 
+// list --label KEY=VALUE (every one must match) and --state STATE.
+bool matches(const RunStatus& status, const CommandLine& line) {
+    if (!line.state.empty() && line.state != to_string(status.state)) {
+        return false;
+    }
+    for (const auto& [key, value] : line.labels) {
+        const auto found = status.labels.find(key);
+        if (found == status.labels.end() || found->second != value) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string labels_text(const RunStatus& status) {
+    std::string text;
+    for (const auto& [key, value] : status.labels) {
+        text += (text.empty() ? "" : ",") + key + "=" + value;
+    }
+    return text;
+}
+
 std::string agent_names(const RunStatus& status) {
     std::string names;
     for (const AgentStatus& agent : status.agents) {
@@ -55,8 +77,9 @@ int list_runs(const CommandLine& line, const Session& session) {
     };
     std::vector<Listed> listed;
     listed.reserve(ids->size());
+    const bool filtered = !line.labels.empty() || !line.state.empty();
     for (const std::string& id : *ids) {
-        if (line.json) {
+        if (line.json && !filtered) {
             Result<CompactStatus> status = store.read_status_json(id);
             if (!status) {
                 std::fprintf(stderr, "dispatch: %s\n", status.error().message.c_str());
@@ -70,11 +93,19 @@ int list_runs(const CommandLine& line, const Session& session) {
             std::fprintf(stderr, "dispatch: %s\n", status.error().message.c_str());
             continue;
         }
+        if (!matches(*status, line)) {
+            continue;
+        }
+        if (line.json) {
+            listed.push_back({id.substr(0, 15), status->started_at, to_json(*status, -1)});
+            continue;
+        }
         char row[512];
-        std::snprintf(row, sizeof row, "%-24s %-10s %-5s %-25s %s\n", id.c_str(),
+        std::snprintf(row, sizeof row, "%-24s %-10s %-5s %-25s %-24s %s\n", id.c_str(),
                       to_string(status->state),
                       status->exit_code ? std::to_string(*status->exit_code).c_str() : "-",
-                      status->started_at.c_str(), agent_names(*status).c_str());
+                      status->started_at.c_str(), agent_names(*status).c_str(),
+                      labels_text(*status).c_str());
         listed.push_back({id.substr(0, 15), status->started_at, row});
     }
     std::stable_sort(listed.begin(), listed.end(), [](const Listed& a, const Listed& b) {
@@ -92,8 +123,8 @@ int list_runs(const CommandLine& line, const Session& session) {
         out += "]\n";
     } else {
         char header[160];
-        std::snprintf(header, sizeof header, "%-24s %-10s %-5s %-25s %s\n", "RUN ID", "STATE",
-                      "EXIT", "STARTED", "AGENTS");
+        std::snprintf(header, sizeof header, "%-24s %-10s %-5s %-25s %-24s %s\n", "RUN ID", "STATE",
+                      "EXIT", "STARTED", "AGENTS", "LABELS");
         out = header;
         for (const Listed& entry : listed) {
             out += entry.text;
@@ -118,6 +149,9 @@ int show_status(const CommandLine& line, const Session& session) {
     text.erase(0, 1); // no blank line before it here
     text += "started " + status->started_at +
             (status->finished_at.empty() ? "" : ", finished " + status->finished_at) + "\n";
+    if (!status->labels.empty()) {
+        text += "labels: " + labels_text(*status) + "\n";
+    }
     write_all(1, text);
     return k_exit_ok;
 }

@@ -79,6 +79,41 @@ std::string hostname() {
     return name;
 }
 
+// --label pairs, plus ssm-command-id when SSM started the run (list --label filters on it).
+std::map<std::string, std::string> labels_of(const CommandLine& line) {
+    std::map<std::string, std::string> labels(line.labels.begin(), line.labels.end());
+    if (const char* command = std::getenv("SSM_COMMAND_ID"); command != nullptr && *command) {
+        labels.emplace("ssm-command-id", command);
+    }
+    return labels;
+}
+
+// --detach: the caller gets the run id and exit 0 at once; the run goes on in a child that
+// leads its own session (so SSM's SIGKILL of its process group cannot reach it), with stdin,
+// stdout and stderr on /dev/null: its output goes only to the logs. The child keeps the run
+// lock (flock belongs to the open file description, shared across fork).
+// Returns true in the child; in the parent, false with `exit_code` set.
+bool detach_run(const std::string& run_id, int& exit_code) {
+    Console(1).write("run-id: " + run_id + "\n");
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        std::fprintf(stderr, "dispatch: fork: %s\n", std::strerror(errno));
+        exit_code = k_exit_setup;
+        return false;
+    }
+    if (pid > 0) {
+        exit_code = k_exit_ok;
+        return false;
+    }
+    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (::setsid() < 0 || null < 0 || ::dup2(null, 0) < 0 || ::dup2(null, 1) < 0 ||
+        ::dup2(null, 2) < 0) {
+        ::_exit(k_exit_setup); // the run directory shows "lost": nobody holds its lock
+    }
+    ::close(null);
+    return true;
+}
+
 std::string run_json(const RunDir& run, const CommandLine& line, const Session& session,
                      const std::vector<std::string>& agents, const std::string& prompt,
                      const std::string& started_at) {
@@ -95,6 +130,7 @@ std::string run_json(const RunDir& run, const CommandLine& line, const Session& 
         {"prompt_bytes", prompt.size()},
         {"prompt_sha256", sha256_hex(prompt)},
     };
+    document["labels"] = labels_of(line);
     for (const auto& [key, variable] : {std::pair{"ssm_command_id", "SSM_COMMAND_ID"},
                                         std::pair{"aws_ssm_instance_id", "AWS_SSM_INSTANCE_ID"}}) {
         if (const char* value = std::getenv(variable); value != nullptr && *value) {
@@ -341,6 +377,13 @@ int run_dispatch(const CommandLine& line, Session& session,
         }
     }
 
+    if (line.detach) {
+        int exit_code = 0;
+        if (!detach_run(run->id, exit_code)) {
+            return exit_code;
+        }
+    }
+
     // The runner's own log: synchronous (no thread), header-only spdlog built with
     // SPDLOG_PREVENT_CHILD_FD so its fd is O_CLOEXEC (boost-process-v2.md §4).
     auto sink = std::make_shared<spdlog::sinks::basic_file_sink_st>(run->path + "/runner.log");
@@ -355,13 +398,16 @@ int run_dispatch(const CommandLine& line, Session& session,
              config.source);
 
     Console console(1);
-    console.write("run-id: " + run->id + "\n");
+    if (!line.detach) {
+        console.write("run-id: " + run->id + "\n");
+    }
 
     RunStatus status;
     status.run_id = run->id;
     status.started_at = started_at;
     status.pid = ::getpid();
     status.pid_start = process_start_time(status.pid).value_or(0);
+    status.labels = labels_of(line);
     const RunRequest request{line.task, *prompt, task->second.artifact, line.unified};
     std::vector<AgentPlan> plans;
     for (const std::string& name : agent_names) {

@@ -163,6 +163,7 @@ std::string to_json(const RunStatus& status, int indent) {
         {"finished_at", status.finished_at.empty() ? json(nullptr) : json(status.finished_at)},
         {"pid", status.pid},
         {"pid_start", status.pid_start},
+        {"labels", status.labels},
         {"agents", std::move(agents)},
     };
     // Replace invalid UTF-8 (an agent name cannot have it, a reason quoted from output can).
@@ -197,6 +198,10 @@ Result<RunStatus> run_status_from_json(const std::string& text) {
                                  : "";
         status.pid = document.value("pid", 0);
         status.pid_start = document.value("pid_start", 0ULL);
+        if (const auto labels = document.find("labels");
+            labels != document.end() && labels->is_object()) {
+            status.labels = labels->get<std::map<std::string, std::string>>();
+        }
         for (const json& entry : document.at("agents")) {
             AgentStatus agent;
             agent.name = entry.at("name").get<std::string>();

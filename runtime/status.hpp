@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -66,8 +67,9 @@ struct RunStatus {
     std::optional<int> exit_code; // dispatch's exit code, once finished
     std::string started_at;
     std::string finished_at;
-    pid_t pid = 0;                    // the runner
-    unsigned long long pid_start = 0; // the runner's start time (/proc/PID/stat field 22)
+    pid_t pid = 0;                             // the runner
+    unsigned long long pid_start = 0;          // the runner's start time (/proc/PID/stat field 22)
+    std::map<std::string, std::string> labels; // --label KEY=VALUE, and ssm-command-id
     std::vector<AgentStatus> agents;
 };
 

@@ -71,6 +71,7 @@ public:
           m_console(options.console_fd), m_signals(m_io, SIGCHLD, SIGTERM, SIGINT),
           m_run_timer(m_io) {
         m_signals.add(SIGHUP);
+        m_signals.add(SIGUSR1);
         for (size_t i = 0; i < plans.size(); ++i) {
             m_agents.push_back(std::make_unique<Agent>(m_io, std::move(plans[i]), i));
         }
@@ -148,6 +149,8 @@ private:
             }
             if (sig == SIGCHLD) {
                 reap_children();
+            } else if (sig == SIGUSR1) {
+                take_cancel_requests();
             } else if (!m_cancelled) {
                 m_cancelled = true;
                 m_log.warn("received {}: cancelling the run", sigabbrev_np(sig));
@@ -162,11 +165,40 @@ private:
 
     // Starts what max_parallel allows and records it in one status write (a run caught before
     // its first write reads as running or lost by its lock, run_store.hpp). True if any started.
+    // `dispatch cancel RUN --agent NAME` leaves "cancel-NAME" in the run directory, then sends
+    // SIGUSR1: each such agent is stopped (or never started) as cancelled.
+    void take_cancel_requests() {
+        bool changed = false;
+        for (auto& agent : m_agents) {
+            const std::string request = "cancel-" + agent->plan.name;
+            if (::unlinkat(m_run.dir.get(), request.c_str(), 0) != 0) {
+                continue;
+            }
+            m_log.warn("agent {}: cancel requested", agent->plan.name);
+            if (agent->pid == 0 && !agent->finished) {
+                AgentStatus& status = status_of(*agent);
+                status.state = AgentState::cancelled;
+                status.reason = "cancelled before it started";
+                agent->finished = true;
+                changed = true;
+            } else {
+                stop_agent(*agent, AgentState::cancelled, "cancelled by dispatch cancel");
+            }
+        }
+        if (changed) {
+            write_status();
+            maybe_finish_run();
+        }
+    }
+
     bool start_pending() {
         bool started = false;
         while (!m_stopping && m_next < m_agents.size() && m_running < m_options.max_parallel) {
-            start_agent(*m_agents[m_next++]);
-            started = true;
+            Agent& agent = *m_agents[m_next++];
+            if (!agent.finished) { // a pending agent may have been cancelled already
+                start_agent(agent);
+                started = true;
+            }
         }
         if (started) {
             write_status();

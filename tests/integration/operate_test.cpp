@@ -1,0 +1,241 @@
+// Integration tests for operating runs: --detach, wait, cancel, prune, labels. As root, against
+// a throwaway user, with small shell agents.
+#include <chrono>
+#include <fcntl.h>
+#include <filesystem>
+#include <signal.h>
+#include <sstream>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "accounts.hpp"
+#include "files.hpp"
+#include "process.hpp"
+
+namespace fs = std::filesystem;
+using fleet::test::Accounts;
+using fleet::test::ProcessResult;
+using fleet::test::read_file;
+using fleet::test::run_id_of;
+using fleet::test::RunOptions;
+using fleet::test::write_file;
+using nlohmann::json;
+
+namespace {
+
+const std::string k_dispatch = DISPATCH_PATH;
+
+bool alive(pid_t pid) {
+    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    return !stat.empty() && stat.find(") Z ") == std::string::npos;
+}
+
+class Operate : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        s_accounts = new Accounts();
+        s_user = Accounts::unique_name("o");
+        s_uid = s_accounts->add_user(s_user);
+        s_runs = "/home/" + s_user + "/.local/state/fleet-dispatch/runs";
+        char pattern[] = "/tmp/fl-operate-test-XXXXXX";
+        s_dir = mkdtemp(pattern);
+        chmod(s_dir.c_str(), 0755);
+        s_config = s_dir + "/config.toml";
+        write_file(
+            s_config,
+            "user = \"" + s_user +
+                "\"\ngrace = \"1s\"\n"
+                "[agents.short]\ncommand = [\"/bin/sh\", \"-c\", \"sleep 2; echo short done\"]\n"
+                "[agents.slow]\ncommand = [\"/bin/sh\", \"-c\", \"echo started; sleep 60\"]\n"
+                "[agents.quick]\ncommand = [\"/bin/sh\", \"-c\", \"echo quick\"]\n"
+                "[agents.fail]\ncommand = [\"/bin/sh\", \"-c\", \"exit 3\"]\n",
+            0644);
+    }
+    static void TearDownTestSuite() {
+        delete s_accounts;
+        fs::remove_all(s_dir);
+    }
+
+    static ProcessResult dispatch(const std::vector<std::string>& args,
+                                  const RunOptions& options = {}) {
+        std::vector<std::string> argv = {k_dispatch, "-c", s_config};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return fleet::test::run(argv, options);
+    }
+    static json status_json(const std::string& id) {
+        return json::parse(dispatch({"status", id, "--json"}).out);
+    }
+
+    static inline Accounts* s_accounts = nullptr;
+    static inline std::string s_user, s_runs, s_dir, s_config;
+    static inline uid_t s_uid = 0;
+};
+
+TEST_F(Operate, ADetachedRunSurvivesSsmKillingTheCallersGroup) {
+    // As SSM does: the command's whole process group gets SIGKILL right after dispatch returns.
+    const auto start = std::chrono::steady_clock::now();
+    const ProcessResult caller = fleet::test::run(
+        {"setsid", "-w", "/bin/sh", "-c",
+         k_dispatch + " -c " + s_config + " --detach -a short run x; kill -KILL 0"});
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(caller.signal, SIGKILL); // the caller's whole group died, as under SSM
+    EXPECT_LT(took, std::chrono::milliseconds(1500)) << "the caller waited for the run";
+    const std::string id = run_id_of(caller.out);
+    ASSERT_FALSE(id.empty()) << caller.out << caller.err;
+    EXPECT_EQ(caller.out, "run-id: " + id + "\n") << "console output must go to the logs only";
+
+    const ProcessResult waited = dispatch({"wait", id});
+    EXPECT_EQ(waited.exit_code, 0) << waited.err;
+    EXPECT_EQ(status_json(id)["state"], "succeeded");
+    EXPECT_EQ(read_file(s_runs + "/" + id + "/short.log"), "short done\n");
+}
+
+TEST_F(Operate, WaitTimesOutWithoutStoppingTheRunAndCancelStopsIt) {
+    const ProcessResult started = dispatch({"--detach", "-a", "slow", "run", "x"});
+    const std::string id = run_id_of(started.out);
+    ASSERT_FALSE(id.empty()) << started.err;
+    const ProcessResult waited = dispatch({"wait", id, "--timeout", "1s"});
+    EXPECT_EQ(waited.exit_code, 124);
+    EXPECT_NE(waited.err.find("still goes on"), std::string::npos) << waited.err;
+    EXPECT_EQ(status_json(id)["state"], "running");
+
+    const ProcessResult cancelled = dispatch({"cancel", id});
+    EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
+    EXPECT_NE(cancelled.out.find("cancelled"), std::string::npos) << cancelled.out;
+    EXPECT_EQ(dispatch({"wait", id}).exit_code, 130);
+    EXPECT_EQ(status_json(id)["agents"][0]["state"], "cancelled");
+    // Cancelling a finished run is a clear no-op.
+    const ProcessResult again = dispatch({"cancel", id});
+    EXPECT_EQ(again.exit_code, 0);
+    EXPECT_NE(again.out.find("nothing to cancel"), std::string::npos);
+}
+
+TEST_F(Operate, CancelOneAgentLeavesTheOthers) {
+    const ProcessResult started = dispatch({"--detach", "-a", "slow,short", "run", "x"});
+    const std::string id = run_id_of(started.out);
+    ASSERT_FALSE(id.empty()) << started.err;
+    const ProcessResult cancelled = dispatch({"cancel", id, "--agent", "slow"});
+    EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
+    EXPECT_EQ(dispatch({"wait", id}).exit_code, 130);
+    const json status = status_json(id);
+    EXPECT_EQ(status["agents"][0]["state"], "cancelled");
+    EXPECT_EQ(status["agents"][1]["state"], "succeeded");
+    EXPECT_EQ(dispatch({"cancel", id, "--agent", "nosuch"}).exit_code, 2);
+}
+
+TEST_F(Operate, CancelNeverSignalsAReusedPid) {
+    // A run that claims to be running, with its lock held (by this test) and the pid of a live
+    // process of the user that is not its runner.
+    const fleet::test::Started victim = fleet::test::start(
+        {"setpriv", "--reuid=" + s_user, "--regid=" + s_user, "--init-groups", "sleep", "60"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const std::string stat = read_file("/proc/" + std::to_string(victim.pid) + "/stat");
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 0; i < 20; ++i) {
+        fields >> field; // field 22 (starttime) is the 20th after the command name
+    }
+    const std::string real_start = field;
+    const std::string id = "20250101-000000-stale1";
+    const std::string dir = s_runs + "/" + id;
+    fs::create_directories(dir);
+    const auto make_status = [&](const std::string& start) {
+        write_file(dir + "/status.json",
+                   "{\"run_id\":\"" + id +
+                       "\",\"state\":\"running\",\"started_at\":\"2025-01-01T"
+                       "00:00:00.000Z\",\"pid\":" +
+                       std::to_string(victim.pid) + ",\"pid_start\":" + start + ",\"agents\":[]}",
+                   0600);
+    };
+    make_status("1");
+    write_file(dir + "/lock", "", 0600);
+    for (const auto& entry : fs::recursive_directory_iterator(s_runs)) {
+        chown(entry.path().c_str(), s_uid, s_uid);
+    }
+    const int lock = open((dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_EQ(flock(lock, LOCK_EX), 0);
+
+    const ProcessResult refused = dispatch({"cancel", id});
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.err.find("cannot be verified"), std::string::npos) << refused.err;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_TRUE(alive(victim.pid)) << "a process that is not the runner was signalled";
+
+    // Control: with the right start time the same pid counts as the runner and is signalled.
+    make_status(real_start);
+    chown((dir + "/status.json").c_str(), s_uid, s_uid);
+    dispatch({"cancel", id});
+    for (int i = 0; i < 20 && alive(victim.pid); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_FALSE(alive(victim.pid));
+    close(lock);
+    kill(victim.pid, SIGKILL);
+    fleet::test::Started copy = victim;
+    fleet::test::finish(copy);
+    fs::remove_all(dir);
+}
+
+TEST_F(Operate, PruneRemovesOldFinishedRunsAndNeverARunningOne) {
+    fs::remove_all(s_runs);
+    std::vector<std::string> finished;
+    for (int i = 0; i < 3; ++i) {
+        finished.push_back(run_id_of(dispatch({"-a", "quick", "run", "x"}).out));
+    }
+    const std::string running = run_id_of(dispatch({"--detach", "-a", "slow", "run", "x"}).out);
+    ASSERT_FALSE(running.empty());
+
+    const ProcessResult dry = dispatch({"prune", "--keep", "1", "--dry-run"});
+    EXPECT_EQ(dry.exit_code, 0) << dry.err;
+    EXPECT_NE(dry.out.find("would remove " + finished[0]), std::string::npos) << dry.out;
+    EXPECT_TRUE(fs::exists(s_runs + "/" + finished[0]));
+
+    EXPECT_NE(dispatch({"prune", "--older-than", "1h"}).out.find("pruned 0 of"),
+              std::string::npos); // all are younger
+    const ProcessResult pruned = dispatch({"prune", "--keep", "1"});
+    EXPECT_EQ(pruned.exit_code, 0) << pruned.err;
+    EXPECT_FALSE(fs::exists(s_runs + "/" + finished[0]));
+    EXPECT_FALSE(fs::exists(s_runs + "/" + finished[1]));
+    EXPECT_TRUE(fs::exists(s_runs + "/" + finished[2]));
+    EXPECT_TRUE(fs::exists(s_runs + "/" + running));
+    EXPECT_EQ(status_json(running)["state"], "running");
+    EXPECT_EQ(dispatch({"prune"}).exit_code, 2); // neither --keep nor --older-than
+    dispatch({"cancel", running});
+}
+
+TEST_F(Operate, LabelsAreRecordedAndFilterList) {
+    RunOptions ssm;
+    ssm.env = std::vector<std::string>{"PATH=/usr/bin:/bin", "SSM_COMMAND_ID=cmd-0123"};
+    const std::string labelled = run_id_of(
+        dispatch({"--label", "team=infra", "--label", "ticket=OPS-7", "-a", "quick", "run", "x"},
+                 ssm)
+            .out);
+    const std::string failed = run_id_of(dispatch({"-a", "fail", "run", "x"}).out);
+    const json status = status_json(labelled);
+    EXPECT_EQ(status["labels"]["team"], "infra");
+    EXPECT_EQ(status["labels"]["ssm-command-id"], "cmd-0123");
+    EXPECT_EQ(json::parse(read_file(s_runs + "/" + labelled + "/run.json"))["labels"]["ticket"],
+              "OPS-7");
+
+    const json by_label = json::parse(dispatch({"list", "--json", "--label", "team=infra"}).out);
+    ASSERT_EQ(by_label.size(), 1U);
+    EXPECT_EQ(by_label[0]["run_id"], labelled);
+    EXPECT_EQ(
+        json::parse(dispatch({"list", "--json", "--label", "ssm-command-id=cmd-0123"}).out).size(),
+        1U);
+    const json by_state = json::parse(dispatch({"list", "--json", "--state", "failed"}).out);
+    ASSERT_GE(by_state.size(), 1U);
+    for (const json& run : by_state) {
+        EXPECT_EQ(run["state"], "failed");
+    }
+    EXPECT_NE(dispatch({"list"}).out.find("team=infra"), std::string::npos);
+    EXPECT_EQ(dispatch({"--label", "Bad Key=x", "run", "x"}).exit_code, 2);
+    EXPECT_FALSE(failed.empty());
+}
+
+} // namespace
