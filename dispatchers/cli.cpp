@@ -29,6 +29,8 @@ cxxopts::Options make_options() {
         ("older-than", "prune: runs started longer ago than DUR", cxxopts::value<std::string>())
         ("keep", "prune: keep the newest N finished runs", cxxopts::value<std::string>())
         ("dry-run", "prune: only say what would be removed")
+        ("f,follow", "logs: follow the log until the run ends")
+        ("tail", "logs: only the last N lines", cxxopts::value<std::string>())
         ("h,help", "show this help")
         ("version", "show the version")
         ("words", "", cxxopts::value<std::vector<std::string>>());
@@ -59,8 +61,9 @@ Result<std::vector<std::string>> split_agents(const std::string& text) {
 
 Status only_for(const cxxopts::ParseResult& parsed, const std::string& subcommand,
                 std::initializer_list<const char*> allowed) {
-    for (const char* option : {"agents", "user", "timeout", "prompt-file", "json", "limit", "agent",
-                               "detach", "label", "state", "older-than", "keep", "dry-run"}) {
+    for (const char* option :
+         {"agents", "user", "timeout", "prompt-file", "json", "limit", "agent", "detach", "label",
+          "state", "older-than", "keep", "dry-run", "follow", "tail"}) {
         if (parsed.count(option) != 0 &&
             std::find_if(allowed.begin(), allowed.end(), [&](const char* a) {
                 return std::string(a) == option;
@@ -124,7 +127,7 @@ std::string usage_text() {
            "                [--prompt-file PATH|-] [--json] TASK [PROMPT...]\n"
            "       dispatch [-c CONFIG] list [--json] [--limit N]\n"
            "       dispatch [-c CONFIG] status RUN_ID [--json]\n"
-           "       dispatch [-c CONFIG] logs RUN_ID [--agent NAME]\n"
+           "       dispatch [-c CONFIG] logs RUN_ID [--agent NAME] [-f] [--tail N]\n"
            "       dispatch [-c CONFIG] agents | config\n"
            "       dispatch [-c CONFIG] wait RUN_ID [--timeout DUR]\n"
            "       dispatch [-c CONFIG] cancel RUN_ID [--agent NAME]\n"
@@ -197,8 +200,9 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
             line.subcommand = first == "status" ? Subcommand::status : Subcommand::logs;
             if (Status ok =
                     only_for(parsed, first,
-                             first == "status" ? std::initializer_list<const char*>{"json"}
-                                               : std::initializer_list<const char*>{"agent"});
+                             first == "status"
+                                 ? std::initializer_list<const char*>{"json"}
+                                 : std::initializer_list<const char*>{"agent", "follow", "tail"});
                 !ok) {
                 return ok.error();
             }
@@ -208,6 +212,14 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
             line.run_id = words[1];
             if (parsed.count("agent") != 0) {
                 line.agent = parsed["agent"].as<std::string>();
+            }
+            line.follow = parsed.count("follow") != 0;
+            if (parsed.count("tail") != 0) {
+                Result<size_t> tail = parse_count("--tail", parsed["tail"].as<std::string>());
+                if (!tail) {
+                    return tail.error();
+                }
+                line.tail = *tail;
             }
             return line;
         }

@@ -52,6 +52,8 @@ struct CommandLine {
     std::optional<Duration> older_than;                      // prune
     std::optional<size_t> keep;                              // prune
     bool dry_run = false;                                    // prune
+    bool follow = false;                                     // logs -f
+    std::optional<size_t> tail;                              // logs --tail N
     std::string prompt_file;                                 // --prompt-file ("-" for stdin)
     bool json = false;
     size_t limit = 50; // list; 0 = all

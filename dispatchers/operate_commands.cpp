@@ -19,7 +19,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds k_poll{200};
-constexpr std::chrono::seconds k_registration_wait{5};
 
 int fail(int code, const std::string& message) {
     std::fprintf(stderr, "dispatch: %s\n", message.c_str());
@@ -75,10 +74,7 @@ int wait_run(const CommandLine& line, const Session& session) {
 
 int cancel_run(const CommandLine& line, const Session& session) {
     const RunStore store(session.runs_dir);
-    // A run detached a moment ago may not have written its runner's pid yet.
-    Result<RunStatus> status =
-        poll_status(store, line.run_id, Clock::now() + k_registration_wait,
-                    [](const RunStatus& s) { return !is_running(s) || s.pid != 0; });
+    Result<RunStatus> status = store.read_status(line.run_id);
     if (!status) {
         return fail(code_for(status.error()), status.error().message);
     }

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 #include "capture.hpp"
@@ -15,6 +18,8 @@
 namespace fleet {
 
 namespace {
+
+constexpr std::chrono::milliseconds k_follow_poll{200};
 
 int fail(int code, const std::string& message) {
     std::fprintf(stderr, "dispatch: %s\n", message.c_str());
@@ -49,6 +54,39 @@ std::string agent_names(const RunStatus& status) {
         names += (names.empty() ? "" : ",") + agent.name;
     }
     return names;
+}
+
+// Where the last `lines` lines of an open file start (0 when it has fewer).
+off_t tail_offset(int fd, size_t lines) {
+    struct stat info {};
+    if (::fstat(fd, &info) != 0 || info.st_size == 0) {
+        return 0;
+    }
+    off_t end = info.st_size;
+    char last = 0;
+    // A final newline ends the last line; it does not start another.
+    if (::pread(fd, &last, 1, end - 1) == 1 && last == '\n') {
+        --end;
+    }
+    if (lines == 0) {
+        return info.st_size;
+    }
+    std::vector<char> block(64 * 1024);
+    size_t seen = 0;
+    while (end > 0) {
+        const off_t start = std::max<off_t>(0, end - static_cast<off_t>(block.size()));
+        const ssize_t n = ::pread(fd, block.data(), static_cast<size_t>(end - start), start);
+        if (n <= 0) {
+            return 0;
+        }
+        for (ssize_t i = n - 1; i >= 0; --i) {
+            if (block[static_cast<size_t>(i)] == '\n' && ++seen == lines) {
+                return start + i + 1;
+            }
+        }
+        end = start;
+    }
+    return 0;
 }
 
 } // namespace
@@ -163,44 +201,100 @@ int print_logs(const CommandLine& line, const Session& session) {
         return fail(status.error().kind == ErrorKind::invalid_input ? k_exit_usage : k_exit_setup,
                     status.error().message);
     }
-    std::string agent = line.agent;
-    if (agent.empty()) {
-        if (status->agents.size() != 1) {
-            return fail(k_exit_usage, "run " + line.run_id + " has agents " + agent_names(*status) +
-                                          "; choose one with --agent");
-        }
-        agent = status->agents[0].name;
-    }
-    bool known = false;
+    std::vector<std::string> agents;
     for (const AgentStatus& entry : status->agents) {
-        known = known || entry.name == agent;
+        if (line.agent.empty() || entry.name == line.agent) {
+            agents.push_back(entry.name);
+        }
     }
-    if (!known) {
-        return fail(k_exit_usage, "run " + line.run_id + " has no agent '" + agent +
+    if (agents.empty()) {
+        return fail(k_exit_usage, "run " + line.run_id + " has no agent '" + line.agent +
                                       "' (agents: " + agent_names(*status) + ")");
+    }
+    if (agents.size() > 1 && !line.follow && !line.tail) {
+        return fail(k_exit_usage, "run " + line.run_id + " has agents " + agent_names(*status) +
+                                      "; choose one with --agent, or follow them all with -f");
     }
     Result<RunDir> run = store.open_run(line.run_id);
     if (!run) {
         return fail(k_exit_setup, run.error().message);
     }
-    const std::string name = agent + ".log";
-    const Fd log(::openat(run->dir.get(), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!log.valid()) {
-        return fail(k_exit_setup, "run " + line.run_id + ": " + name + ": " + std::strerror(errno));
+    // One stream per agent; with several, lines interleave as they arrive, "[agent] " first.
+    struct Stream {
+        std::string name;
+        Fd log;
+        LinePrefixer lines;
+    };
+    const bool prefixed = agents.size() > 1;
+    std::vector<Stream> streams;
+    for (const std::string& agent : agents) {
+        streams.push_back({agent, Fd(), LinePrefixer(prefixed ? "[" + agent + "] " : "")});
     }
+    Console console(1);
     std::vector<char> buffer(k_copy_buffer_size);
-    for (;;) {
-        const ssize_t n = ::read(log.get(), buffer.data(), buffer.size());
-        if (n < 0 && errno == EINTR) {
-            continue;
+    // Opens a log when it exists (a pending agent has none yet) and, the first time, skips to
+    // its last N lines when --tail asks for it.
+    const auto open_log = [&](Stream& stream) -> Status {
+        if (stream.log.valid()) {
+            return Ok{};
         }
-        if (n < 0) {
-            return fail(k_exit_setup, name + ": " + std::strerror(errno));
+        const std::string name = stream.name + ".log";
+        stream.log = Fd(::openat(run->dir.get(), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        if (!stream.log.valid()) {
+            if (errno == ENOENT && line.follow) {
+                return Ok{};
+            }
+            return system_error("run " + line.run_id + ": " + name, errno);
         }
-        if (n == 0 || write_all(1, {buffer.data(), static_cast<size_t>(n)}) != 0) {
-            return k_exit_ok;
+        if (line.tail) {
+            ::lseek(stream.log.get(), tail_offset(stream.log.get(), *line.tail), SEEK_SET);
         }
+        return Ok{};
+    };
+    const auto drain = [&](Stream& stream) -> Status {
+        if (Status opened = open_log(stream); !opened || !stream.log.valid()) {
+            return opened;
+        }
+        for (;;) {
+            const ssize_t n = ::read(stream.log.get(), buffer.data(), buffer.size());
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0) {
+                return system_error(stream.name + ".log", errno);
+            }
+            if (n == 0) {
+                return Ok{};
+            }
+            const std::string_view chunk(buffer.data(), static_cast<size_t>(n));
+            if (prefixed) {
+                console.write(stream.lines.feed(chunk));
+            } else {
+                console.write(chunk);
+            }
+        }
+    };
+    bool running = true;
+    while (!console.broken()) {
+        // Read the state before draining, so the last drain after the end sees every byte.
+        if (line.follow) {
+            Result<RunStatus> now = store.read_status(line.run_id);
+            running = now && now->state == RunState::running;
+        }
+        for (Stream& stream : streams) {
+            if (Status drained = drain(stream); !drained) {
+                return fail(k_exit_setup, drained.error().message);
+            }
+        }
+        if (!line.follow || !running) {
+            break;
+        }
+        std::this_thread::sleep_for(k_follow_poll);
     }
+    for (Stream& stream : streams) {
+        console.write(stream.lines.finish());
+    }
+    return k_exit_ok;
 }
 
 } // namespace fleet

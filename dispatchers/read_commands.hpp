@@ -1,6 +1,9 @@
-// Reading runs back: `list`, `status RUN_ID`, `logs RUN_ID`. They run as the target user too
-// (session.hpp), open every file with O_NOFOLLOW, and check a RUN_ID's shape before it becomes a
-// path, so `status ../../etc` or a planted symlink read nothing.
+// Reading runs back: `list`, `status RUN_ID`, `logs RUN_ID [--agent NAME] [-f] [--tail N]`.
+// logs -f prints what is there, then what arrives (polling every 200 ms), and ends once the run
+// is no longer running and the logs are drained; with several agents their lines interleave as
+// they arrive, each with "[agent] " before it. --tail N starts each log at its last N lines. They
+// run as the target user too (session.hpp), open every file with O_NOFOLLOW, and check a RUN_ID's
+// shape before it becomes a path, so `status ../../etc` or a planted symlink read nothing.
 #pragma once
 
 #include "cli.hpp"

@@ -88,30 +88,51 @@ std::map<std::string, std::string> labels_of(const CommandLine& line) {
     return labels;
 }
 
-// --detach: the caller gets the run id and exit 0 at once; the run goes on in a child that
-// leads its own session (so SSM's SIGKILL of its process group cannot reach it), with stdin,
-// stdout and stderr on /dev/null: its output goes only to the logs. The child keeps the run
-// lock (flock belongs to the open file description, shared across fork).
-// Returns true in the child; in the parent, false with `exit_code` set.
-bool detach_run(const std::string& run_id, int& exit_code) {
-    Console(1).write("run-id: " + run_id + "\n");
+// --detach: the caller gets the run id and exit 0 once the run is registered; the run goes on
+// in a child that leads its own session (so SSM's SIGKILL of the caller's process group cannot
+// reach it), with stdin, stdout and stderr on /dev/null: its output goes only to the logs. The
+// child keeps the run lock (flock belongs to the open file description, shared across fork) and
+// writes a byte to `ready` once status.json names it, so `status`, `logs` and `cancel` right
+// after --detach see the run. Returns the child's end of `ready` in the child; in the parent an
+// invalid Fd, with `exit_code` set.
+Fd detach_run(const std::string& run_id, int& exit_code) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        std::fprintf(stderr, "dispatch: pipe2: %s\n", std::strerror(errno));
+        exit_code = k_exit_setup;
+        return Fd();
+    }
+    Fd ready_read(fds[0]);
+    Fd ready_write(fds[1]);
     const pid_t pid = ::fork();
     if (pid < 0) {
         std::fprintf(stderr, "dispatch: fork: %s\n", std::strerror(errno));
         exit_code = k_exit_setup;
-        return false;
+        return Fd();
     }
     if (pid > 0) {
+        ready_write.reset();
+        char byte = 0;
+        ssize_t n = 0;
+        while ((n = ::read(ready_read.get(), &byte, 1)) < 0 && errno == EINTR) {
+        }
+        if (n != 1) {
+            std::fprintf(stderr, "dispatch: the detached run %s did not start\n", run_id.c_str());
+            exit_code = k_exit_setup;
+            return Fd();
+        }
+        Console(1).write("run-id: " + run_id + "\n");
         exit_code = k_exit_ok;
-        return false;
+        return Fd();
     }
+    ready_read.reset();
     const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     if (::setsid() < 0 || null < 0 || ::dup2(null, 0) < 0 || ::dup2(null, 1) < 0 ||
         ::dup2(null, 2) < 0) {
-        ::_exit(k_exit_setup); // the run directory shows "lost": nobody holds its lock
+        ::_exit(k_exit_setup); // the parent reports it; the run shows "lost"
     }
     ::close(null);
-    return true;
+    return ready_write;
 }
 
 std::string run_json(const RunDir& run, const CommandLine& line, const Session& session,
@@ -377,9 +398,11 @@ int run_dispatch(const CommandLine& line, Session& session,
         }
     }
 
+    Fd detach_ready;
     if (line.detach) {
         int exit_code = 0;
-        if (!detach_run(run->id, exit_code)) {
+        detach_ready = detach_run(run->id, exit_code);
+        if (!detach_ready.valid()) {
             return exit_code;
         }
     }
@@ -416,6 +439,17 @@ int run_dispatch(const CommandLine& line, Session& session,
         agent.name = name;
         agent.log = run->path + "/" + name + ".log";
         status.agents.push_back(agent);
+    }
+    if (detach_ready.valid()) {
+        // Registered: the caller may return now (see detach_run).
+        if (Status written =
+                write_file_atomically(run->dir.get(), "status.json", to_json(status, -1) + "\n");
+            !written) {
+            log.error("status.json: {}", written.error().message);
+            return k_exit_setup;
+        }
+        write_all(detach_ready.get(), "1");
+        detach_ready.reset();
     }
     SupervisorOptions options;
     options.max_parallel = config.max_parallel;

@@ -22,8 +22,39 @@ void Console::write(std::string_view data) {
     m_error = write_all(m_fd, data);
 }
 
+std::string LinePrefixer::feed(std::string_view chunk) {
+    std::string lines;
+    size_t start = 0;
+    while (start < chunk.size()) {
+        const size_t newline = chunk.find('\n', start);
+        if (newline == std::string_view::npos) {
+            m_partial.append(chunk.substr(start));
+            if (m_partial.size() > k_max_partial_line) {
+                lines += m_prefix + m_partial + "\n";
+                m_partial.clear();
+            }
+            break;
+        }
+        lines += m_prefix;
+        lines += m_partial;
+        lines.append(chunk.substr(start, newline + 1 - start));
+        m_partial.clear();
+        start = newline + 1;
+    }
+    return lines;
+}
+
+std::string LinePrefixer::finish() {
+    if (m_partial.empty()) {
+        return "";
+    }
+    std::string line = m_prefix + m_partial + "\n";
+    m_partial.clear();
+    return line;
+}
+
 AgentOutput::AgentOutput(Fd log, std::string prefix)
-    : m_log(std::move(log)), m_prefix(std::move(prefix)) {}
+    : m_log(std::move(log)), m_prefixed(!prefix.empty()), m_lines(std::move(prefix)) {}
 
 bool AgentOutput::consume(std::string_view chunk, Console& console) {
     bool failed_now = false;
@@ -43,38 +74,17 @@ bool AgentOutput::consume(std::string_view chunk, Console& console) {
             m_bytes += static_cast<uint64_t>(n);
         }
     }
-
-    if (m_prefix.empty()) {
-        console.write(chunk);
-        return failed_now;
+    if (m_prefixed) {
+        console.write(m_lines.feed(chunk)); // whole lines only, one console write per chunk
+    } else {
+        console.write(chunk); // raw: no copy on the hot path
     }
-    // Prefixed mode: emit whole lines only, in one write per chunk.
-    m_line_buffer.clear();
-    size_t start = 0;
-    while (start < chunk.size()) {
-        const size_t newline = chunk.find('\n', start);
-        if (newline == std::string_view::npos) {
-            m_partial.append(chunk.substr(start));
-            if (m_partial.size() > k_max_partial_line) {
-                m_line_buffer += m_prefix + m_partial + "\n";
-                m_partial.clear();
-            }
-            break;
-        }
-        m_line_buffer += m_prefix;
-        m_line_buffer += m_partial;
-        m_line_buffer.append(chunk.substr(start, newline + 1 - start));
-        m_partial.clear();
-        start = newline + 1;
-    }
-    console.write(m_line_buffer);
     return failed_now;
 }
 
 void AgentOutput::finish(Console& console) {
-    if (!m_prefix.empty() && !m_partial.empty()) {
-        console.write(m_prefix + m_partial + "\n");
-        m_partial.clear();
+    if (m_prefixed) {
+        console.write(m_lines.finish());
     }
 }
 

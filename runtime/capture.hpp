@@ -35,6 +35,23 @@ private:
     int m_error = 0;
 };
 
+// Turns chunks of one stream into whole lines, each starting with `prefix`; a line longer than
+// 64 KiB is cut. Used for the console of several agents and by `logs -f`.
+class LinePrefixer {
+public:
+    explicit LinePrefixer(std::string prefix) : m_prefix(std::move(prefix)) {}
+
+    // The complete lines `chunk` finishes, prefixed; keeps an unfinished last line.
+    std::string feed(std::string_view chunk);
+
+    // The unfinished last line, prefixed and ended with a newline; empty if there is none.
+    std::string finish();
+
+private:
+    std::string m_prefix;
+    std::string m_partial;
+};
+
 class AgentOutput {
 public:
     // `prefix` empty: raw console output; otherwise each console line starts with it.
@@ -51,9 +68,8 @@ public:
 
 private:
     Fd m_log;
-    std::string m_prefix;
-    std::string m_partial; // prefixed mode: the unfinished last line
-    std::string m_line_buffer;
+    bool m_prefixed;
+    LinePrefixer m_lines;
     uint64_t m_bytes = 0;
     std::string m_log_error;
 };

@@ -53,7 +53,9 @@ protected:
                 "[agents.short]\ncommand = [\"/bin/sh\", \"-c\", \"sleep 2; echo short done\"]\n"
                 "[agents.slow]\ncommand = [\"/bin/sh\", \"-c\", \"echo started; sleep 60\"]\n"
                 "[agents.quick]\ncommand = [\"/bin/sh\", \"-c\", \"echo quick\"]\n"
-                "[agents.fail]\ncommand = [\"/bin/sh\", \"-c\", \"exit 3\"]\n",
+                "[agents.fail]\ncommand = [\"/bin/sh\", \"-c\", \"exit 3\"]\n"
+                "[agents.ticker]\ncommand = [\"/bin/sh\", \"-c\", \"for i in 1 2 3 4 5; do "
+                "echo line $i; sleep 0.3; done; printf end\"]\n",
             0644);
     }
     static void TearDownTestSuite() {
@@ -206,6 +208,32 @@ TEST_F(Operate, PruneRemovesOldFinishedRunsAndNeverARunningOne) {
     EXPECT_EQ(status_json(running)["state"], "running");
     EXPECT_EQ(dispatch({"prune"}).exit_code, 2); // neither --keep nor --older-than
     dispatch({"cancel", running});
+}
+
+TEST_F(Operate, LogsFollowEndsWithTheRunAndShowsEveryByte) {
+    const std::string id = run_id_of(dispatch({"--detach", "-a", "ticker", "run", "x"}).out);
+    ASSERT_FALSE(id.empty());
+    const auto start = std::chrono::steady_clock::now();
+    const ProcessResult followed = dispatch({"logs", id, "-f"});
+    EXPECT_EQ(followed.exit_code, 0) << followed.err;
+    EXPECT_GT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(800))
+        << "it returned before the run ended";
+    EXPECT_EQ(followed.out, "line 1\nline 2\nline 3\nline 4\nline 5\nend");
+    EXPECT_EQ(followed.out, read_file(s_runs + "/" + id + "/ticker.log"));
+    EXPECT_EQ(dispatch({"logs", id, "--tail", "2"}).out, "line 5\nend");
+    EXPECT_EQ(dispatch({"logs", id, "--tail", "100"}).out, followed.out);
+
+    // Several agents interleave, each line prefixed; the last partial line is ended.
+    const std::string both =
+        run_id_of(dispatch({"--detach", "-a", "ticker,quick", "run", "x"}).out);
+    const ProcessResult mixed = dispatch({"logs", both, "-f"});
+    EXPECT_EQ(mixed.exit_code, 0) << mixed.err;
+    for (const char* expected :
+         {"[ticker] line 1\n", "[ticker] line 5\n", "[ticker] end\n", "[quick] quick\n"}) {
+        EXPECT_NE(mixed.out.find(expected), std::string::npos) << expected << "\n" << mixed.out;
+    }
+    EXPECT_EQ(dispatch({"logs", both}).exit_code, 2); // which agent? (control: --agent works)
+    EXPECT_EQ(dispatch({"logs", both, "--agent", "quick"}).out, "quick\n");
 }
 
 TEST_F(Operate, LabelsAreRecordedAndFilterList) {
