@@ -31,6 +31,7 @@ cxxopts::Options make_options() {
         ("dry-run", "prune: only say what would be removed")
         ("f,follow", "logs: follow the log until the run ends")
         ("tail", "logs: only the last N lines", cxxopts::value<std::string>())
+        ("console", "run: full, summary or none", cxxopts::value<std::string>())
         ("h,help", "show this help")
         ("version", "show the version")
         ("words", "", cxxopts::value<std::vector<std::string>>());
@@ -63,7 +64,7 @@ Status only_for(const cxxopts::ParseResult& parsed, const std::string& subcomman
                 std::initializer_list<const char*> allowed) {
     for (const char* option :
          {"agents", "user", "timeout", "prompt-file", "json", "limit", "agent", "detach", "label",
-          "state", "older-than", "keep", "dry-run", "follow", "tail"}) {
+          "state", "older-than", "keep", "dry-run", "follow", "tail", "console"}) {
         if (parsed.count(option) != 0 &&
             std::find_if(allowed.begin(), allowed.end(), [&](const char* a) {
                 return std::string(a) == option;
@@ -132,7 +133,8 @@ std::string usage_text() {
            "       dispatch [-c CONFIG] wait RUN_ID [--timeout DUR]\n"
            "       dispatch [-c CONFIG] cancel RUN_ID [--agent NAME]\n"
            "       dispatch [-c CONFIG] prune [--older-than DUR] [--keep N] [--dry-run]\n"
-           "A run also takes --detach and --label KEY=VALUE; list takes --label and --state.\n"
+           "A run also takes --detach, --label KEY=VALUE and --console full|summary|none;\n"
+           "list takes --label and --state.\n"
            "Started as dispatch-unified (or dispatch-unified.sh) it runs the unified agents;\n"
            "as dispatch-claude, -aider, -codex, -gemini or -grok, that agent.\n"
            "Options may stand anywhere; after -- every word belongs to the prompt.\n"
@@ -290,13 +292,19 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
             return input_error("'" + first + "' is not available yet in this version");
         }
         line.subcommand = Subcommand::run;
-        if (Status ok =
-                only_for(parsed, "TASK",
-                         {"agents", "user", "timeout", "prompt-file", "json", "detach", "label"});
+        if (Status ok = only_for(
+                parsed, "TASK",
+                {"agents", "user", "timeout", "prompt-file", "json", "detach", "label", "console"});
             !ok) {
             return ok.error();
         }
         line.detach = parsed.count("detach") != 0;
+        if (parsed.count("console") != 0) {
+            line.console = parsed["console"].as<std::string>();
+            if (line.console != "full" && line.console != "summary" && line.console != "none") {
+                return input_error("--console '" + line.console + "': use full, summary or none");
+            }
+        }
         Result<std::vector<std::pair<std::string, std::string>>> labels = parse_labels(parsed);
         if (!labels) {
             return labels.error();

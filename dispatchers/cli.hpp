@@ -54,7 +54,8 @@ struct CommandLine {
     bool dry_run = false;                                    // prune
     bool follow = false;                                     // logs -f
     std::optional<size_t> tail;                              // logs --tail N
-    std::string prompt_file;                                 // --prompt-file ("-" for stdin)
+    std::string console;     // run: full, summary or none ("" = by context)
+    std::string prompt_file; // --prompt-file ("-" for stdin)
     bool json = false;
     size_t limit = 50; // list; 0 = all
     std::string agent; // logs --agent

@@ -31,6 +31,9 @@ namespace fleet {
 namespace {
 
 constexpr size_t k_max_prompt_bytes = 16 << 20;
+// The final summary fits in SSM's 2,500-character console view, with room to spare.
+constexpr size_t k_max_summary = 2000;
+constexpr size_t k_max_summary_note = 60;
 
 std::string known_names(const auto& map) {
     std::string names;
@@ -324,28 +327,45 @@ std::string resolve_program(const std::string& program, const std::string& path)
 }
 
 std::string summary_text(const RunStatus& status) {
+    std::string run_dir;
+    if (!status.agents.empty()) {
+        const std::string& log = status.agents.front().log;
+        run_dir = log.substr(0, log.rfind('/'));
+    }
     std::string text = "\n== run " + status.run_id + ": " + to_string(status.state) + " (exit " +
-                       std::to_string(status.exit_code.value_or(-1)) + ")\n";
+                       std::to_string(status.exit_code.value_or(-1)) + "); logs in " + run_dir +
+                       "\n";
     int width = 5;
     for (const AgentStatus& agent : status.agents) {
-        width = std::max(width, static_cast<int>(agent.name.size()));
+        width = std::min(40, std::max(width, static_cast<int>(agent.name.size())));
     }
+    size_t shown = 0;
     for (const AgentStatus& agent : status.agents) {
         const std::string outcome = agent.exit_code ? "exit " + std::to_string(*agent.exit_code)
                                     : agent.signal  ? "signal " + std::to_string(*agent.signal)
                                                     : "-";
-        char line[1024];
-        std::snprintf(line, sizeof line, "%-*s  %-12s %-10s %7s %10llu B  %s\n", width,
+        std::string note = agent.state == AgentState::succeeded ? "" : agent.reason;
+        if (!agent.log_error.empty()) {
+            note += (note.empty() ? "" : "; ") + agent.log_error;
+        }
+        if (note.size() > k_max_summary_note) {
+            note = note.substr(0, k_max_summary_note - 3) + "...";
+        }
+        char line[512];
+        std::snprintf(line, sizeof line, "%-*.*s  %-12s %-10s %7s %10llu B%s%s\n", width, width,
                       agent.name.c_str(), to_string(agent.state), outcome.c_str(),
                       format_seconds(agent.started_at, agent.finished_at).c_str(),
-                      static_cast<unsigned long long>(agent.bytes), agent.log.c_str());
+                      static_cast<unsigned long long>(agent.bytes), note.empty() ? "" : "  ",
+                      note.c_str());
+        // SSM's console shows 2,500 characters: the summary stays within k_max_summary.
+        const std::string more = "... and " + std::to_string(status.agents.size() - shown) +
+                                 " more agents: dispatch status " + status.run_id + "\n";
+        if (text.size() + std::strlen(line) + more.size() > k_max_summary) {
+            text += more;
+            break;
+        }
         text += line;
-        if (!agent.reason.empty() && agent.state != AgentState::succeeded) {
-            text += "    reason: " + agent.reason + "\n";
-        }
-        if (!agent.log_error.empty()) {
-            text += "    log: " + agent.log_error + "\n";
-        }
+        ++shown;
     }
     return text;
 }
@@ -451,7 +471,14 @@ int run_dispatch(const CommandLine& line, Session& session,
         write_all(detach_ready.get(), "1");
         detach_ready.reset();
     }
+    // Under SSM (which keeps only the first 24,000 characters) the agents' stream would push
+    // the summary out of view: there the default is the summary alone.
+    const std::string console_mode = !line.console.empty()                      ? line.console
+                                     : std::getenv("SSM_COMMAND_ID") != nullptr ? "summary"
+                                                                                : "full";
+    const Fd quiet(console_mode == "full" ? -1 : ::open("/dev/null", O_WRONLY | O_CLOEXEC));
     SupervisorOptions options;
+    options.console_fd = quiet.valid() ? quiet.get() : 1;
     options.max_parallel = config.max_parallel;
     options.run_timeout = line.timeout.value_or(config.timeout);
     options.grace = config.grace;
@@ -459,8 +486,10 @@ int run_dispatch(const CommandLine& line, Session& session,
     Supervisor supervisor(*run, std::move(status), std::move(plans), options, log);
     const int exit_code = supervisor.run();
 
-    console.write(line.json ? to_json(supervisor.status(), -1) + "\n"
-                            : summary_text(supervisor.status()));
+    if (console_mode != "none") {
+        console.write(line.json ? to_json(supervisor.status(), -1) + "\n"
+                                : summary_text(supervisor.status()));
+    }
     return exit_code;
 }
 

@@ -236,6 +236,40 @@ TEST_F(Operate, LogsFollowEndsWithTheRunAndShowsEveryByte) {
     EXPECT_EQ(dispatch({"logs", both, "--agent", "quick"}).out, "quick\n");
 }
 
+TEST_F(Operate, UnderSsmTheConsoleIsTheSummary) {
+    RunOptions ssm;
+    ssm.env = std::vector<std::string>{"PATH=/usr/bin:/bin", "SSM_COMMAND_ID=cmd-1"};
+    const ProcessResult summary = dispatch({"-a", "ticker", "run", "x"}, ssm);
+    EXPECT_EQ(summary.exit_code, 0) << summary.err;
+    EXPECT_EQ(summary.out.rfind("run-id: ", 0), 0U);
+    EXPECT_EQ(summary.out.find("line 1"), std::string::npos) << "agent output under SSM";
+    EXPECT_NE(summary.out.find("== run "), std::string::npos);
+    // Control: asked for, the full stream comes back; and none leaves only the id.
+    const ProcessResult full = dispatch({"--console", "full", "-a", "ticker", "run", "x"}, ssm);
+    EXPECT_NE(full.out.find("line 1"), std::string::npos);
+    const ProcessResult none = dispatch({"--console", "none", "-a", "quick", "run", "x"});
+    EXPECT_EQ(none.out, "run-id: " + run_id_of(none.out) + "\n");
+    EXPECT_EQ(dispatch({"--console", "loud", "run", "x"}).exit_code, 2);
+}
+
+TEST_F(Operate, TheSummaryFitsSsmsConsoleWithTwentyAgents) {
+    std::string agents, names;
+    for (int i = 0; i < 20; ++i) {
+        const std::string name = "an-agent-with-a-rather-long-name-" + std::to_string(i);
+        agents += "[agents." + name + "]\ncommand = [\"/bin/sh\", \"-c\", \"exit 3\"]\n";
+        names += (names.empty() ? "" : ",") + name;
+    }
+    const std::string config = s_dir + "/twenty.toml";
+    write_file(config, "user = \"" + s_user + "\"\nmax_parallel = 20\n" + agents, 0644);
+    const ProcessResult result =
+        fleet::test::run({k_dispatch, "-c", config, "-a", names, "run", "x"});
+    EXPECT_EQ(result.exit_code, 1);
+    const size_t summary = result.out.find("\n== run ");
+    ASSERT_NE(summary, std::string::npos) << result.out;
+    EXPECT_LE(result.out.size() - summary, 2000U) << result.out.substr(summary);
+    EXPECT_NE(result.out.find("an-agent-with-a-rather-long-name-0 "), std::string::npos);
+}
+
 TEST_F(Operate, LabelsAreRecordedAndFilterList) {
     RunOptions ssm;
     ssm.env = std::vector<std::string>{"PATH=/usr/bin:/bin", "SSM_COMMAND_ID=cmd-0123"};
