@@ -32,6 +32,7 @@ cxxopts::Options make_options() {
         ("f,follow", "logs: follow the log until the run ends")
         ("tail", "logs: only the last N lines", cxxopts::value<std::string>())
         ("console", "run: full, summary or none", cxxopts::value<std::string>())
+        ("fix", "doctor: repair what can be repaired")
         ("h,help", "show this help")
         ("version", "show the version")
         ("words", "", cxxopts::value<std::vector<std::string>>());
@@ -64,7 +65,7 @@ Status only_for(const cxxopts::ParseResult& parsed, const std::string& subcomman
                 std::initializer_list<const char*> allowed) {
     for (const char* option :
          {"agents", "user", "timeout", "prompt-file", "json", "limit", "agent", "detach", "label",
-          "state", "older-than", "keep", "dry-run", "follow", "tail", "console"}) {
+          "state", "older-than", "keep", "dry-run", "follow", "tail", "console", "fix"}) {
         if (parsed.count(option) != 0 &&
             std::find_if(allowed.begin(), allowed.end(), [&](const char* a) {
                 return std::string(a) == option;
@@ -133,6 +134,7 @@ std::string usage_text() {
            "       dispatch [-c CONFIG] wait RUN_ID [--timeout DUR]\n"
            "       dispatch [-c CONFIG] cancel RUN_ID [--agent NAME]\n"
            "       dispatch [-c CONFIG] prune [--older-than DUR] [--keep N] [--dry-run]\n"
+           "       dispatch [-c CONFIG] doctor [--fix]\n"
            "A run also takes --detach, --label KEY=VALUE and --console full|summary|none;\n"
            "list takes --label and --state.\n"
            "Started as dispatch-unified (or dispatch-unified.sh) it runs the unified agents;\n"
@@ -246,6 +248,20 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
                     return Error{ErrorKind::invalid_input, "--timeout: " + timeout.error().message};
                 }
                 line.timeout = *timeout;
+            }
+            return line;
+        }
+        if (first == "doctor") {
+            line.subcommand = Subcommand::doctor;
+            if (Status ok = only_for(parsed, first, {"fix", "user"}); !ok) {
+                return ok.error();
+            }
+            if (words.size() > 1) {
+                return input_error("doctor takes no operands");
+            }
+            line.fix = parsed.count("fix") != 0;
+            if (parsed.count("user") != 0) {
+                line.user = parsed["user"].as<std::string>();
             }
             return line;
         }

@@ -8,6 +8,7 @@
 //   dispatch [-c CONFIG] wait RUN_ID [--timeout DUR]
 //   dispatch [-c CONFIG] cancel RUN_ID [--agent NAME]
 //   dispatch [-c CONFIG] prune [--older-than DUR] [--keep N] [--dry-run]
+//   dispatch [-c CONFIG] doctor [--fix]
 // Runs also take --detach and --label KEY=VALUE (repeatable); list takes --label and --state.
 // Options may stand anywhere; after "--" every word is a prompt word, even one starting with
 // '-'. Prompt words are joined with single spaces.
@@ -34,6 +35,7 @@ enum class Subcommand {
     wait,
     cancel,
     prune,
+    doctor,
     agents,
     config,
     help,
@@ -55,6 +57,7 @@ struct CommandLine {
     bool follow = false;                                     // logs -f
     std::optional<size_t> tail;                              // logs --tail N
     std::string console;     // run: full, summary or none ("" = by context)
+    bool fix = false;        // doctor --fix
     std::string prompt_file; // --prompt-file ("-" for stdin)
     bool json = false;
     size_t limit = 50; // list; 0 = all

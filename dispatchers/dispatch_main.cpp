@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include "cli.hpp"
+#include "doctor.hpp"
 #include "info_commands.hpp"
 #include "operate_commands.hpp"
 #include "read_commands.hpp"
@@ -37,6 +38,9 @@ int main(int argc, char** argv) {
         if (line->subcommand == fleet::Subcommand::version) {
             std::puts("dispatch " FLEET_VERSION);
             return fleet::k_exit_ok;
+        }
+        if (line->subcommand == fleet::Subcommand::doctor) {
+            return fleet::run_doctor(*line); // checks as root: it does not drop (doctor.hpp)
         }
         int exit_code = 0;
         fleet::Result<fleet::Session> session =

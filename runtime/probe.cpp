@@ -19,9 +19,9 @@ constexpr size_t k_max_probe_output = size_t{64} * 1024;
 
 } // namespace
 
-Result<std::string> probe_first_line(const std::vector<std::string>& argv,
-                                     const std::vector<std::string>& env,
-                                     std::chrono::milliseconds timeout) {
+Result<ProbeResult> probe_output(const std::vector<std::string>& argv,
+                                 const std::vector<std::string>& env,
+                                 std::chrono::milliseconds timeout) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
         return system_error("pipe2", errno);
@@ -43,7 +43,7 @@ Result<std::string> probe_first_line(const std::vector<std::string>& argv,
         ::_exit(failure.exit_code);
     }
     write_end.reset();
-    std::string output;
+    ProbeResult result;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     bool timed_out = false;
     for (;;) {
@@ -67,8 +67,8 @@ Result<std::string> probe_first_line(const std::vector<std::string>& argv,
         if (n <= 0) {
             break;
         }
-        if (output.size() < k_max_probe_output) {
-            output.append(buffer, static_cast<size_t>(n));
+        if (result.output.size() < k_max_probe_output) {
+            result.output.append(buffer, static_cast<size_t>(n));
         }
     }
     if (timed_out) {
@@ -81,16 +81,29 @@ Result<std::string> probe_first_line(const std::vector<std::string>& argv,
         return Error{ErrorKind::system,
                      "no answer within " + std::to_string(timeout.count()) + " ms"};
     }
-    size_t start = output.find_first_not_of(" \t\r\n");
-    if (start == std::string::npos) {
-        return Error{
-            ErrorKind::system,
-            "no output (exit " +
-                std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) +
-                ")"};
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return result;
+}
+
+Result<std::string> probe_first_line(const std::vector<std::string>& argv,
+                                     const std::vector<std::string>& env,
+                                     std::chrono::milliseconds timeout) {
+    Result<ProbeResult> result = probe_output(argv, env, timeout);
+    if (!result) {
+        return result.error();
     }
-    const size_t end = output.find('\n', start);
-    return output.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    const std::string& output = result->output;
+    const size_t start = output.find_first_not_of(" \t\r\n");
+    const size_t end = start == std::string::npos ? start : output.find('\n', start);
+    const std::string first =
+        start == std::string::npos
+            ? ""
+            : output.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (result->exit_code != 0 || first.empty()) {
+        return Error{ErrorKind::system, "exit " + std::to_string(result->exit_code) +
+                                            (first.empty() ? ", no output" : ": " + first)};
+    }
+    return first;
 }
 
 } // namespace fleet

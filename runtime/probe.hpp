@@ -12,8 +12,19 @@
 
 namespace fleet {
 
+struct ProbeResult {
+    std::string output; // stdout and stderr as written, up to 64 KiB
+    int exit_code = -1; // 128 + N when killed by signal N
+};
+
+// Runs `argv` (argv[0] an absolute path, or a name looked up in PATH from `env`) to its end, or
+// an Error when it could not start or did not end within `timeout`.
+Result<ProbeResult> probe_output(const std::vector<std::string>& argv,
+                                 const std::vector<std::string>& env,
+                                 std::chrono::milliseconds timeout);
+
 // The first non-empty output line of `argv` (argv[0] an absolute path), or an Error when it
-// could not start, timed out or exited non-zero with no output.
+// could not start, timed out, exited non-zero or printed nothing.
 Result<std::string> probe_first_line(const std::vector<std::string>& argv,
                                      const std::vector<std::string>& env,
                                      std::chrono::milliseconds timeout);

@@ -270,6 +270,74 @@ TEST_F(Operate, TheSummaryFitsSsmsConsoleWithTwentyAgents) {
     EXPECT_NE(result.out.find("an-agent-with-a-rather-long-name-0 "), std::string::npos);
 }
 
+TEST_F(Operate, DoctorFindsAndFixesRootOwnedFilesWithoutFollowingSymlinks) {
+    ASSERT_EQ(dispatch({"-a", "quick", "run", "x"}).exit_code, 0);
+    const ProcessResult clean = dispatch({"doctor"});
+    EXPECT_NE(clean.out.find("ok   ownership"), std::string::npos) << clean.out; // control
+
+    // What an old script running as root left behind, and a symlink the user planted.
+    const std::string planted = s_runs + "/index.json";
+    write_file(planted, "{}", 0644);
+    fs::create_symlink("/etc/hostname", s_runs + "/trap");
+    const ProcessResult found = dispatch({"doctor"});
+    EXPECT_EQ(found.exit_code, 1) << found.out;
+    EXPECT_NE(found.out.find("fail ownership"), std::string::npos) << found.out;
+    EXPECT_NE(found.out.find("index.json"), std::string::npos) << found.out;
+
+    const ProcessResult fixed = dispatch({"doctor", "--fix"});
+    EXPECT_EQ(fixed.exit_code, 0) << fixed.out;
+    struct stat info {};
+    ASSERT_EQ(lstat(planted.c_str(), &info), 0);
+    EXPECT_EQ(info.st_uid, s_uid);
+    ASSERT_EQ(stat("/etc/hostname", &info), 0);
+    EXPECT_EQ(info.st_uid, 0U) << "the fix followed the planted symlink";
+    EXPECT_EQ(dispatch({"doctor"}).exit_code, 0);
+    fs::remove(planted);
+    fs::remove(s_runs + "/trap");
+}
+
+TEST_F(Operate, DoctorWarnsWhenTheUserCanSudoToRoot) {
+    const std::string rule = "/etc/sudoers.d/" + s_user;
+    write_file(rule, s_user + " ALL=(ALL) NOPASSWD: ALL\n", 0440);
+    const std::string without_nnp = s_dir + "/no-nnp.toml";
+    write_file(without_nnp, "user = \"" + s_user + "\"\nno_new_privs = false\n", 0644);
+    const ProcessResult warned = fleet::test::run({k_dispatch, "-c", without_nnp, "doctor"});
+    const ProcessResult blocked = dispatch({"doctor"}); // no_new_privs defaults to true
+    fs::remove(rule);
+    EXPECT_NE(warned.out.find("warn sudo"), std::string::npos) << warned.out;
+    EXPECT_NE(warned.out.find("without a password"), std::string::npos) << warned.out;
+    EXPECT_NE(blocked.out.find("ok   sudo"), std::string::npos) << blocked.out;
+    EXPECT_NE(blocked.out.find("no_new_privs blocks"), std::string::npos) << blocked.out;
+    // Control: without the rule there is nothing to warn about.
+    const ProcessResult plain = fleet::test::run({k_dispatch, "-c", without_nnp, "doctor"});
+    EXPECT_NE(plain.out.find("no sudo rights"), std::string::npos) << plain.out;
+}
+
+TEST_F(Operate, DoctorChecksTheSsmAgentRestartsAlways) {
+    const std::string unit = "/etc/systemd/system/amazon-ssm-agent.service";
+    for (const char* real : {"/etc/systemd/system/amazon-ssm-agent.service",
+                             "/lib/systemd/system/amazon-ssm-agent.service",
+                             "/usr/lib/systemd/system/amazon-ssm-agent.service",
+                             "/etc/systemd/system/amazon-ssm-agent.service.d"}) {
+        if (fs::exists(real)) {
+            GTEST_SKIP() << "this host has a real SSM agent unit; not touching it";
+        }
+    }
+    fs::create_directories("/etc/systemd/system/amazon-ssm-agent.service.d");
+    write_file(unit, "[Service]\nType=simple\nRestart=on-failure\nRestartSec=90\n", 0644);
+    const ProcessResult broken = dispatch({"doctor"});
+    write_file(unit + ".d/restart.conf", "[Service]\nRestart=always\nRestartSec=10s\n", 0644);
+    const ProcessResult repaired = dispatch({"doctor"});
+    fs::remove_all(unit + ".d");
+    fs::remove(unit);
+    EXPECT_EQ(broken.exit_code, 1);
+    EXPECT_NE(broken.out.find("fail ssm-agent"), std::string::npos) << broken.out;
+    EXPECT_NE(broken.out.find("Restart=on-failure"), std::string::npos) << broken.out;
+    EXPECT_NE(repaired.out.find("ok   ssm-agent"), std::string::npos) << repaired.out;
+    // Control: no unit at all is fine (not every host runs SSM).
+    EXPECT_NE(dispatch({"doctor"}).out.find("no amazon-ssm-agent unit"), std::string::npos);
+}
+
 TEST_F(Operate, LabelsAreRecordedAndFilterList) {
     RunOptions ssm;
     ssm.env = std::vector<std::string>{"PATH=/usr/bin:/bin", "SSM_COMMAND_ID=cmd-0123"};
