@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -258,6 +259,42 @@ AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session&
     return plan;
 }
 
+// One frame of the live display: a line per agent, redrawn in place (cursor up, clear line).
+// Agent text is untrusted: control characters become spaces, so it cannot move the cursor or
+// retitle the operator's terminal.
+class LiveDisplay {
+public:
+    void draw(const std::vector<LiveAgent>& agents) {
+        winsize size{};
+        const size_t columns =
+            ::ioctl(1, TIOCGWINSZ, &size) == 0 && size.ws_col > 20 ? size.ws_col : 100;
+        std::string frame;
+        if (m_lines > 0) {
+            frame += "\x1b[" + std::to_string(m_lines) + "A";
+        }
+        for (const LiveAgent& agent : agents) {
+            char head[160];
+            std::snprintf(head, sizeof head, "%-16.16s %-12s %6.1fs %10llu B  ", agent.name.c_str(),
+                          to_string(agent.state),
+                          std::chrono::duration<double>(agent.elapsed).count(),
+                          static_cast<unsigned long long>(agent.bytes));
+            std::string line = head;
+            for (const char c : agent.last_line) {
+                line += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c;
+            }
+            if (line.size() > columns - 1) {
+                line.resize(columns - 1);
+            }
+            frame += "\x1b[2K" + line + "\n";
+        }
+        m_lines = agents.size();
+        write_all(1, frame);
+    }
+
+private:
+    size_t m_lines = 0;
+};
+
 std::string format_seconds(const std::string& from, const std::string& to) {
     WallTime start, end;
     if (!parse_timestamp(from, start) || !parse_timestamp(to, end)) {
@@ -476,9 +513,18 @@ int run_dispatch(const CommandLine& line, Session& session,
     const std::string console_mode = !line.console.empty()                      ? line.console
                                      : std::getenv("SSM_COMMAND_ID") != nullptr ? "summary"
                                                                                 : "full";
-    const Fd quiet(console_mode == "full" ? -1 : ::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    // On a terminal, several agents get a live display instead of interleaved lines
+    // (`dispatch logs RUN -f` shows the raw stream).
+    const bool live =
+        console_mode == "full" && !line.json && agent_names.size() > 1 && ::isatty(1) == 1;
+    const Fd quiet(console_mode == "full" && !live ? -1
+                                                   : ::open("/dev/null", O_WRONLY | O_CLOEXEC));
     SupervisorOptions options;
     options.console_fd = quiet.valid() ? quiet.get() : 1;
+    LiveDisplay display;
+    if (live) {
+        options.on_tick = [&display](const std::vector<LiveAgent>& now) { display.draw(now); };
+    }
     options.max_parallel = config.max_parallel;
     options.run_timeout = line.timeout.value_or(config.timeout);
     options.grace = config.grace;

@@ -74,12 +74,39 @@ bool AgentOutput::consume(std::string_view chunk, Console& console) {
             m_bytes += static_cast<uint64_t>(n);
         }
     }
+    track_last_line(chunk);
     if (m_prefixed) {
         console.write(m_lines.feed(chunk)); // whole lines only, one console write per chunk
     } else {
         console.write(chunk); // raw: no copy on the hot path
     }
     return failed_now;
+}
+
+void AgentOutput::track_last_line(std::string_view chunk) {
+    constexpr size_t k_max = 200;
+    std::string candidate;
+    const size_t newline = chunk.rfind('\n');
+    if (newline == std::string_view::npos) {
+        m_current_line.append(chunk.substr(0, k_max - std::min(k_max, m_current_line.size())));
+        candidate = m_current_line;
+    } else {
+        // The line the chunk completes last, then the partial line after it.
+        const size_t previous =
+            newline == 0 ? std::string_view::npos : chunk.rfind('\n', newline - 1);
+        std::string completed =
+            previous == std::string_view::npos
+                ? m_current_line + std::string(chunk.substr(0, newline))
+                : std::string(chunk.substr(previous + 1, newline - previous - 1));
+        m_current_line.assign(chunk.substr(newline + 1, k_max));
+        candidate = m_current_line.empty() ? std::move(completed) : m_current_line;
+    }
+    while (!candidate.empty() && (candidate.back() == '\r' || candidate.back() == ' ')) {
+        candidate.pop_back();
+    }
+    if (!candidate.empty()) {
+        m_last_line = candidate.substr(0, k_max);
+    }
 }
 
 void AgentOutput::finish(Console& console) {

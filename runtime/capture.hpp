@@ -65,13 +65,19 @@ public:
 
     uint64_t bytes() const { return m_bytes; }
     const std::string& log_error() const { return m_log_error; }
+    // The last non-empty line the agent wrote (cut to 200 bytes), for a live display.
+    const std::string& last_line() const { return m_last_line; }
 
 private:
+    void track_last_line(std::string_view chunk);
+
     Fd m_log;
     bool m_prefixed;
     LinePrefixer m_lines;
     uint64_t m_bytes = 0;
     std::string m_log_error;
+    std::string m_last_line;
+    std::string m_current_line;
 };
 
 } // namespace fleet

@@ -43,6 +43,8 @@ constexpr std::chrono::milliseconds k_drain_extra{1000};
 // How much of a log's end the agent's judge reads, and the largest artifact collected.
 constexpr off_t k_judged_tail = 1 << 20;
 constexpr size_t k_max_artifact = 4 << 20;
+// How often a live display is redrawn.
+constexpr std::chrono::milliseconds k_tick{500};
 // Bound on the final sweep's TERM/KILL rounds (each round can only reveal grandchildren).
 constexpr int k_max_sweep_rounds = 16;
 
@@ -69,7 +71,7 @@ public:
          spdlog::logger& log)
         : m_run(run), m_status(std::move(status)), m_options(options), m_log(log),
           m_console(options.console_fd), m_signals(m_io, SIGCHLD, SIGTERM, SIGINT),
-          m_run_timer(m_io) {
+          m_run_timer(m_io), m_tick_timer(m_io) {
         m_signals.add(SIGHUP);
         m_signals.add(SIGUSR1);
         for (size_t i = 0; i < plans.size(); ++i) {
@@ -93,6 +95,9 @@ public:
             });
         }
         start_pending();
+        if (m_options.on_tick) {
+            tick();
+        }
         maybe_finish_run();
         m_io.run();
         return *m_status.exit_code;
@@ -116,6 +121,7 @@ private:
         std::optional<ExitStatus> exit;
         std::string exited_at;
         Clock::time_point exit_time;
+        Clock::time_point start_time;
         bool pipe_open = false;
         bool cleanup_done = false;
         bool killed = false;
@@ -206,6 +212,35 @@ private:
         return started;
     }
 
+    std::vector<LiveAgent> live() const {
+        std::vector<LiveAgent> agents;
+        const auto now = Clock::now();
+        for (const auto& agent : m_agents) {
+            LiveAgent entry;
+            entry.name = agent->plan.name;
+            entry.state = m_status.agents[agent->index].state;
+            if (agent->pid != 0) {
+                entry.elapsed = (agent->exit ? agent->exit_time : now) - agent->start_time;
+            }
+            if (agent->output) {
+                entry.bytes = agent->output->bytes();
+                entry.last_line = agent->output->last_line();
+            }
+            agents.push_back(std::move(entry));
+        }
+        return agents;
+    }
+
+    void tick() {
+        m_options.on_tick(live());
+        m_tick_timer.expires_after(k_tick);
+        m_tick_timer.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec && !m_done) {
+                tick();
+            }
+        });
+    }
+
     bool all_finished() const {
         return std::all_of(m_agents.begin(), m_agents.end(),
                            [](const auto& agent) { return agent->finished; });
@@ -229,6 +264,7 @@ private:
             return;
         }
         agent.pid = *started;
+        agent.start_time = Clock::now();
         status.pid = agent.pid;
         status.state = AgentState::running;
         ++m_running;
@@ -528,6 +564,7 @@ private:
         }
         m_done = true;
         m_run_timer.cancel();
+        m_tick_timer.cancel();
         sweep_children();
         const int exit_code = fold_exit_code(m_status.agents);
         m_status.exit_code = exit_code;
@@ -542,6 +579,9 @@ private:
         }
         release_ballast();
         m_log.info("run finished: {} (exit {})", to_string(m_status.state), exit_code);
+        if (m_options.on_tick) {
+            m_options.on_tick(live()); // the final picture
+        }
         m_signals.cancel();
         m_io.stop();
     }
@@ -596,6 +636,7 @@ private:
     asio::io_context m_io;
     asio::signal_set m_signals;
     asio::steady_timer m_run_timer;
+    asio::steady_timer m_tick_timer;
     std::vector<std::unique_ptr<Agent>> m_agents;
     size_t m_next = 0;
     size_t m_running = 0;

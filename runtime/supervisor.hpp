@@ -55,12 +55,23 @@ struct AgentPlan {
     std::string artifact; // a file in `workdir` to copy to <run dir>/<name>.<artifact>
 };
 
+// What a live display shows of one agent, every tick.
+struct LiveAgent {
+    std::string name;
+    AgentState state = AgentState::pending;
+    std::chrono::steady_clock::duration elapsed{};
+    uint64_t bytes = 0;
+    std::string last_line;
+};
+
 struct SupervisorOptions {
     size_t max_parallel = 4;
     Duration run_timeout{0}; // 0: none
     Duration grace{10'000};
     bool prefix_output = false; // "[agent] " before each console line
     int console_fd = 1;
+    // Called every 500 ms while the run goes on, and once at its end (live display).
+    std::function<void(const std::vector<LiveAgent>&)> on_tick;
 };
 
 class Supervisor {

@@ -26,31 +26,13 @@ using fleet::test::ProcessResult;
 using fleet::test::read_file;
 using fleet::test::run_id_of;
 using fleet::test::RunOptions;
+using fleet::test::survivors;
 using fleet::test::write_file;
 using nlohmann::json;
 
 namespace {
 
 const std::string k_dispatch = DISPATCH_PATH;
-
-// Live processes started for a run (they carry its id in their environment).
-std::vector<pid_t> survivors(const std::string& run_id) {
-    std::vector<pid_t> pids;
-    const std::string marker = "FLEET_DISPATCH_RUN_ID=" + run_id;
-    for (const auto& entry : fs::directory_iterator("/proc")) {
-        const std::string name = entry.path().filename();
-        if (name.find_first_not_of("0123456789") != std::string::npos) {
-            continue;
-        }
-        const std::string environ = read_file(entry.path().string() + "/environ");
-        const std::string stat = read_file(entry.path().string() + "/stat");
-        const bool zombie = stat.find(") Z ") != std::string::npos;
-        if (!zombie && environ.find(marker) != std::string::npos) {
-            pids.push_back(std::stoi(name));
-        }
-    }
-    return pids;
-}
 
 class Dispatch : public ::testing::Test {
 protected:

@@ -23,6 +23,7 @@ using fleet::test::ProcessResult;
 using fleet::test::read_file;
 using fleet::test::run_id_of;
 using fleet::test::RunOptions;
+using fleet::test::survivors;
 using fleet::test::write_file;
 using nlohmann::json;
 
@@ -111,6 +112,7 @@ TEST_F(Operate, WaitTimesOutWithoutStoppingTheRunAndCancelStopsIt) {
     EXPECT_NE(cancelled.out.find("cancelled"), std::string::npos) << cancelled.out;
     EXPECT_EQ(dispatch({"wait", id}).exit_code, 130);
     EXPECT_EQ(status_json(id)["agents"][0]["state"], "cancelled");
+    EXPECT_TRUE(survivors(id).empty());
     // Cancelling a finished run is a clear no-op.
     const ProcessResult again = dispatch({"cancel", id});
     EXPECT_EQ(again.exit_code, 0);
@@ -127,6 +129,7 @@ TEST_F(Operate, CancelOneAgentLeavesTheOthers) {
     const json status = status_json(id);
     EXPECT_EQ(status["agents"][0]["state"], "cancelled");
     EXPECT_EQ(status["agents"][1]["state"], "succeeded");
+    EXPECT_TRUE(survivors(id).empty());
     EXPECT_EQ(dispatch({"cancel", id, "--agent", "nosuch"}).exit_code, 2);
 }
 
@@ -336,6 +339,33 @@ TEST_F(Operate, DoctorChecksTheSsmAgentRestartsAlways) {
     EXPECT_NE(repaired.out.find("ok   ssm-agent"), std::string::npos) << repaired.out;
     // Control: no unit at all is fine (not every host runs SSM).
     EXPECT_NE(dispatch({"doctor"}).out.find("no amazon-ssm-agent unit"), std::string::npos);
+}
+
+TEST_F(Operate, OnATerminalSeveralAgentsGetALiveDisplay) {
+    const std::string config = s_dir + "/live.toml";
+    write_file(config,
+               "user = \"" + s_user +
+                   "\"\n[agents.ticker]\ncommand = [\"/bin/sh\", \"-c\", "
+                   "\"for i in 1 2 3; do echo line $i; sleep 0.6; done\"]\n[agents.title]\n"
+                   "command = [\"/bin/sh\", \"-c\", \"printf 'x\\\\033]0;evil\\\\007y\\\\n'\"]\n",
+               0644);
+    const std::string command = k_dispatch + " -c " + config + " -a ticker,title run x";
+    const ProcessResult tty = fleet::test::run({"script", "-qec", command, "/dev/null"});
+    EXPECT_EQ(tty.exit_code, 0) << tty.out;
+    EXPECT_NE(tty.out.find("\x1b[2K"), std::string::npos) << "no live display";
+    EXPECT_NE(tty.out.find("ticker "), std::string::npos);
+    EXPECT_EQ(tty.out.find("[ticker] line 1"), std::string::npos) << "interleaved output on a tty";
+    EXPECT_EQ(tty.out.find("\x1b]0;evil"), std::string::npos)
+        << "agent escape reached the terminal";
+    // The display never touches the logs. (A pty ends lines with \r\n: ids are 22 bytes.)
+    ASSERT_EQ(tty.out.rfind("run-id: ", 0), 0U) << tty.out;
+    const std::string id = tty.out.substr(8, 22);
+    EXPECT_EQ(read_file(s_runs + "/" + id + "/ticker.log"), "line 1\nline 2\nline 3\n");
+    // Control: through a pipe the same run interleaves prefixed lines, with no display.
+    const ProcessResult piped = fleet::test::run({"/bin/sh", "-c", command});
+    EXPECT_NE(piped.out.find("[ticker] line 1"), std::string::npos) << piped.out;
+    EXPECT_EQ(piped.out.find("\x1b[2K"), std::string::npos);
+    EXPECT_NE(piped.out.find("\x1b]0;evil"), std::string::npos) << "the agent really sent it";
 }
 
 TEST_F(Operate, LabelsAreRecordedAndFilterList) {

@@ -1,5 +1,6 @@
 #include "files.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sys/stat.h>
@@ -14,6 +15,24 @@ std::string read_file(const std::string& path) {
 void write_file(const std::string& path, const std::string& text, mode_t mode) {
     std::ofstream(path, std::ios::binary) << text;
     chmod(path.c_str(), mode);
+}
+
+std::vector<pid_t> survivors(const std::string& run_id) {
+    std::vector<pid_t> pids;
+    const std::string marker = "FLEET_DISPATCH_RUN_ID=" + run_id;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        const std::string name = entry.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) {
+            continue;
+        }
+        const std::string environ = read_file(entry.path().string() + "/environ");
+        const std::string stat = read_file(entry.path().string() + "/stat");
+        const bool zombie = stat.find(") Z ") != std::string::npos;
+        if (!zombie && environ.find(marker) != std::string::npos) {
+            pids.push_back(static_cast<pid_t>(std::stol(name)));
+        }
+    }
+    return pids;
 }
 
 std::string run_id_of(const std::string& out) {

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace fleet::test {
 
@@ -11,6 +12,10 @@ std::string read_file(const std::string& path);
 
 // Writes `text` and sets `mode`.
 void write_file(const std::string& path, const std::string& text, mode_t mode);
+
+// Live (not zombie) processes started for a run: they carry its id in their environment
+// (FLEET_DISPATCH_RUN_ID), whatever session or group they moved to.
+std::vector<pid_t> survivors(const std::string& run_id);
 
 // The id from dispatch's first output line, "run-id: <id>"; empty when it is not there.
 std::string run_id_of(const std::string& out);
