@@ -71,7 +71,7 @@ off_t tail_offset(int fd, size_t lines) {
     if (lines == 0) {
         return info.st_size;
     }
-    std::vector<char> block(64 * 1024);
+    std::vector<char> block(size_t{64} * 1024);
     size_t seen = 0;
     while (end > 0) {
         const off_t start = std::max<off_t>(0, end - static_cast<off_t>(block.size()));
@@ -227,6 +227,7 @@ int print_logs(const CommandLine& line, const Session& session) {
     };
     const bool prefixed = agents.size() > 1;
     std::vector<Stream> streams;
+    streams.reserve(agents.size());
     for (const std::string& agent : agents) {
         streams.push_back({agent, Fd(), LinePrefixer(prefixed ? "[" + agent + "] " : "")});
     }

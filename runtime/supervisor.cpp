@@ -67,8 +67,8 @@ bool group_exists(pid_t pgid) {
 
 class Supervisor::Impl {
 public:
-    Impl(RunDir& run, RunStatus status, std::vector<AgentPlan> plans, SupervisorOptions options,
-         spdlog::logger& log)
+    Impl(RunDir& run, RunStatus status, std::vector<AgentPlan> plans,
+         const SupervisorOptions& options, spdlog::logger& log)
         : m_run(run), m_status(std::move(status)), m_options(options), m_log(log),
           m_console(options.console_fd), m_signals(m_io, SIGCHLD, SIGTERM, SIGINT),
           m_run_timer(m_io), m_tick_timer(m_io) {
@@ -646,7 +646,7 @@ private:
 };
 
 Supervisor::Supervisor(RunDir& run, RunStatus status, std::vector<AgentPlan> plans,
-                       SupervisorOptions options, spdlog::logger& log)
+                       const SupervisorOptions& options, spdlog::logger& log)
     : m_impl(std::make_unique<Impl>(run, std::move(status), std::move(plans), options, log)) {}
 
 Supervisor::~Supervisor() = default;

@@ -78,7 +78,7 @@ class Supervisor {
 public:
     // `status` is the run's status with one pending AgentStatus per plan, in the same order.
     Supervisor(RunDir& run, RunStatus status, std::vector<AgentPlan> plans,
-               SupervisorOptions options, spdlog::logger& log);
+               const SupervisorOptions& options, spdlog::logger& log);
     ~Supervisor();
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;

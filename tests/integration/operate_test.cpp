@@ -189,6 +189,7 @@ TEST_F(Operate, CancelNeverSignalsAReusedPid) {
 TEST_F(Operate, PruneRemovesOldFinishedRunsAndNeverARunningOne) {
     fs::remove_all(s_runs);
     std::vector<std::string> finished;
+    finished.reserve(3);
     for (int i = 0; i < 3; ++i) {
         finished.push_back(run_id_of(dispatch({"-a", "quick", "run", "x"}).out));
     }
