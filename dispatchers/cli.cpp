@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cxxopts.hpp>
+#include <map>
 
 #include "config.hpp"
 
@@ -62,7 +63,7 @@ Result<std::vector<std::string>> split_agents(const std::string& text) {
 }
 
 Status only_for(const cxxopts::ParseResult& parsed, const std::string& subcommand,
-                std::initializer_list<const char*> allowed) {
+                const std::vector<const char*>& allowed) {
     for (const char* option :
          {"agents", "user", "timeout", "prompt-file", "json", "limit", "agent", "detach", "label",
           "state", "older-than", "keep", "dry-run", "follow", "tail", "console", "fix"}) {
@@ -104,6 +105,30 @@ parse_labels(const cxxopts::ParseResult& parsed) {
         labels.emplace_back(key, text.substr(equals + 1));
     }
     return labels;
+}
+
+// Reads the options several subcommands share; only_for() has already refused the ones a
+// subcommand does not take.
+Status read_options(const cxxopts::ParseResult& parsed, CommandLine& line) {
+    if (parsed.count("agent") != 0) {
+        line.agent = parsed["agent"].as<std::string>();
+    }
+    line.follow = parsed.count("follow") != 0;
+    if (parsed.count("tail") != 0) {
+        Result<size_t> tail = parse_count("--tail", parsed["tail"].as<std::string>());
+        if (!tail) {
+            return tail.error();
+        }
+        line.tail = *tail;
+    }
+    if (parsed.count("timeout") != 0) {
+        Result<Duration> timeout = parse_duration(parsed["timeout"].as<std::string>());
+        if (!timeout) {
+            return Error{ErrorKind::invalid_input, "--timeout: " + timeout.error().message};
+        }
+        line.timeout = *timeout;
+    }
+    return Ok{};
 }
 
 } // namespace
@@ -200,54 +225,25 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
             }
             return line;
         }
-        if (first == "status" || first == "logs") {
-            line.subcommand = first == "status" ? Subcommand::status : Subcommand::logs;
-            if (Status ok =
-                    only_for(parsed, first,
-                             first == "status"
-                                 ? std::initializer_list<const char*>{"json"}
-                                 : std::initializer_list<const char*>{"agent", "follow", "tail"});
-                !ok) {
+        // The subcommands about one run: each with the options it takes.
+        static const std::map<std::string, std::pair<Subcommand, std::vector<const char*>>>
+            k_run_commands = {
+                {"status", {Subcommand::status, {"json"}}},
+                {"logs", {Subcommand::logs, {"agent", "follow", "tail"}}},
+                {"wait", {Subcommand::wait, {"timeout"}}},
+                {"cancel", {Subcommand::cancel, {"agent"}}},
+            };
+        if (const auto command = k_run_commands.find(first); command != k_run_commands.end()) {
+            line.subcommand = command->second.first;
+            if (Status ok = only_for(parsed, first, command->second.second); !ok) {
                 return ok.error();
             }
             if (words.size() != 2) {
                 return input_error(first + " takes exactly one RUN_ID");
             }
             line.run_id = words[1];
-            if (parsed.count("agent") != 0) {
-                line.agent = parsed["agent"].as<std::string>();
-            }
-            line.follow = parsed.count("follow") != 0;
-            if (parsed.count("tail") != 0) {
-                Result<size_t> tail = parse_count("--tail", parsed["tail"].as<std::string>());
-                if (!tail) {
-                    return tail.error();
-                }
-                line.tail = *tail;
-            }
-            return line;
-        }
-        if (first == "wait" || first == "cancel") {
-            line.subcommand = first == "wait" ? Subcommand::wait : Subcommand::cancel;
-            if (Status ok = only_for(parsed, first,
-                                     first == "wait" ? std::initializer_list<const char*>{"timeout"}
-                                                     : std::initializer_list<const char*>{"agent"});
-                !ok) {
+            if (Status ok = read_options(parsed, line); !ok) {
                 return ok.error();
-            }
-            if (words.size() != 2) {
-                return input_error(first + " takes exactly one RUN_ID");
-            }
-            line.run_id = words[1];
-            if (parsed.count("agent") != 0) {
-                line.agent = parsed["agent"].as<std::string>();
-            }
-            if (parsed.count("timeout") != 0) {
-                Result<Duration> timeout = parse_duration(parsed["timeout"].as<std::string>());
-                if (!timeout) {
-                    return Error{ErrorKind::invalid_input, "--timeout: " + timeout.error().message};
-                }
-                line.timeout = *timeout;
             }
             return line;
         }
@@ -339,12 +335,8 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
         if (parsed.count("user") != 0) {
             line.user = parsed["user"].as<std::string>();
         }
-        if (parsed.count("timeout") != 0) {
-            Result<Duration> timeout = parse_duration(parsed["timeout"].as<std::string>());
-            if (!timeout) {
-                return Error{ErrorKind::invalid_input, "--timeout: " + timeout.error().message};
-            }
-            line.timeout = *timeout;
+        if (Status ok = read_options(parsed, line); !ok) {
+            return ok.error();
         }
         if (parsed.count("prompt-file") != 0) {
             line.prompt_file = parsed["prompt-file"].as<std::string>();
