@@ -53,8 +53,9 @@ std::string LinePrefixer::finish() {
     return line;
 }
 
-AgentOutput::AgentOutput(Fd log, std::string prefix)
-    : m_log(std::move(log)), m_prefixed(!prefix.empty()), m_lines(std::move(prefix)) {}
+AgentOutput::AgentOutput(Fd log, std::string prefix, TrackLastLine track)
+    : m_log(std::move(log)), m_prefixed(!prefix.empty()), m_track(track),
+      m_lines(std::move(prefix)) {}
 
 bool AgentOutput::consume(std::string_view chunk, Console& console) {
     bool failed_now = false;
@@ -74,7 +75,9 @@ bool AgentOutput::consume(std::string_view chunk, Console& console) {
             m_bytes += static_cast<uint64_t>(n);
         }
     }
-    track_last_line(chunk);
+    if (m_track == TrackLastLine::yes) {
+        track_last_line(chunk);
+    }
     if (m_prefixed) {
         console.write(m_lines.feed(chunk)); // whole lines only, one console write per chunk
     } else {

@@ -52,10 +52,14 @@ private:
     std::string m_partial;
 };
 
+// Whether an AgentOutput remembers the agent's last line (only a live display needs it, and
+// finding it scans every chunk once more).
+enum class TrackLastLine { no, yes };
+
 class AgentOutput {
 public:
     // `prefix` empty: raw console output; otherwise each console line starts with it.
-    AgentOutput(Fd log, std::string prefix);
+    AgentOutput(Fd log, std::string prefix, TrackLastLine track = TrackLastLine::no);
 
     // Copies one chunk. Returns true only on the call where the log first failed.
     bool consume(std::string_view chunk, Console& console);
@@ -65,7 +69,7 @@ public:
 
     uint64_t bytes() const { return m_bytes; }
     const std::string& log_error() const { return m_log_error; }
-    // The last non-empty line the agent wrote (cut to 200 bytes), for a live display.
+    // The last non-empty line the agent wrote (cut to 200 bytes) when tracked, for a display.
     const std::string& last_line() const { return m_last_line; }
 
 private:
@@ -73,6 +77,7 @@ private:
 
     Fd m_log;
     bool m_prefixed;
+    TrackLastLine m_track;
     LinePrefixer m_lines;
     uint64_t m_bytes = 0;
     std::string m_log_error;

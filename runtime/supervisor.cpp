@@ -319,7 +319,8 @@ private:
             return pid;
         }
         agent.output.emplace(std::move(log),
-                             m_options.prefix_output ? "[" + agent.plan.name + "] " : "");
+                             m_options.prefix_output ? "[" + agent.plan.name + "] " : "",
+                             m_options.on_tick ? TrackLastLine::yes : TrackLastLine::no);
         agent.buffer.resize(k_copy_buffer_size);
         agent.pipe.assign(read_end.release());
         agent.pipe_open = true;

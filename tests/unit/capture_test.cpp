@@ -92,6 +92,25 @@ TEST(AgentOutput, AClosedConsoleStopsConsoleOutputButNotTheLog) {
     std::remove(path.c_str());
 }
 
+TEST(AgentOutput, TracksTheLastLineOnlyWhenAsked) {
+    Sink console_sink;
+    fleet::Console console(console_sink.write_end.get());
+    std::string path;
+    fleet::AgentOutput tracked(temp_log(path), "", fleet::TrackLastLine::yes);
+    tracked.consume("first\nsec", console);
+    EXPECT_EQ(tracked.last_line(), "sec");
+    tracked.consume("ond line\n", console); // a line split across chunks
+    EXPECT_EQ(tracked.last_line(), "second line");
+    tracked.consume("\n\n", console); // blank lines keep the last real one
+    EXPECT_EQ(tracked.last_line(), "second line");
+    std::remove(path.c_str());
+    // Control: not asked, it remembers nothing (and scans nothing).
+    fleet::AgentOutput untracked(temp_log(path), "");
+    untracked.consume("a line\n", console);
+    EXPECT_EQ(untracked.last_line(), "");
+    std::remove(path.c_str());
+}
+
 TEST(AgentOutput, AFailingLogIsReportedOnceAndTheConsoleGoesOn) {
     Sink console_sink;
     fleet::Console console(console_sink.write_end.get());
