@@ -9,18 +9,10 @@
 #include "info_commands.hpp"
 #include "operate_commands.hpp"
 #include "read_commands.hpp"
+#include "report.hpp"
 #include "run_command.hpp"
 #include "session.hpp"
 #include "status.hpp"
-
-namespace {
-
-int fail(int code, const std::string& message) {
-    std::fprintf(stderr, "dispatch: %s\n", message.c_str());
-    return code;
-}
-
-} // namespace
 
 int main(int argc, char** argv) {
     // A closed stdout must show up as EPIPE (console output stops, logging goes on), not kill
@@ -29,7 +21,7 @@ int main(int argc, char** argv) {
     try {
         fleet::Result<fleet::CommandLine> line = fleet::parse_command_line(argc, argv);
         if (!line) {
-            return fail(fleet::k_exit_usage, line.error().message);
+            return fleet::fail(fleet::k_exit_usage, line.error().message);
         }
         if (line->subcommand == fleet::Subcommand::help) {
             std::fputs(fleet::usage_text().c_str(), stdout);
@@ -46,7 +38,7 @@ int main(int argc, char** argv) {
         fleet::Result<fleet::Session> session =
             fleet::load_session(line->config_path, line->user, exit_code);
         if (!session) {
-            return fail(exit_code, session.error().message);
+            return fleet::fail(exit_code, session.error().message);
         }
         // Secrets are read while still root: for the agents about to run, or for `config`,
         // which shows their names (redacted) and so checks every env_file.
@@ -55,7 +47,7 @@ int main(int argc, char** argv) {
             fleet::Result<std::vector<std::string>> chosen =
                 fleet::choose_agents(*line, session->config);
             if (!chosen) {
-                return fail(fleet::k_exit_usage, chosen.error().message);
+                return fleet::fail(fleet::k_exit_usage, chosen.error().message);
             }
             agents = *chosen;
         } else if (line->subcommand == fleet::Subcommand::config) {
@@ -64,10 +56,10 @@ int main(int argc, char** argv) {
             }
         }
         if (fleet::Status loaded = fleet::load_secrets(*session, agents, exit_code); !loaded) {
-            return fail(exit_code, loaded.error().message);
+            return fleet::fail(exit_code, loaded.error().message);
         }
         if (fleet::Status dropped = fleet::drop_to_target(*session, exit_code); !dropped) {
-            return fail(exit_code, dropped.error().message);
+            return fleet::fail(exit_code, dropped.error().message);
         }
         switch (line->subcommand) {
         case fleet::Subcommand::list:
@@ -91,6 +83,6 @@ int main(int argc, char** argv) {
         }
     } catch (const std::exception& e) {
         // Cannot continue (out of memory, a library bug): say so in one line, exit as setup error.
-        return fail(fleet::k_exit_setup, std::string("internal error: ") + e.what());
+        return fleet::fail(fleet::k_exit_setup, std::string("internal error: ") + e.what());
     }
 }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "proc.hpp"
+#include "report.hpp"
 #include "run_store.hpp"
 
 namespace fleet {
@@ -19,15 +20,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds k_poll{200};
-
-int fail(int code, const std::string& message) {
-    std::fprintf(stderr, "dispatch: %s\n", message.c_str());
-    return code;
-}
-
-int code_for(const Error& error) {
-    return error.kind == ErrorKind::invalid_input ? k_exit_usage : k_exit_setup;
-}
 
 // Polls until `done(status)` or the deadline; returns the last status read.
 template <typename Done>
@@ -57,7 +49,7 @@ int wait_run(const CommandLine& line, const Session& session) {
     Result<RunStatus> status = poll_status(store, line.run_id, deadline,
                                            [](const RunStatus& s) { return !is_running(s); });
     if (!status) {
-        return fail(code_for(status.error()), status.error().message);
+        return fail(status.error());
     }
     if (is_running(*status)) {
         return fail(k_exit_timed_out, "wait timed out after " + format_duration(*line.timeout) +
@@ -76,7 +68,7 @@ int cancel_run(const CommandLine& line, const Session& session) {
     const RunStore store(session.runs_dir);
     Result<RunStatus> status = store.read_status(line.run_id);
     if (!status) {
-        return fail(code_for(status.error()), status.error().message);
+        return fail(status.error());
     }
     if (!line.agent.empty()) {
         bool known = false;
@@ -94,7 +86,7 @@ int cancel_run(const CommandLine& line, const Session& session) {
     }
     Result<RunDir> run = store.open_run(line.run_id);
     if (!run) {
-        return fail(code_for(run.error()), run.error().message);
+        return fail(run.error());
     }
     // Verify before signalling: the recorded pid must still be the same process, holding the lock.
     const auto start = status->pid > 0 ? process_start_time(status->pid) : std::nullopt;
@@ -130,7 +122,7 @@ int cancel_run(const CommandLine& line, const Session& session) {
         return true;
     });
     if (!status) {
-        return fail(code_for(status.error()), status.error().message);
+        return fail(status.error());
     }
     if (agent.empty()) {
         std::printf("run %s: %s\n", line.run_id.c_str(), to_string(status->state));

@@ -12,6 +12,7 @@
 
 #include "capture.hpp"
 #include "io.hpp"
+#include "report.hpp"
 #include "run_command.hpp"
 #include "run_store.hpp"
 
@@ -20,11 +21,6 @@ namespace fleet {
 namespace {
 
 constexpr std::chrono::milliseconds k_follow_poll{200};
-
-int fail(int code, const std::string& message) {
-    std::fprintf(stderr, "dispatch: %s\n", message.c_str());
-    return code;
-}
 
 // list --label KEY=VALUE (every one must match) and --state STATE.
 bool matches(const RunStatus& status, const CommandLine& line) {
@@ -176,8 +172,7 @@ int show_status(const CommandLine& line, const Session& session) {
     const RunStore store(session.runs_dir);
     Result<RunStatus> status = store.read_status(line.run_id);
     if (!status) {
-        return fail(status.error().kind == ErrorKind::invalid_input ? k_exit_usage : k_exit_setup,
-                    status.error().message);
+        return fail(status.error());
     }
     if (line.json) {
         write_all(1, to_json(*status, -1) + "\n");
@@ -198,8 +193,7 @@ int print_logs(const CommandLine& line, const Session& session) {
     const RunStore store(session.runs_dir);
     Result<RunStatus> status = store.read_status(line.run_id);
     if (!status) {
-        return fail(status.error().kind == ErrorKind::invalid_input ? k_exit_usage : k_exit_setup,
-                    status.error().message);
+        return fail(status.error());
     }
     std::vector<std::string> agents;
     for (const AgentStatus& entry : status->agents) {

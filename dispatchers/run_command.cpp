@@ -22,6 +22,7 @@
 #include "io.hpp"
 #include "placeholders.hpp"
 #include "proc.hpp"
+#include "report.hpp"
 #include "sha256.hpp"
 #include "supervisor.hpp"
 
@@ -102,16 +103,14 @@ std::map<std::string, std::string> labels_of(const CommandLine& line) {
 Fd detach_run(const std::string& run_id, int& exit_code) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
-        std::fprintf(stderr, "dispatch: pipe2: %s\n", std::strerror(errno));
-        exit_code = k_exit_setup;
+        exit_code = fail(k_exit_setup, std::string("pipe2: ") + std::strerror(errno));
         return Fd();
     }
     Fd ready_read(fds[0]);
     Fd ready_write(fds[1]);
     const pid_t pid = ::fork();
     if (pid < 0) {
-        std::fprintf(stderr, "dispatch: fork: %s\n", std::strerror(errno));
-        exit_code = k_exit_setup;
+        exit_code = fail(k_exit_setup, std::string("fork: ") + std::strerror(errno));
         return Fd();
     }
     if (pid > 0) {
@@ -121,8 +120,7 @@ Fd detach_run(const std::string& run_id, int& exit_code) {
         while ((n = ::read(ready_read.get(), &byte, 1)) < 0 && errno == EINTR) {
         }
         if (n != 1) {
-            std::fprintf(stderr, "dispatch: the detached run %s did not start\n", run_id.c_str());
-            exit_code = k_exit_setup;
+            exit_code = fail(k_exit_setup, "the detached run " + run_id + " did not start");
             return Fd();
         }
         Console(1).write("run-id: " + run_id + "\n");
@@ -410,10 +408,6 @@ std::string summary_text(const RunStatus& status) {
 int run_dispatch(const CommandLine& line, Session& session,
                  const std::vector<std::string>& agents) {
     const Config& config = session.config;
-    const auto fail = [](int code, const std::string& message) {
-        std::fprintf(stderr, "dispatch: %s\n", message.c_str());
-        return code;
-    };
     const auto task = config.tasks.find(line.task);
     if (task == config.tasks.end()) {
         return fail(k_exit_usage,

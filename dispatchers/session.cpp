@@ -5,6 +5,7 @@
 
 #include "credentials.hpp"
 #include "env_file.hpp"
+#include "report.hpp"
 #include "status.hpp"
 
 namespace fleet {
@@ -22,8 +23,7 @@ Result<Session> load_session(const std::string& config_path, const std::string& 
     if (as_root) {
         Result<Identity> identity = resolve_identity(target, {});
         if (!identity) {
-            exit_code =
-                identity.error().kind == ErrorKind::invalid_input ? k_exit_usage : k_exit_setup;
+            exit_code = exit_code_for(identity.error());
             return Error{identity.error().kind, "user: " + identity.error().message};
         }
         session.identity = std::move(*identity);
