@@ -15,6 +15,8 @@
 #include "fd.hpp"
 #include "io.hpp"
 #include "placeholders.hpp"
+#include "toml_check.hpp"
+#include "trusted_file.hpp"
 
 namespace fleet {
 
@@ -22,87 +24,7 @@ namespace {
 
 constexpr size_t k_max_config_bytes = 1 << 20;
 
-// Collects the first error; `where` is the dotted key path.
-class Checker {
-public:
-    explicit Checker(std::string source) : m_source(std::move(source)) {}
-
-    bool failed() const { return !m_error.empty(); }
-    Error error() const { return input_error("config " + m_source + ": " + m_error); }
-
-    void fail(const std::string& where, const std::string& why) {
-        if (m_error.empty()) {
-            m_error = where + ": " + why;
-        }
-    }
-
-    void only_keys(const toml::table& table, const std::string& where,
-                   std::initializer_list<std::string_view> allowed) {
-        for (const auto& [key, value] : table) {
-            if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end()) {
-                fail(where.empty() ? std::string(key.str()) : where + "." + std::string(key.str()),
-                     "unknown key");
-            }
-        }
-    }
-
-    void string(const toml::table& table, std::string_view key, const std::string& where,
-                std::string& out) {
-        if (const toml::node* node = table.get(key)) {
-            if (const auto value = node->value<std::string>()) {
-                out = *value;
-            } else {
-                fail(where, "must be a string");
-            }
-        }
-    }
-
-    void duration(const toml::table& table, std::string_view key, const std::string& where,
-                  Duration& out) {
-        std::string text;
-        if (!table.contains(key)) {
-            return;
-        }
-        string(table, key, where, text);
-        if (failed()) {
-            return;
-        }
-        Result<Duration> parsed = parse_duration(text);
-        if (!parsed) {
-            fail(where, parsed.error().message);
-            return;
-        }
-        out = *parsed;
-    }
-
-private:
-    std::string m_source;
-    std::string m_error;
-};
-
-void string_list(const toml::table& table, std::string_view key, const std::string& where,
-                 Checker& check, std::vector<std::string>& out) {
-    const toml::node* node = table.get(key);
-    if (node == nullptr) {
-        return;
-    }
-    const toml::array* array = node->as_array();
-    if (array == nullptr) {
-        check.fail(where, "must be an array of strings");
-        return;
-    }
-    out.clear();
-    for (const toml::node& element : *array) {
-        const auto text = element.value<std::string>();
-        if (!text) {
-            check.fail(where, "must be an array of strings");
-            return;
-        }
-        out.push_back(*text);
-    }
-}
-
-void parse_common(const toml::table& table, const std::string& where, Checker& check,
+void parse_common(const toml::table& table, const std::string& where, TomlChecker& check,
                   AgentConfig& agent) {
     if (const toml::node* env = table.get("env")) {
         const toml::table* env_table = env->as_table();
@@ -131,7 +53,7 @@ void parse_common(const toml::table& table, const std::string& where, Checker& c
     }
 }
 
-void parse_builtin_agent(const std::string& name, const toml::table& table, Checker& check,
+void parse_builtin_agent(const std::string& name, const toml::table& table, TomlChecker& check,
                          AgentConfig& agent) {
     const std::string where = "agents." + name;
     if (table.contains("command") || table.contains("stdin")) {
@@ -142,13 +64,13 @@ void parse_builtin_agent(const std::string& name, const toml::table& table, Chec
         table, where,
         {"binary", "args", "model", "env", "env_file", "base_url", "timeout", "workdir"});
     check.string(table, "binary", where + ".binary", agent.binary);
-    string_list(table, "args", where + ".args", check, agent.args);
+    check.string_list(table, "args", where + ".args", agent.args);
     check.string(table, "model", where + ".model", agent.model);
     check.string(table, "base_url", where + ".base_url", agent.base_url);
     parse_common(table, where, check, agent);
 }
 
-void parse_agent(const std::string& name, const toml::table& table, Checker& check,
+void parse_agent(const std::string& name, const toml::table& table, TomlChecker& check,
                  AgentConfig& agent) {
     const std::string where = "agents." + name;
     agent.name = name;
@@ -198,37 +120,6 @@ void parse_agent(const std::string& name, const toml::table& table, Checker& che
     parse_common(table, where, check, agent);
 }
 
-// StrictModes for a config read by root: see config.hpp.
-Status check_ownership(const std::string& path, const struct stat& file) {
-    if (!S_ISREG(file.st_mode)) {
-        return input_error("config " + path + " is not a regular file");
-    }
-    if (file.st_uid != 0 || (file.st_mode & 022) != 0) {
-        return input_error("config " + path +
-                           " must be owned by root and not writable by group "
-                           "or others (chown root: and chmod go-w it)");
-    }
-    char resolved[PATH_MAX];
-    if (::realpath(path.c_str(), resolved) == nullptr) {
-        return system_error("config " + path, errno);
-    }
-    std::string dir = resolved;
-    while (dir != "/") {
-        dir = dir.substr(0, std::max<size_t>(dir.rfind('/'), 1));
-        struct stat info {};
-        if (::stat(dir.c_str(), &info) != 0) {
-            return system_error("config directory " + dir, errno);
-        }
-        const bool writable_by_others = (info.st_mode & 022) != 0;
-        const bool sticky = (info.st_mode & S_ISVTX) != 0;
-        if (info.st_uid != 0 || (writable_by_others && !sticky)) {
-            return input_error("config " + path + ": directory " + dir +
-                               " must be owned by root and not writable by group or others");
-        }
-    }
-    return Ok{};
-}
-
 } // namespace
 
 bool is_reserved_word(std::string_view word) {
@@ -265,20 +156,17 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
         agent.name = name;
         agent.builtin = true;
     }
-    toml::table root;
-    try {
-        root = toml::parse(text, source);
-    } catch (const toml::parse_error& e) {
-        const auto& where = e.source().begin;
-        return input_error("config " + source + ":" + std::to_string(where.line) + ":" +
-                           std::to_string(where.column) + ": " + std::string(e.description()));
+    Result<toml::table> parsed = parse_toml(text, "config " + source);
+    if (!parsed) {
+        return parsed.error();
     }
-    Checker check(source);
+    const toml::table& root = *parsed;
+    TomlChecker check("config " + source);
     check.only_keys(root, "",
                     {"user", "runs_dir", "default_agent", "max_parallel", "timeout", "grace",
                      "no_new_privs", "unified", "path", "agents", "tasks"});
-    string_list(root, "unified", "unified", check, config.unified);
-    string_list(root, "path", "path", check, config.path);
+    check.string_list(root, "unified", "unified", config.unified);
+    check.string_list(root, "path", "path", config.path);
     for (const std::string& dir : config.path) {
         if (dir.empty() || (dir[0] != '/' && dir.rfind("~/", 0) != 0) ||
             dir.find(':') != std::string::npos) {
@@ -392,7 +280,9 @@ Result<Config> load_config(const std::string& explicit_path, bool as_root) {
         return system_error("config " + path, errno);
     }
     if (as_root) {
-        if (Status owned = check_ownership(path, info); !owned) {
+        if (Status owned =
+                check_root_owned(path, info, "config " + path, StickyAncestors::allowed);
+            !owned) {
             return owned.error();
         }
     } else if (!S_ISREG(info.st_mode)) {

@@ -5,8 +5,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <thread>
 
 #include "exec.hpp"
 #include "fd.hpp"
@@ -15,28 +19,92 @@ namespace fleet {
 
 namespace {
 
-constexpr size_t k_max_probe_output = size_t{64} * 1024;
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds k_slice{50};
+
+// True once `pid` has ended, leaving it unreaped (its process group id stays reserved).
+bool has_ended(pid_t pid) {
+    siginfo_t info{};
+    while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+        if (errno != EINTR) {
+            return true; // ECHILD: nothing left to wait for
+        }
+    }
+    return info.si_pid == pid;
+}
+
+int reap(pid_t pid) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+class OutputReader {
+public:
+    OutputReader(Fd fd, size_t cap) : m_fd(std::move(fd)), m_cap(cap) {}
+
+    bool open() const { return m_fd.valid(); }
+
+    // Waits up to `wait` for output and reads what is there; closes at EOF.
+    void read_for(std::chrono::milliseconds wait, ProbeResult& result) {
+        pollfd entry{m_fd.get(), POLLIN, 0};
+        const int ready = ::poll(&entry, 1, static_cast<int>(std::max<int64_t>(wait.count(), 0)));
+        if (ready <= 0) {
+            return;
+        }
+        char buffer[16384];
+        const ssize_t n = ::read(m_fd.get(), buffer, sizeof buffer);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+            return;
+        }
+        if (n <= 0) {
+            m_fd.reset();
+            return;
+        }
+        const size_t room = m_cap - std::min(m_cap, result.output.size());
+        result.output.append(buffer, std::min(room, static_cast<size_t>(n)));
+        result.truncated = result.truncated || static_cast<size_t>(n) > room;
+    }
+
+    // After the command ended: what is already buffered, without waiting for writers the
+    // command may have left behind.
+    void drain(ProbeResult& result) {
+        if (open() && ::fcntl(m_fd.get(), F_SETFL, O_NONBLOCK) == 0) {
+            while (open()) {
+                const size_t before = result.output.size();
+                const bool was_truncated = result.truncated;
+                read_for(std::chrono::milliseconds(0), result);
+                if (result.output.size() == before && result.truncated == was_truncated) {
+                    break;
+                }
+            }
+        }
+    }
+
+private:
+    Fd m_fd;
+    size_t m_cap;
+};
 
 } // namespace
 
-Result<ProbeResult> probe_output(const std::vector<std::string>& argv,
-                                 const std::vector<std::string>& env,
-                                 std::chrono::milliseconds timeout) {
+Result<ProbeResult> run_bounded(const std::vector<std::string>& argv,
+                                const std::vector<std::string>& env, const ProbeLimits& limits) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
         return system_error("pipe2", errno);
     }
-    Fd read_end(fds[0]);
     Fd write_end(fds[1]);
+    OutputReader reader{Fd(fds[0]), limits.max_output};
     const pid_t pid = ::fork();
     if (pid < 0) {
         return system_error("fork", errno);
     }
     if (pid == 0) {
         const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (::setpgid(0, 0) != 0 || null < 0 || ::dup2(null, 0) < 0 ||
-            ::dup2(write_end.get(), 1) < 0 || ::dup2(write_end.get(), 2) < 0 || !reset_signals() ||
-            !mark_fds_cloexec(3)) {
+        if (::setsid() < 0 || null < 0 || ::dup2(null, 0) < 0 || ::dup2(write_end.get(), 1) < 0 ||
+            ::dup2(write_end.get(), 2) < 0 || !reset_signals() || !mark_fds_cloexec(3)) {
             ::_exit(127);
         }
         const ExecFailure failure = exec_command(argv, env);
@@ -44,44 +112,52 @@ Result<ProbeResult> probe_output(const std::vector<std::string>& argv,
     }
     write_end.reset();
     ProbeResult result;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    bool timed_out = false;
+    const auto deadline = Clock::now() + limits.timeout;
     for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
+        if (has_ended(pid)) {
+            reader.drain(result);
+            break;
+        }
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
         if (left.count() <= 0) {
-            timed_out = true;
+            result.timed_out = true;
             break;
         }
-        pollfd entry{read_end.get(), POLLIN, 0};
-        const int ready = ::poll(&entry, 1, static_cast<int>(left.count()));
-        if (ready < 0 && errno == EINTR) {
-            continue;
-        }
-        if (ready <= 0) {
-            timed_out = ready == 0;
-            break;
-        }
-        char buffer[4096];
-        const ssize_t n = ::read(read_end.get(), buffer, sizeof buffer);
-        if (n <= 0) {
-            break;
-        }
-        if (result.output.size() < k_max_probe_output) {
-            result.output.append(buffer, static_cast<size_t>(n));
+        const auto wait = std::min(left, k_slice);
+        if (reader.open()) {
+            reader.read_for(wait, result);
+        } else {
+            std::this_thread::sleep_for(wait);
         }
     }
-    if (timed_out) {
-        ::kill(-pid, SIGKILL);
+    if (result.timed_out) {
+        ::kill(-pid, SIGTERM);
+        const auto kill_at = Clock::now() + limits.grace;
+        while (Clock::now() < kill_at && !has_ended(pid)) {
+            if (reader.open()) {
+                reader.read_for(k_slice, result);
+            } else {
+                std::this_thread::sleep_for(k_slice);
+            }
+        }
     }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (timed_out) {
+    ::kill(-pid, SIGKILL);
+    reader.drain(result);
+    result.exit_code = reap(pid);
+    return result;
+}
+
+Result<ProbeResult> probe_output(const std::vector<std::string>& argv,
+                                 const std::vector<std::string>& env,
+                                 std::chrono::milliseconds timeout) {
+    ProbeLimits limits;
+    limits.timeout = timeout;
+    Result<ProbeResult> result = run_bounded(argv, env, limits);
+    if (result && result->timed_out) {
         return Error{ErrorKind::system,
                      "no answer within " + std::to_string(timeout.count()) + " ms"};
     }
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return result;
 }
 

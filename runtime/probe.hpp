@@ -1,7 +1,17 @@
-// Running a short command for its first line of output, bounded in time: `dispatch agents`
-// asks each agent CLI for --version this way. The child gets its own process group, stdin
-// /dev/null, stdout and stderr on one pipe, reset signals and no inherited fds; at the deadline
-// the group is killed. Single-threaded callers only (fork without exec-safe restrictions).
+// Running a short command to its end, bounded in time and output: `dispatch agents` asks each
+// agent CLI for --version this way, `dispatch doctor` asks sudo and systemctl, and fleet-helper
+// runs systemctl and apt-get.
+//
+//   pipe2(O_CLOEXEC); fork
+//   child:  setsid (own session and process group, no controlling tty); stdin /dev/null;
+//           stdout and stderr on the pipe; signals reset; fds > 2 close-on-exec; execve
+//   parent: read the pipe (output beyond the cap is read and dropped, so the child never
+//           blocks on a full pipe); every 50 ms waitid(WNOWAIT) for the child's exit
+//   exit:   kill(-pgid, SIGKILL) sweeps anything the command left in its group while the
+//           unreaped leader still holds the group id, then waitpid
+//   timeout: kill(-pgid, SIGTERM); after `grace`, kill(-pgid, SIGKILL); waitpid
+//
+// Single-threaded callers only (fork without exec-safe restrictions).
 #pragma once
 
 #include <chrono>
@@ -12,13 +22,25 @@
 
 namespace fleet {
 
-struct ProbeResult {
-    std::string output; // stdout and stderr as written, up to 64 KiB
-    int exit_code = -1; // 128 + N when killed by signal N
+struct ProbeLimits {
+    std::chrono::milliseconds timeout{5000};
+    std::chrono::milliseconds grace{0}; // between TERM and KILL at the deadline
+    size_t max_output = size_t{64} * 1024;
 };
 
-// Runs `argv` (argv[0] an absolute path, or a name looked up in PATH from `env`) to its end, or
-// an Error when it could not start or did not end within `timeout`.
+struct ProbeResult {
+    std::string output;     // stdout and stderr as written, up to ProbeLimits::max_output
+    bool truncated = false; // more output was written and dropped
+    bool timed_out = false; // the deadline passed; the group was killed
+    int exit_code = -1;     // 128 + N when killed by signal N
+};
+
+// Runs `argv` (argv[0] an absolute path, or a name looked up in PATH from `env`) to its end or
+// its deadline. An Error only when it could not be started.
+Result<ProbeResult> run_bounded(const std::vector<std::string>& argv,
+                                const std::vector<std::string>& env, const ProbeLimits& limits);
+
+// run_bounded with a plain timeout; a timeout is an Error ("no answer within N ms").
 Result<ProbeResult> probe_output(const std::vector<std::string>& argv,
                                  const std::vector<std::string>& env,
                                  std::chrono::milliseconds timeout);

@@ -1,0 +1,25 @@
+// sshd's StrictModes for files whose content decides what root does (dispatch's config,
+// fleet-helper's policy and binary): whoever can write the file, or rename anything above it,
+// chooses what root starts.
+//
+//   fstat(fd) (by the caller)  the file: regular, owned by root, not writable by group/others
+//   realpath(path)             symlinks resolved, so the directories checked are the real ones
+//   stat(each ancestor)        owned by root, not writable by group/others; a sticky
+//                              directory (/tmp) passes only when `ancestors` allows it
+#pragma once
+
+#include <string>
+#include <sys/stat.h>
+
+#include "result.hpp"
+
+namespace fleet {
+
+enum class StickyAncestors { allowed, refused };
+
+// `file` is the fstat of the already opened `path`; `subject` names it in errors
+// ("config /etc/x.toml"). A failed check is invalid_input, a failed system call system.
+Status check_root_owned(const std::string& path, const struct stat& file,
+                        const std::string& subject, StickyAncestors ancestors);
+
+} // namespace fleet
