@@ -45,12 +45,21 @@ Status AtomicFile::write(std::string_view data) {
     return Ok{};
 }
 
-Status AtomicFile::commit() {
+Status AtomicFile::finish() {
     if (::fsync(m_fd.get()) != 0) {
         return system_error("fsync " + m_name, errno);
     }
     if (::close(m_fd.release()) != 0) {
         return system_error("close " + m_name, errno);
+    }
+    return Ok{};
+}
+
+Status AtomicFile::commit() {
+    if (m_fd.valid()) {
+        if (Status finished = finish(); !finished) {
+            return finished;
+        }
     }
     if (::renameat(m_dir_fd, m_temp_name.c_str(), m_dir_fd, m_name.c_str()) != 0) {
         return system_error("rename " + m_name, errno);

@@ -4,7 +4,7 @@
 //   openat(dir, ".<name>.<random>.tmp", O_CREAT|O_EXCL|O_WRONLY|O_CLOEXEC|O_NOFOLLOW, mode)
 //   write all; fsync(tmp); close (checked); renameat(tmp -> name); fsync(dir)
 //
-// commit() does the last four; a failure at any step is returned and the temp is unlinked. The
+// commit() does the last four (finish() the first two of them); a failure at any step is returned and the temp is unlinked. The
 // destructor unlinks an uncommitted temp, so an error path never leaves litter behind.
 #pragma once
 
@@ -28,7 +28,11 @@ public:
     // Creates the temp file. Must be called (and succeed) before write().
     Status open();
     Status write(std::string_view data);
+    // fsync and close the temp file without publishing it, so that a validator can read it at
+    // temp_name() first (fleet-helper's sudoers rule); commit() then only renames.
+    Status finish();
     Status commit();
+    const std::string& temp_name() const { return m_temp_name; }
 
 private:
     int m_dir_fd;

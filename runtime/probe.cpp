@@ -102,8 +102,9 @@ Result<ProbeResult> run_bounded(const std::vector<std::string>& argv,
         return system_error("fork", errno);
     }
     if (pid == 0) {
-        const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (::setsid() < 0 || null < 0 || ::dup2(null, 0) < 0 || ::dup2(write_end.get(), 1) < 0 ||
+        const int input =
+            limits.stdin_fd >= 0 ? limits.stdin_fd : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (::setsid() < 0 || ::chdir("/") != 0 || input < 0 || ::dup2(input, 0) < 0 || ::dup2(write_end.get(), 1) < 0 ||
             ::dup2(write_end.get(), 2) < 0 || !reset_signals() || !mark_fds_cloexec(3)) {
             ::_exit(127);
         }
@@ -113,6 +114,7 @@ Result<ProbeResult> run_bounded(const std::vector<std::string>& argv,
     write_end.reset();
     ProbeResult result;
     const auto deadline = Clock::now() + limits.timeout;
+    std::chrono::milliseconds pause{1};
     for (;;) {
         if (has_ended(pid)) {
             reader.drain(result);
@@ -124,11 +126,12 @@ Result<ProbeResult> run_bounded(const std::vector<std::string>& argv,
             result.timed_out = true;
             break;
         }
-        const auto wait = std::min(left, k_slice);
         if (reader.open()) {
-            reader.read_for(wait, result);
+            reader.read_for(std::min(left, k_slice), result);
         } else {
-            std::this_thread::sleep_for(wait);
+            // Output closed: the exit is usually microseconds away.
+            std::this_thread::sleep_for(std::min({left, pause, k_slice}));
+            pause *= 2;
         }
     }
     if (result.timed_out) {

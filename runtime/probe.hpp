@@ -3,10 +3,12 @@
 // runs systemctl and apt-get.
 //
 //   pipe2(O_CLOEXEC); fork
-//   child:  setsid (own session and process group, no controlling tty); stdin /dev/null;
-//           stdout and stderr on the pipe; signals reset; fds > 2 close-on-exec; execve
+//   child:  setsid (own session and process group, no controlling tty); cwd /; stdin
+//           /dev/null or a given fd; stdout and stderr on the pipe; signals reset; fds > 2
+//           close-on-exec; execve
 //   parent: read the pipe (output beyond the cap is read and dropped, so the child never
-//           blocks on a full pipe); every 50 ms waitid(WNOWAIT) for the child's exit
+//           blocks on a full pipe); waitid(WNOWAIT) for the child's exit at least every
+//           50 ms, and every 1, 2, 4... ms once the output has closed
 //   exit:   kill(-pgid, SIGKILL) sweeps anything the command left in its group while the
 //           unreaped leader still holds the group id, then waitpid
 //   timeout: kill(-pgid, SIGTERM); after `grace`, kill(-pgid, SIGKILL); waitpid
@@ -26,6 +28,7 @@ struct ProbeLimits {
     std::chrono::milliseconds timeout{5000};
     std::chrono::milliseconds grace{0}; // between TERM and KILL at the deadline
     size_t max_output = size_t{64} * 1024;
+    int stdin_fd = -1; // the command's stdin; -1: /dev/null
 };
 
 struct ProbeResult {

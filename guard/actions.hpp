@@ -1,0 +1,32 @@
+// What fleet-helper runs for an allowed request: argv built here from the typed request, never
+// from the caller's words, with "--" before the only operand; and an environment built from
+// nothing (restricted-channels.md §2 rule 4, §5).
+//
+//   service ACTION NAME   SYSTEMCTL --no-pager ACTION -- NAME
+//   package install NAME  APT_GET -y -o Dpkg::Options::=--force-confdef
+//                                 -o Dpkg::Options::=--force-confold install -- NAME
+//   package remove NAME   APT_GET -y remove -- NAME
+//   package update        APT_GET -y update
+//   package upgrade       APT_GET -y -o Dpkg::Options::=--force-confdef
+//                                 -o Dpkg::Options::=--force-confold upgrade
+//
+// --force-confdef/--force-confold keep changed conffiles instead of prompting: a prompt with
+// stdin /dev/null would fail the action, and a hang would hold it to its timeout.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "policy.hpp"
+#include "request.hpp"
+
+namespace fleet {
+
+// Precondition: decide(policy, request).allowed.
+std::vector<std::string> action_argv(const HelperPolicy& policy, const Request& request);
+
+// PATH fixed; pagers off and secure (systemd/systemd#5666, CVE-2023-26604); no colours, a dumb
+// terminal, C.UTF-8; apt and debconf non-interactive. Nothing of the caller's.
+std::vector<std::string> action_environment();
+
+} // namespace fleet

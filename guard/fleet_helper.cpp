@@ -1,0 +1,387 @@
+// fleet-helper: the only road from an agent to root. Started through one exact sudoers rule
+// (sudoers.hpp), it parses a typed request (request.hpp), judges it against the root-owned
+// policy (policy.hpp), asks for a TOTP code where the policy says so (totp.hpp), runs a fixed
+// argv without a shell (actions.hpp), answers with one JSON object on stdout and writes one
+// audit line (audit.hpp). Exit codes: 0 ok, 1 the action ran and failed, 2 refused, 3 TOTP
+// required or refused, 4 usage.
+//
+// Order of work, as root:
+//   umask 077; not dumpable; no core files     the TOTP secret passes through this process
+//   parse argv                                 a usage error is still answered and audited
+//   started through sudo?                      SUDO_* set by sudo, or sudo as the parent
+//   load the policy                            default path; --policy only without sudo
+//   open the audit log                         cannot open: refuse (fail closed)
+//   decide, TOTP, check the executable, run    each refusal answered and audited
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <iostream>
+#include <optional>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "actions.hpp"
+#include "audit.hpp"
+#include "clock.hpp"
+#include "fd.hpp"
+#include "io.hpp"
+#include "policy.hpp"
+#include "probe.hpp"
+#include "request.hpp"
+#include "sudoers.hpp"
+#include "totp.hpp"
+#include "trusted_file.hpp"
+#include "untrusted_text.hpp"
+
+namespace fleet {
+namespace {
+
+enum Exit { k_ok = 0, k_failed = 1, k_refused = 2, k_totp = 3, k_usage = 4 };
+
+constexpr size_t k_max_output = size_t{64} * 1024;
+constexpr const char* k_default_audit_log = "/var/log/fleet-dispatch/helper.log";
+constexpr const char* k_qrencode = "/usr/bin/qrencode";
+
+constexpr const char* k_help = R"(usage: fleet-helper [--policy PATH] COMMAND ...
+
+Through sudo, the one way an agent acts as root. Answers with one JSON object.
+
+  service ACTION NAME [--totp CODE]     ACTION: status start stop restart reload enable disable
+  package ACTION [NAME] [--totp CODE]   ACTION: install remove (NAME), update upgrade
+  ping                                  proves the sudo rule works
+  policy                                the effective allowlist
+  totp enroll [--force]                 root only: new secret, otpauth:// URI and QR code
+  install-sudoers --user USER           root only: the sudoers rule for USER
+
+  --policy PATH   another policy file (refused through sudo); default
+                  /etc/fleet-dispatch/helper.toml
+Exit: 0 ok, 1 the action failed, 2 refused, 3 TOTP required or wrong, 4 usage.
+)";
+
+struct Caller {
+    uid_t uid = 0;
+    bool via_sudo = false;
+    std::optional<std::string> sudo_user;
+    std::optional<uint64_t> sudo_uid;
+};
+
+bool parent_is_sudo() {
+    char target[PATH_MAX] = {};
+    const std::string link = "/proc/" + std::to_string(::getppid()) + "/exe";
+    const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (n <= 0) {
+        return false;
+    }
+    const std::string path(target, static_cast<size_t>(n));
+    return path.substr(path.rfind('/') + 1) == "sudo";
+}
+
+// sudo always sets SUDO_USER, SUDO_UID, SUDO_GID and SUDO_COMMAND, and a caller cannot unset
+// them without SETENV; sudo as the parent process catches the rest. Either means "via sudo".
+Caller identify_caller() {
+    Caller caller;
+    caller.uid = ::getuid();
+    for (const char* name : {"SUDO_USER", "SUDO_UID", "SUDO_GID", "SUDO_COMMAND"}) {
+        caller.via_sudo = caller.via_sudo || std::getenv(name) != nullptr;
+    }
+    caller.via_sudo = caller.via_sudo || parent_is_sudo();
+    if (const char* user = std::getenv("SUDO_USER")) {
+        caller.sudo_user = escape_untrusted(user);
+    }
+    if (const char* uid = std::getenv("SUDO_UID")) {
+        char* end = nullptr;
+        errno = 0;
+        const unsigned long long value = std::strtoull(uid, &end, 10);
+        if (errno == 0 && end != uid && *end == '\0') {
+            caller.sudo_uid = value;
+        }
+    }
+    return caller;
+}
+
+// What a request came to: the answer on stdout, the exit code, and what the audit line adds.
+struct Outcome {
+    int exit_code = k_ok;
+    nlohmann::json answer = nlohmann::json::object();
+    std::string decision = "allowed"; // allowed, refused, totp_refused, usage_error
+    std::string reason;
+    nlohmann::json argv; // what ran, when something ran
+    std::optional<uint64_t> totp_counter;
+};
+
+Outcome refusal(int exit_code, const std::string& decision, const std::string& reason) {
+    Outcome outcome;
+    outcome.exit_code = exit_code;
+    outcome.decision = decision;
+    outcome.reason = escape_untrusted(reason);
+    outcome.answer = {{"ok", false}, {"error", outcome.reason}};
+    return outcome;
+}
+
+Outcome refused(const std::string& reason) { return refusal(k_refused, "refused", reason); }
+
+Status check_executable(const std::string& path) {
+    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    struct stat info {};
+    if (!fd.valid() || ::fstat(fd.get(), &info) != 0) {
+        return system_error("executable " + path, errno);
+    }
+    return check_root_owned(path, info, "executable " + path, StickyAncestors::refused);
+}
+
+Outcome run_action(const HelperPolicy& policy, const Request& request) {
+    const std::vector<std::string> argv = action_argv(policy, request);
+    if (Status trusted = check_executable(argv[0]); !trusted) {
+        return refused(trusted.error().message);
+    }
+    ProbeLimits limits;
+    limits.timeout = policy.timeout;
+    limits.grace = policy.grace;
+    limits.max_output = k_max_output;
+    Result<ProbeResult> result = run_bounded(argv, action_environment(), limits);
+    if (!result) {
+        Outcome outcome = refusal(k_failed, "allowed", result.error().message);
+        outcome.argv = argv;
+        return outcome;
+    }
+    Outcome outcome;
+    outcome.argv = argv;
+    const bool ok = !result->timed_out && result->exit_code == 0;
+    outcome.exit_code = ok ? k_ok : k_failed;
+    outcome.answer = {{"ok", ok},
+                      {"exit_code", result->exit_code},
+                      {"output", escape_untrusted(result->output)},
+                      {"truncated", result->truncated},
+                      {"timed_out", result->timed_out}};
+    if (!ok) {
+        const std::string program = argv[0].substr(argv[0].rfind('/') + 1);
+        outcome.reason = result->timed_out
+                             ? program + " did not finish within " +
+                                   format_duration(policy.timeout)
+                             : program + " exited with status " +
+                                   std::to_string(result->exit_code);
+        outcome.answer["error"] = outcome.reason;
+    }
+    return outcome;
+}
+
+Outcome serve_action(const HelperPolicy& policy, const Request& request) {
+    const Decision decision = decide(policy, request);
+    if (!decision.allowed) {
+        return refused(decision.reason);
+    }
+    std::optional<uint64_t> counter;
+    if (decision.needs_totp) {
+        const std::string what = std::string(command_name(request.command)) + " " + request.action;
+        if (!request.totp) {
+            return refusal(k_totp, "totp_refused", what + " needs a TOTP code (--totp CODE)");
+        }
+        Result<TotpCheck> check =
+            verify_totp(policy.totp_secret, policy.totp_state, *request.totp, ::time(nullptr));
+        if (!check) {
+            return refusal(k_totp, "totp_refused", check.error().message);
+        }
+        if (check->verdict != TotpVerdict::accepted) {
+            return refusal(k_totp, "totp_refused", check->reason);
+        }
+        counter = check->counter;
+    }
+    Outcome outcome = run_action(policy, request);
+    outcome.totp_counter = counter;
+    return outcome;
+}
+
+// The URI as a QR code for a terminal, by qrencode(1) reading it from a memfd (never argv,
+// which every local user can read in /proc).
+std::string qr_code(const std::string& uri) {
+    if (::access(k_qrencode, X_OK) != 0) {
+        return "(install qrencode to see this as a QR code)\n";
+    }
+    const Fd memory(::memfd_create("otpauth", MFD_CLOEXEC));
+    if (!memory.valid() || write_all(memory.get(), uri) != 0 ||
+        ::lseek(memory.get(), 0, SEEK_SET) != 0) {
+        return "(no QR code: " + std::string(std::strerror(errno)) + ")\n";
+    }
+    ProbeLimits limits;
+    limits.timeout = std::chrono::seconds(10);
+    limits.stdin_fd = memory.get();
+    Result<ProbeResult> result =
+        run_bounded({k_qrencode, "-t", "UTF8", "-o", "-"}, {"PATH=/usr/bin:/bin"}, limits);
+    if (!result || result->exit_code != 0) {
+        return "(qrencode failed)\n";
+    }
+    return result->output;
+}
+
+Outcome serve_enroll(const HelperPolicy& policy, const Request& request) {
+    Result<std::string> secret = enroll_totp(policy.totp_secret, request.force);
+    if (!secret) {
+        return refused(secret.error().message);
+    }
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    const std::string uri = otpauth_uri(*secret, std::string("fleet-helper@") + host);
+    std::cout << "TOTP secret written to " << policy.totp_secret << " (root only, 0600).\n"
+              << "Add it to an authenticator app: scan the code or enter the URI.\n\n"
+              << uri << "\n\n"
+              << qr_code(uri);
+    Outcome outcome;
+    outcome.answer = nullptr; // the answer is the text above
+    return outcome;
+}
+
+Outcome serve_install_sudoers(const Request& request) {
+    char self[PATH_MAX] = {};
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        return refusal(k_failed, "refused", std::string("/proc/self/exe: ") + std::strerror(errno));
+    }
+    Result<SudoersInstall> install =
+        install_sudoers(request.user, std::string(self, static_cast<size_t>(n)));
+    if (!install) {
+        return refusal(install.error().kind == ErrorKind::invalid_input ? k_refused : k_failed,
+                       "refused", install.error().message);
+    }
+    Outcome outcome;
+    outcome.answer = {{"ok", true},
+                      {"changed", install->changed},
+                      {"file", install->file},
+                      {"rule", install->rule}};
+    return outcome;
+}
+
+Outcome serve(const Result<Request>& request, const Caller& caller,
+              const Result<HelperPolicy>& policy, const Result<AuditLog>& audit) {
+    if (!request) {
+        return refusal(k_usage, "usage_error", request.error().message);
+    }
+    if (request->policy && caller.via_sudo) {
+        return refused("--policy is refused when started through sudo: the policy is " +
+                       std::string(k_default_policy_path));
+    }
+    if (!audit) {
+        return refused("audit log unavailable, so nothing is allowed: " + audit.error().message);
+    }
+    const Command command = request->command;
+    if (command == Command::install_sudoers || command == Command::totp_enroll) {
+        if (caller.via_sudo || ::geteuid() != 0) {
+            return refused(std::string(command_name(command)) +
+                           " is for root only, never through sudo");
+        }
+        if (command == Command::install_sudoers) {
+            return serve_install_sudoers(*request);
+        }
+    }
+    if (!policy) {
+        return refused(policy.error().message);
+    }
+    switch (command) {
+    case Command::ping: {
+        Outcome outcome;
+        outcome.answer = {{"ok", true}, {"pong", true}, {"version", FLEET_VERSION},
+                          {"policy", policy->source}};
+        return outcome;
+    }
+    case Command::policy: {
+        Outcome outcome;
+        outcome.answer = {{"ok", true}, {"policy", policy_json(*policy)}};
+        return outcome;
+    }
+    case Command::totp_enroll:
+        return serve_enroll(*policy, *request);
+    default:
+        return serve_action(*policy, *request);
+    }
+}
+
+std::string audit_line(const Outcome& outcome, const Result<Request>& request,
+                       const std::vector<std::string>& args, const Caller& caller,
+                       std::chrono::milliseconds duration) {
+    nlohmann::json line = {{"time", format_timestamp(std::chrono::system_clock::now())},
+                           {"pid", ::getpid()},
+                           {"uid", caller.uid},
+                           {"sudo_user", caller.sudo_user ? nlohmann::json(*caller.sudo_user)
+                                                          : nlohmann::json(nullptr)},
+                           {"sudo_uid", caller.sudo_uid ? nlohmann::json(*caller.sudo_uid)
+                                                        : nlohmann::json(nullptr)},
+                           {"decision", outcome.decision},
+                           {"reason", outcome.reason},
+                           {"exit_code", outcome.exit_code},
+                           {"duration_ms", duration.count()}};
+    if (request) {
+        line["request"] = request_json(*request);
+    } else {
+        nlohmann::json words = nlohmann::json::array();
+        for (const std::string& arg : args) {
+            words.push_back(escape_untrusted(arg));
+        }
+        line["request"] = {{"argv", words}};
+    }
+    if (!outcome.argv.is_null()) {
+        line["argv"] = outcome.argv;
+    }
+    if (outcome.answer.is_object() && outcome.answer.contains("exit_code")) {
+        line["command_exit_code"] = outcome.answer["exit_code"];
+    }
+    if (outcome.totp_counter) {
+        line["totp_counter"] = *outcome.totp_counter;
+    }
+    return json_line(line);
+}
+
+int helper_main(int argc, char** argv) {
+    ::umask(077);
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    const rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    const auto started = std::chrono::steady_clock::now();
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    const Result<Request> request = parse_request(args);
+    if (request && (request->command == Command::help || request->command == Command::version)) {
+        std::cout << (request->command == Command::help ? k_help
+                                                        : "fleet-helper " FLEET_VERSION "\n");
+        return k_ok;
+    }
+    const Caller caller = identify_caller();
+    const bool custom_policy = request && request->policy && !caller.via_sudo;
+    const std::string policy_path = custom_policy ? *request->policy : k_default_policy_path;
+    const Result<HelperPolicy> policy = load_policy(policy_path);
+    const Result<AuditLog> audit =
+        AuditLog::open(policy ? policy->audit_log : std::string(k_default_audit_log));
+    if (Status oath = init_oath(); !oath) {
+        std::cout << json_line({{"ok", false}, {"error", oath.error().message}}) << "\n";
+        return k_refused;
+    }
+    Outcome outcome = serve(request, caller, policy, audit);
+    const auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    if (outcome.answer.is_object()) {
+        if (request) {
+            outcome.answer["request"] = request_json(*request);
+        }
+        outcome.answer["duration_ms"] = duration.count();
+        std::cout << json_line(outcome.answer) << "\n";
+    }
+    std::cout.flush();
+    const std::string line = audit_line(outcome, request, args, caller, duration);
+    syslog_audit(line, outcome.decision == "allowed");
+    if (audit) {
+        if (Status written = audit->append(line); !written) {
+            std::cerr << "fleet-helper: " << written.error().message << "\n";
+            return outcome.exit_code == k_ok ? k_failed : outcome.exit_code;
+        }
+    }
+    return outcome.exit_code;
+}
+
+} // namespace
+} // namespace fleet
+
+int main(int argc, char** argv) { return fleet::helper_main(argc, argv); }

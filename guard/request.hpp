@@ -1,0 +1,55 @@
+// fleet-helper's command line, parsed into a typed request. The grammar is ours and exact: no
+// abbreviations, no options after the request but --totp, no clusters. Names are taken as
+// given here and judged by the policy (policy.hpp), so that a hostile name is a refusal (exit
+// 2) with the name in the answer, while a malformed request is a usage error (exit 4).
+//
+//   fleet-helper [--policy PATH] service ACTION NAME [--totp CODE]
+//   fleet-helper [--policy PATH] package ACTION [NAME] [--totp CODE]
+//   fleet-helper [--policy PATH] ping | policy
+//   fleet-helper [--policy PATH] totp enroll [--force]
+//   fleet-helper install-sudoers --user USER
+//   fleet-helper --help | --version
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "result.hpp"
+
+namespace fleet {
+
+enum class Command { service, package, ping, policy, totp_enroll, install_sudoers, help, version };
+
+struct Request {
+    Command command = Command::help;
+    std::string action;                // service and package actions
+    std::string name;                  // unit or package; empty for package update|upgrade
+    std::optional<std::string> totp;   // as given; never echoed or logged
+    std::optional<std::string> policy; // --policy PATH
+    std::string user;                  // install-sudoers --user
+    bool force = false;                // totp enroll --force
+};
+
+inline constexpr std::string_view k_service_actions[] = {"status", "start",  "stop",   "restart",
+                                                         "reload", "enable", "disable"};
+inline constexpr std::string_view k_package_actions[] = {"install", "remove", "update",
+                                                         "upgrade"};
+
+// True for the package actions that take a NAME (install, remove).
+bool package_action_takes_name(std::string_view action);
+
+// `args` without argv[0]. Errors are invalid_input with a one-line message.
+Result<Request> parse_request(const std::vector<std::string>& args);
+
+// The request as the answer and the audit log show it: command, action, name, whether a TOTP
+// code was given (never the code), the policy path when one was named.
+nlohmann::json request_json(const Request& request);
+
+// Names a command for messages: "service", "package", "install-sudoers", ...
+std::string_view command_name(Command command);
+
+} // namespace fleet

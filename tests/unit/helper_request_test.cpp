@@ -1,0 +1,149 @@
+#include <gtest/gtest.h>
+
+#include "request.hpp"
+#include "untrusted_text.hpp"
+
+namespace fleet {
+namespace {
+
+Result<Request> parse(std::vector<std::string> args) { return parse_request(args); }
+
+TEST(HelperRequest, ParsesServiceRequests) {
+    Result<Request> request = parse({"service", "restart", "nginx"});
+    ASSERT_TRUE(request) << request.error().message;
+    EXPECT_EQ(request->command, Command::service);
+    EXPECT_EQ(request->action, "restart");
+    EXPECT_EQ(request->name, "nginx");
+    EXPECT_FALSE(request->totp);
+
+    request = parse({"service", "stop", "nginx", "--totp", "123456"});
+    ASSERT_TRUE(request);
+    EXPECT_EQ(*request->totp, "123456");
+    request = parse({"service", "stop", "nginx", "--totp=654321"});
+    ASSERT_TRUE(request);
+    EXPECT_EQ(*request->totp, "654321");
+}
+
+TEST(HelperRequest, NamesAreTakenAsGivenForThePolicyToJudge) {
+    for (const char* name : {"nginx;id", "../../bin/sh", "--help", "-x", "/etc/x.service", ""}) {
+        Result<Request> request = parse({"service", "start", name});
+        ASSERT_TRUE(request) << name;
+        EXPECT_EQ(request->name, name);
+    }
+}
+
+TEST(HelperRequest, ParsesPackageRequests) {
+    Result<Request> request = parse({"package", "install", "htop"});
+    ASSERT_TRUE(request);
+    EXPECT_EQ(request->name, "htop");
+    request = parse({"package", "update"});
+    ASSERT_TRUE(request);
+    EXPECT_EQ(request->action, "update");
+    EXPECT_TRUE(request->name.empty());
+    request = parse({"package", "upgrade", "--totp", "000000"});
+    ASSERT_TRUE(request);
+    EXPECT_EQ(*request->totp, "000000");
+}
+
+TEST(HelperRequest, ParsesTheOtherCommands) {
+    EXPECT_EQ(parse({"ping"})->command, Command::ping);
+    EXPECT_EQ(parse({"policy"})->command, Command::policy);
+    EXPECT_EQ(parse({"--help"})->command, Command::help);
+    EXPECT_EQ(parse({"--version"})->command, Command::version);
+    Result<Request> enroll = parse({"totp", "enroll", "--force"});
+    ASSERT_TRUE(enroll);
+    EXPECT_EQ(enroll->command, Command::totp_enroll);
+    EXPECT_TRUE(enroll->force);
+    Result<Request> install = parse({"install-sudoers", "--user", "ubuntu"});
+    ASSERT_TRUE(install);
+    EXPECT_EQ(install->user, "ubuntu");
+    Result<Request> policy = parse({"--policy", "/srv/p.toml", "ping"});
+    ASSERT_TRUE(policy);
+    EXPECT_EQ(*policy->policy, "/srv/p.toml");
+    EXPECT_EQ(parse({"--policy=/srv/p.toml", "ping"})->policy, "/srv/p.toml");
+}
+
+// Each malformed request is a usage error; the control beside it is the same shape, well formed.
+TEST(HelperRequest, RefusesMalformedRequestsWithAControlEach) {
+    const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> cases = {
+        {{}, {"ping"}},
+        {{"servic", "start", "nginx"}, {"service", "start", "nginx"}},
+        {{"service", "edit", "nginx"}, {"service", "start", "nginx"}},
+        {{"service", "set-environment", "X=1"}, {"service", "status", "X"}},
+        {{"service", "--no-block", "start", "nginx"}, {"service", "start", "nginx"}},
+        {{"service", "start"}, {"service", "start", "nginx"}},
+        {{"service", "start", "nginx", "extra"}, {"service", "start", "nginx"}},
+        {{"service", "start", "nginx", "--tot", "123456"},
+         {"service", "start", "nginx", "--totp", "123456"}},
+        {{"service", "start", "nginx", "--totp"}, {"service", "start", "nginx", "--totp", "1"}},
+        {{"service", "start", "nginx", "--totp", "1", "x"},
+         {"service", "start", "nginx", "--totp", "1"}},
+        {{"package", "install"}, {"package", "install", "htop"}},
+        {{"package", "update", "htop"}, {"package", "update"}},
+        {{"package", "autoremove"}, {"package", "update"}},
+        {{"ping", "x"}, {"ping"}},
+        {{"--policy", "relative.toml", "ping"}, {"--policy", "/abs.toml", "ping"}},
+        {{"--policy"}, {"--policy", "/abs.toml", "ping"}},
+        {{"ping", "--policy", "/abs.toml"}, {"--policy", "/abs.toml", "ping"}},
+        {{"--polic", "/abs.toml", "ping"}, {"--policy", "/abs.toml", "ping"}},
+        {{"totp"}, {"totp", "enroll"}},
+        {{"totp", "enroll", "-f"}, {"totp", "enroll", "--force"}},
+        {{"install-sudoers"}, {"install-sudoers", "--user", "u"}},
+        {{"install-sudoers", "--user"}, {"install-sudoers", "--user", "u"}},
+        {{"install-sudoers", "--user", "u", "x"}, {"install-sudoers", "--user", "u"}},
+        {{"--policy", "/p", "install-sudoers", "--user", "u"}, {"install-sudoers", "--user", "u"}},
+        {{"--help", "x"}, {"--help"}},
+        {{"-v"}, {"--version"}},
+    };
+    for (const auto& [bad, good] : cases) {
+        std::string shown;
+        for (const std::string& word : bad) {
+            shown += "[" + word + "]";
+        }
+        Result<Request> refused = parse(bad);
+        EXPECT_FALSE(refused) << shown;
+        if (!refused) {
+            EXPECT_EQ(refused.error().kind, ErrorKind::invalid_input) << shown;
+        }
+        EXPECT_TRUE(parse(good)) << shown;
+    }
+}
+
+TEST(HelperRequest, BoundsTheRequestSize) {
+    EXPECT_FALSE(parse({"service", "start", std::string(4097, 'a')}));
+    EXPECT_TRUE(parse({"service", "start", std::string(4096, 'a')}));
+    std::vector<std::string> many(17, "x");
+    EXPECT_FALSE(parse(many));
+}
+
+TEST(HelperRequest, JsonNeverShowsTheCodeAndEscapesNames) {
+    Result<Request> request = parse({"service", "stop", "a\x1b[2Jb\xff", "--totp", "123456"});
+    ASSERT_TRUE(request);
+    const nlohmann::json json = request_json(*request);
+    EXPECT_EQ(json["totp"], "given");
+    EXPECT_EQ(json["name"], "a\\x1b[2Jb\\xff");
+    EXPECT_EQ(json_line(json).find("123456"), std::string::npos);
+}
+
+TEST(UntrustedText, KeepsPrintableUtf8NewlinesAndTabs) {
+    EXPECT_EQ(escape_untrusted("plain text\n\tgrüße ✓ 🚀"), "plain text\n\tgrüße ✓ 🚀");
+}
+
+TEST(UntrustedText, EscapesControlsAndInvalidUtf8) {
+    EXPECT_EQ(escape_untrusted(std::string("\x1b]0;x\x07", 6)), "\\x1b]0;x\\x07");
+    EXPECT_EQ(escape_untrusted(std::string("a\0b\r\x7f", 5)), "a\\x00b\\x0d\\x7f");
+    EXPECT_EQ(escape_untrusted("\xc2\x9b" "31m"), "\\xc2\\x9b31m"); // C1 CSI
+    EXPECT_EQ(escape_untrusted("\xff\xfe"), "\\xff\\xfe");
+    EXPECT_EQ(escape_untrusted("\xc0\xaf"), "\\xc0\\xaf");           // overlong '/'
+    EXPECT_EQ(escape_untrusted("\xed\xa0\x80"), "\\xed\\xa0\\x80");   // surrogate
+    EXPECT_EQ(escape_untrusted("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80"); // > U+10FFFF
+    EXPECT_EQ(escape_untrusted("\xe2\x82"), "\\xe2\\x82");           // truncated
+}
+
+TEST(UntrustedText, JsonLinesAreOneAsciiLine) {
+    const std::string line = json_line({{"text", "a\nb\u00e9\x1b"}});
+    EXPECT_EQ(line, R"({"text":"a\nb\u00e9\u001b"})");
+}
+
+} // namespace
+} // namespace fleet
