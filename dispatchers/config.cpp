@@ -280,8 +280,7 @@ Result<Config> load_config(const std::string& explicit_path, bool as_root) {
         return system_error("config " + path, errno);
     }
     if (as_root) {
-        if (Status owned =
-                check_root_owned(path, info, "config " + path, StickyAncestors::allowed);
+        if (Status owned = check_root_owned(path, info, "config " + path, StickyAncestors::allowed);
             !owned) {
             return owned.error();
         }

@@ -41,8 +41,7 @@ Result<AuditLog> AuditLog::open(const std::string& path) {
         return trusted.error();
     }
     const std::string dir_name = dir.substr(dir.rfind('/') + 1);
-    if (dir != "/" && ::mkdirat(parent_fd.get(), dir_name.c_str(), 0700) != 0 &&
-        errno != EEXIST) {
+    if (dir != "/" && ::mkdirat(parent_fd.get(), dir_name.c_str(), 0700) != 0 && errno != EEXIST) {
         return system_error("audit log directory " + dir, errno);
     }
     const Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

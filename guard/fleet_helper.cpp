@@ -125,7 +125,9 @@ Outcome refusal(int exit_code, const std::string& decision, const std::string& r
     return outcome;
 }
 
-Outcome refused(const std::string& reason) { return refusal(k_refused, "refused", reason); }
+Outcome refused(const std::string& reason) {
+    return refusal(k_refused, "refused", reason);
+}
 
 Status check_executable(const std::string& path) {
     const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
@@ -163,10 +165,8 @@ Outcome run_action(const HelperPolicy& policy, const Request& request) {
     if (!ok) {
         const std::string program = argv[0].substr(argv[0].rfind('/') + 1);
         outcome.reason = result->timed_out
-                             ? program + " did not finish within " +
-                                   format_duration(policy.timeout)
-                             : program + " exited with status " +
-                                   std::to_string(result->exit_code);
+                             ? program + " did not finish within " + format_duration(policy.timeout)
+                             : program + " exited with status " + std::to_string(result->exit_code);
         outcome.answer["error"] = outcome.reason;
     }
     return outcome;
@@ -285,8 +285,8 @@ Outcome serve(const Result<Request>& request, const Caller& caller,
     switch (command) {
     case Command::ping: {
         Outcome outcome;
-        outcome.answer = {{"ok", true}, {"pong", true}, {"version", FLEET_VERSION},
-                          {"policy", policy->source}};
+        outcome.answer = {
+            {"ok", true}, {"pong", true}, {"version", FLEET_VERSION}, {"policy", policy->source}};
         return outcome;
     }
     case Command::policy: {
@@ -304,17 +304,17 @@ Outcome serve(const Result<Request>& request, const Caller& caller,
 std::string audit_line(const Outcome& outcome, const Result<Request>& request,
                        const std::vector<std::string>& args, const Caller& caller,
                        std::chrono::milliseconds duration) {
-    nlohmann::json line = {{"time", format_timestamp(std::chrono::system_clock::now())},
-                           {"pid", ::getpid()},
-                           {"uid", caller.uid},
-                           {"sudo_user", caller.sudo_user ? nlohmann::json(*caller.sudo_user)
-                                                          : nlohmann::json(nullptr)},
-                           {"sudo_uid", caller.sudo_uid ? nlohmann::json(*caller.sudo_uid)
-                                                        : nlohmann::json(nullptr)},
-                           {"decision", outcome.decision},
-                           {"reason", outcome.reason},
-                           {"exit_code", outcome.exit_code},
-                           {"duration_ms", duration.count()}};
+    nlohmann::json line = {
+        {"time", format_timestamp(std::chrono::system_clock::now())},
+        {"pid", ::getpid()},
+        {"uid", caller.uid},
+        {"sudo_user",
+         caller.sudo_user ? nlohmann::json(*caller.sudo_user) : nlohmann::json(nullptr)},
+        {"sudo_uid", caller.sudo_uid ? nlohmann::json(*caller.sudo_uid) : nlohmann::json(nullptr)},
+        {"decision", outcome.decision},
+        {"reason", outcome.reason},
+        {"exit_code", outcome.exit_code},
+        {"duration_ms", duration.count()}};
     if (request) {
         line["request"] = request_json(*request);
     } else {
@@ -350,8 +350,10 @@ int helper_main(int argc, char** argv) {
         return k_ok;
     }
     const Caller caller = identify_caller();
-    const bool custom_policy = request && request->policy && !caller.via_sudo;
-    const std::string policy_path = custom_policy ? *request->policy : k_default_policy_path;
+    const std::optional<std::string> named_policy = leading_policy(args);
+    const bool custom_policy =
+        named_policy && !named_policy->empty() && (*named_policy)[0] == '/' && !caller.via_sudo;
+    const std::string policy_path = custom_policy ? *named_policy : k_default_policy_path;
     const Result<HelperPolicy> policy = load_policy(policy_path);
     const Result<AuditLog> audit =
         AuditLog::open(policy ? policy->audit_log : std::string(k_default_audit_log));
@@ -384,4 +386,6 @@ int helper_main(int argc, char** argv) {
 } // namespace
 } // namespace fleet
 
-int main(int argc, char** argv) { return fleet::helper_main(argc, argv); }
+int main(int argc, char** argv) {
+    return fleet::helper_main(argc, argv);
+}

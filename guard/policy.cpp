@@ -80,7 +80,9 @@ bool all_of_chars(std::string_view name, std::string_view extra) {
     });
 }
 
-nlohmann::json sorted(const std::set<std::string>& set) { return nlohmann::json(set); }
+nlohmann::json sorted(const std::set<std::string>& set) {
+    return nlohmann::json(set);
+}
 
 } // namespace
 
@@ -123,8 +125,7 @@ Result<HelperPolicy> parse_policy(std::string_view text, const std::string& sour
     check.duration(root, "timeout", "timeout", policy.timeout);
     check.duration(root, "grace", "grace", policy.grace);
     name_table(root, "services", k_service_actions, is_valid_unit_name, check, policy.services);
-    name_table(root, "packages", k_package_actions, is_valid_package_name, check,
-               policy.packages);
+    name_table(root, "packages", k_package_actions, is_valid_package_name, check, policy.packages);
     for (const auto& [name, actions] : policy.packages) {
         for (const std::string& action : actions) {
             if (!package_action_takes_name(action)) {
@@ -139,7 +140,8 @@ Result<HelperPolicy> parse_policy(std::string_view text, const std::string& sour
                        policy.apt_actions);
             for (const std::string& action : policy.apt_actions) {
                 if (package_action_takes_name(action)) {
-                    check.fail("apt.actions", "'" + action + "' needs a name: list it in [packages]");
+                    check.fail("apt.actions",
+                               "'" + action + "' needs a name: list it in [packages]");
                 }
             }
         } else {
@@ -216,8 +218,9 @@ Decision decide(const HelperPolicy& policy, const Request& request) {
         }
         if ((request.action == "stop" || request.action == "disable") &&
             policy.protected_services.count(request.name) != 0) {
-            decision.reason = "service " + shown + " is protected: the helper never stops or "
-                                                   "disables it";
+            decision.reason = "service " + shown +
+                              " is protected: the helper never stops or "
+                              "disables it";
             return decision;
         }
         decision.needs_totp = policy.totp_service_actions.count(request.action) != 0;

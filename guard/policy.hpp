@@ -55,8 +55,8 @@ struct HelperPolicy {
 inline constexpr std::string_view k_builtin_protected_services[] = {
     "ssh", "sshd", "amazon-ssm-agent", "snap.amazon-ssm-agent.amazon-ssm-agent"};
 inline constexpr std::string_view k_builtin_protected_packages[] = {
-    "sudo", "openssh-server", "amazon-ssm-agent", "fleet-dispatch", "systemd", "apt", "dpkg",
-    "libc6"};
+    "sudo", "openssh-server", "amazon-ssm-agent", "fleet-dispatch", "systemd", "apt",
+    "dpkg", "libc6"};
 
 // A systemd unit name as systemctl takes it: [A-Za-z0-9:_.@\-], not starting with '-' or '.',
 // no "..", at most 255 bytes. No globs, paths or options can pass.

@@ -47,7 +47,9 @@ std::optional<std::string> option_value(const std::vector<std::string>& args, si
     return std::nullopt;
 }
 
-Error usage(const std::string& why) { return input_error(why + " (see fleet-helper --help)"); }
+Error usage(const std::string& why) {
+    return input_error(why + " (see fleet-helper --help)");
+}
 
 // The optional trailing --totp CODE of service and package requests.
 Status parse_totp(const std::vector<std::string>& args, size_t i, Request& request) {
@@ -189,6 +191,12 @@ std::string_view command_name(Command command) {
     return "unknown";
 }
 
+std::optional<std::string> leading_policy(const std::vector<std::string>& args) {
+    size_t i = 0;
+    bool missing = false;
+    return args.empty() ? std::nullopt : option_value(args, i, "policy", missing);
+}
+
 Result<Request> parse_request(const std::vector<std::string>& args) {
     if (args.empty()) {
         return usage("no command given");
@@ -209,8 +217,7 @@ Result<Request> parse_request(const std::vector<std::string>& args) {
     }
     if (args[0] == "--version") {
         request.command = Command::version;
-        return args.size() == 1 ? Result<Request>(request)
-                                : usage("--version takes no arguments");
+        return args.size() == 1 ? Result<Request>(request) : usage("--version takes no arguments");
     }
     bool missing = false;
     if (std::optional<std::string> policy = option_value(args, i, "policy", missing)) {

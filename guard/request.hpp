@@ -36,11 +36,14 @@ struct Request {
 
 inline constexpr std::string_view k_service_actions[] = {"status", "start",  "stop",   "restart",
                                                          "reload", "enable", "disable"};
-inline constexpr std::string_view k_package_actions[] = {"install", "remove", "update",
-                                                         "upgrade"};
+inline constexpr std::string_view k_package_actions[] = {"install", "remove", "update", "upgrade"};
 
 // True for the package actions that take a NAME (install, remove).
 bool package_action_takes_name(std::string_view action);
+
+// The PATH of a leading "--policy PATH" (or --policy=PATH), even when the rest of `args` is
+// malformed: a usage error is audited to that policy's log.
+std::optional<std::string> leading_policy(const std::vector<std::string>& args);
 
 // `args` without argv[0]. Errors are invalid_input with a one-line message.
 Result<Request> parse_request(const std::vector<std::string>& args);

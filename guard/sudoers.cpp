@@ -24,8 +24,8 @@ Status run_visudo(const SudoersPaths& paths, const std::vector<std::string>& arg
                   const std::string& what) {
     std::vector<std::string> argv{paths.visudo};
     argv.insert(argv.end(), args.begin(), args.end());
-    Result<ProbeResult> result = probe_output(argv, {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-                                              k_visudo_timeout);
+    Result<ProbeResult> result =
+        probe_output(argv, {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, k_visudo_timeout);
     if (!result) {
         return Error{ErrorKind::system, what + ": " + result.error().message};
     }
@@ -87,9 +87,9 @@ Status publish_rule(int dir_fd, const std::string& dir, const std::string& name,
     if (::fchownat(dir_fd, file.temp_name().c_str(), 0, 0, AT_SYMLINK_NOFOLLOW) != 0) {
         return system_error("chown " + file.temp_name(), errno);
     }
-    if (Status valid = run_visudo(paths, {"-c", "-s", "-q", "-O", "-P", "-f",
-                                          dir + "/" + file.temp_name()},
-                                  "checking the new rule");
+    if (Status valid =
+            run_visudo(paths, {"-c", "-s", "-q", "-O", "-P", "-f", dir + "/" + file.temp_name()},
+                       "checking the new rule");
         !valid) {
         return valid;
     }
@@ -102,7 +102,9 @@ bool is_valid_sudo_user_name(std::string_view user) {
     if (user.empty() || user.size() > 32) {
         return false;
     }
-    const auto lower_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+    const auto lower_digit = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    };
     return (user[0] == '_' || (user[0] >= 'a' && user[0] <= 'z')) &&
            std::all_of(user.begin(), user.end(),
                        [&](char c) { return lower_digit(c) || c == '_' || c == '.' || c == '-'; });
@@ -153,15 +155,14 @@ Result<SudoersInstall> install_sudoers(const std::string& user, const std::strin
     const std::string name = sudoers_file_name(user);
     install.file = paths.dir + "/" + name;
     install.rule = user + " ALL=(root) NOPASSWD: " + helper_path;
-    const std::string content =
-        "# Written by fleet-helper install-sudoers: " + user +
-        " may run this helper, and nothing else, as root.\n" + install.rule + "\n";
+    const std::string content = "# Written by fleet-helper install-sudoers: " + user +
+                                " may run this helper, and nothing else, as root.\n" +
+                                install.rule + "\n";
     if (is_current(dir.get(), name, content)) {
         return install;
     }
     Result<std::string> previous = read_file_at(dir.get(), name, 64 * 1024);
-    if (Status published = publish_rule(dir.get(), paths.dir, name, content, paths);
-        !published) {
+    if (Status published = publish_rule(dir.get(), paths.dir, name, content, paths); !published) {
         return published.error();
     }
     if (Status whole = run_visudo(paths, {"-c", "-q"}, "checking the whole sudo configuration");
@@ -171,10 +172,9 @@ Result<SudoersInstall> install_sudoers(const std::string& user, const std::strin
                                                       ? Status(Ok{})
                                                       : system_error("remove " + name, errno));
         return Error{ErrorKind::system,
-                     whole.error().message +
-                         (restored ? "; the previous rule file is back in place"
-                                   : "; restoring the previous rule failed: " +
-                                         restored.error().message)};
+                     whole.error().message + (restored ? "; the previous rule file is back in place"
+                                                       : "; restoring the previous rule failed: " +
+                                                             restored.error().message)};
     }
     install.changed = true;
     return install;

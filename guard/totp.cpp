@@ -5,12 +5,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <liboath/oath.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <liboath/oath.h>
 #include <nlohmann/json.hpp>
 
 #include "atomic_file.hpp"
@@ -29,7 +29,9 @@ std::string directory_of(const std::string& path) {
     return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-std::string base_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+std::string base_name(const std::string& path) {
+    return path.substr(path.rfind('/') + 1);
+}
 
 // Constant-time comparison for liboath: 0 only on a match.
 int compare_code(void* handle, const char* test_otp) {
@@ -129,16 +131,15 @@ bool is_well_formed_code(std::string_view code) {
 
 Result<std::string> totp_code(std::string_view secret, time_t now, unsigned digits) {
     char code[16] = {};
-    const int rc = oath_totp_generate(secret.data(), secret.size(), now, k_totp_step_seconds, 0,
-                                      digits, code);
+    const int rc =
+        oath_totp_generate(secret.data(), secret.size(), now, k_totp_step_seconds, 0, digits, code);
     if (rc != OATH_OK) {
         return Error{ErrorKind::system, std::string("liboath: ") + oath_strerror(rc)};
     }
     return std::string(code);
 }
 
-TotpCheck check_totp(std::string_view secret, std::string_view code, time_t now,
-                     TotpState& state) {
+TotpCheck check_totp(std::string_view secret, std::string_view code, time_t now, TotpState& state) {
     TotpCheck check;
     std::erase_if(state.failures, [&](time_t at) { return at + k_totp_failure_window <= now; });
     if (state.locked_until > now) {
@@ -162,9 +163,9 @@ TotpCheck check_totp(std::string_view secret, std::string_view code, time_t now,
     if (rc < 0) {
         record_failure(state, now);
         check.verdict = TotpVerdict::wrong;
-        check.reason = rc == OATH_INVALID_OTP ? "wrong TOTP code"
-                                              : std::string("TOTP check failed: ") +
-                                                    oath_strerror(rc);
+        check.reason = rc == OATH_INVALID_OTP
+                           ? "wrong TOTP code"
+                           : std::string("TOTP check failed: ") + oath_strerror(rc);
         return check;
     }
     if (counter <= state.last_counter) {
@@ -297,10 +298,9 @@ Result<std::string> enroll_totp(const std::string& secret_path, bool force) {
     if (!encoded) {
         return encoded.error();
     }
-    if (Status written = write_file_atomically(dir->get(), name, *encoded + "\n", 0600);
-        !written) {
-        return Error{ErrorKind::system, "TOTP secret " + secret_path + ": " +
-                                            written.error().message};
+    if (Status written = write_file_atomically(dir->get(), name, *encoded + "\n", 0600); !written) {
+        return Error{ErrorKind::system,
+                     "TOTP secret " + secret_path + ": " + written.error().message};
     }
     return encoded;
 }

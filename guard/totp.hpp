@@ -33,7 +33,7 @@ inline constexpr time_t k_totp_failure_window = 300;
 inline constexpr time_t k_totp_lockout = 300;
 
 struct TotpState {
-    uint64_t last_counter = 0;   // highest accepted time step
+    uint64_t last_counter = 0;    // highest accepted time step
     std::vector<time_t> failures; // within the last k_totp_failure_window seconds
     time_t locked_until = 0;
 };
@@ -42,7 +42,7 @@ enum class TotpVerdict { accepted, malformed, wrong, replayed, locked };
 
 struct TotpCheck {
     TotpVerdict verdict = TotpVerdict::wrong;
-    std::string reason; // for refusals: one line
+    std::string reason;   // for refusals: one line
     uint64_t counter = 0; // the matched step when accepted
 };
 

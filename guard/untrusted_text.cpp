@@ -59,8 +59,8 @@ std::string escape_untrusted(std::string_view bytes) {
         }
         const size_t length = utf8_sequence(bytes, i);
         // U+0080..U+009F (C1 controls, CSI among them) are encoded as C2 80..C2 9F.
-        const bool c1_control = length == 2 && byte == 0xc2 &&
-                                static_cast<unsigned char>(bytes[i + 1]) < 0xa0;
+        const bool c1_control =
+            length == 2 && byte == 0xc2 && static_cast<unsigned char>(bytes[i + 1]) < 0xa0;
         if (length == 0 || c1_control) {
             const size_t count = length == 0 ? 1 : length;
             for (size_t k = 0; k < count; ++k) {

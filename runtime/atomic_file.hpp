@@ -4,8 +4,9 @@
 //   openat(dir, ".<name>.<random>.tmp", O_CREAT|O_EXCL|O_WRONLY|O_CLOEXEC|O_NOFOLLOW, mode)
 //   write all; fsync(tmp); close (checked); renameat(tmp -> name); fsync(dir)
 //
-// commit() does the last four (finish() the first two of them); a failure at any step is returned and the temp is unlinked. The
-// destructor unlinks an uncommitted temp, so an error path never leaves litter behind.
+// commit() does the last four (finish() the first two of them); a failure at any step is returned
+// and the temp is unlinked. The destructor unlinks an uncommitted temp, so an error path never
+// leaves litter behind.
 #pragma once
 
 #include <string>

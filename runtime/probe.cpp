@@ -1,5 +1,6 @@
 #include "probe.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -7,10 +8,8 @@
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <thread>
+#include <unistd.h>
 
 #include "exec.hpp"
 #include "fd.hpp"
@@ -104,8 +103,9 @@ Result<ProbeResult> run_bounded(const std::vector<std::string>& argv,
     if (pid == 0) {
         const int input =
             limits.stdin_fd >= 0 ? limits.stdin_fd : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (::setsid() < 0 || ::chdir("/") != 0 || input < 0 || ::dup2(input, 0) < 0 || ::dup2(write_end.get(), 1) < 0 ||
-            ::dup2(write_end.get(), 2) < 0 || !reset_signals() || !mark_fds_cloexec(3)) {
+        if (::setsid() < 0 || ::chdir("/") != 0 || input < 0 || ::dup2(input, 0) < 0 ||
+            ::dup2(write_end.get(), 1) < 0 || ::dup2(write_end.get(), 2) < 0 || !reset_signals() ||
+            !mark_fds_cloexec(3)) {
             ::_exit(127);
         }
         const ExecFailure failure = exec_command(argv, env);

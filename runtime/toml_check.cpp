@@ -41,8 +41,8 @@ void TomlChecker::string(const toml::table& table, std::string_view key, const s
     }
 }
 
-void TomlChecker::duration(const toml::table& table, std::string_view key,
-                           const std::string& where, Duration& out) {
+void TomlChecker::duration(const toml::table& table, std::string_view key, const std::string& where,
+                           Duration& out) {
     if (!table.contains(key)) {
         return;
     }

@@ -13,9 +13,8 @@ Status check_root_owned(const std::string& path, const struct stat& file,
         return input_error(subject + " is not a regular file");
     }
     if (file.st_uid != 0 || (file.st_mode & 022) != 0) {
-        return input_error(subject +
-                           " must be owned by root and not writable by group or others "
-                           "(chown root: and chmod go-w it)");
+        return input_error(subject + " must be owned by root and not writable by group or others "
+                                     "(chown root: and chmod go-w it)");
     }
     char resolved[PATH_MAX];
     if (::realpath(path.c_str(), resolved) == nullptr) {

@@ -110,9 +110,9 @@ TEST(HelperPolicy, AllowsListedActionsOnly) {
 
 TEST(HelperPolicy, NamesMustMatchExactly) {
     const HelperPolicy p = policy();
-    for (const char* name : {"nginx;id", "nginx ", " nginx", "NGINX", "nginx.service", "ngin*",
-                             "../../bin/sh", "/lib/systemd/system/nginx.service", "--help",
-                             "-nginx", "nginx\n", "app@1.service/"}) {
+    for (const char* name :
+         {"nginx;id", "nginx ", " nginx", "NGINX", "nginx.service", "ngin*", "../../bin/sh",
+          "/lib/systemd/system/nginx.service", "--help", "-nginx", "nginx\n", "app@1.service/"}) {
         EXPECT_FALSE(decide(p, request(Command::service, "restart", name)).allowed) << name;
     }
     EXPECT_TRUE(decide(p, request(Command::service, "restart", "nginx")).allowed);
@@ -152,14 +152,13 @@ TEST(HelperPolicy, SaysWhichActionsNeedTotp) {
 
 TEST(HelperActions, BuildsFixedArgvWithDoubleDash) {
     const HelperPolicy p = policy();
-    EXPECT_EQ(action_argv(p, request(Command::service, "restart", "nginx")),
-              (std::vector<std::string>{"/opt/bin/systemctl", "--no-pager", "restart", "--",
-                                        "nginx"}));
+    EXPECT_EQ(
+        action_argv(p, request(Command::service, "restart", "nginx")),
+        (std::vector<std::string>{"/opt/bin/systemctl", "--no-pager", "restart", "--", "nginx"}));
     EXPECT_EQ(action_argv(p, request(Command::package, "install", "htop")),
-              (std::vector<std::string>{"/opt/bin/apt-get", "-y", "-o",
-                                        "Dpkg::Options::=--force-confdef", "-o",
-                                        "Dpkg::Options::=--force-confold", "install", "--",
-                                        "htop"}));
+              (std::vector<std::string>{
+                  "/opt/bin/apt-get", "-y", "-o", "Dpkg::Options::=--force-confdef", "-o",
+                  "Dpkg::Options::=--force-confold", "install", "--", "htop"}));
     EXPECT_EQ(action_argv(p, request(Command::package, "remove", "htop")),
               (std::vector<std::string>{"/opt/bin/apt-get", "-y", "remove", "--", "htop"}));
     EXPECT_EQ(action_argv(p, request(Command::package, "update")),
@@ -170,8 +169,8 @@ TEST(HelperSudoers, UserNamesAndFileNames) {
     for (const char* good : {"ubuntu", "john.doe", "_svc", "a-b_c.d", "agent1"}) {
         EXPECT_TRUE(is_valid_sudo_user_name(good)) << good;
     }
-    for (const char* bad : {"", "-oProxyCommand=x", "x';id;'", "Root", "a b", "a,b", "a:b",
-                            "a=b", "1abc", "a$", "abcdefghijklmnopqrstuvwxyz0123456"}) {
+    for (const char* bad : {"", "-oProxyCommand=x", "x';id;'", "Root", "a b", "a,b", "a:b", "a=b",
+                            "1abc", "a$", "abcdefghijklmnopqrstuvwxyz0123456"}) {
         EXPECT_FALSE(is_valid_sudo_user_name(bad)) << bad;
     }
     EXPECT_EQ(sudoers_file_name("ubuntu"), "fleet-helper-ubuntu");

@@ -36,8 +36,7 @@ TEST_F(Totp, AcceptsTheCurrentStepAndOneEitherSide) {
     }
     for (const time_t when : {now - 60, now + 60, now - 3600}) {
         TotpState state;
-        EXPECT_EQ(check_totp(k_rfc_secret, code_at(when), now, state).verdict,
-                  TotpVerdict::wrong)
+        EXPECT_EQ(check_totp(k_rfc_secret, code_at(when), now, state).verdict, TotpVerdict::wrong)
             << when - now;
         EXPECT_EQ(state.failures.size(), 1U);
     }
@@ -51,8 +50,7 @@ TEST_F(Totp, RefusesMalformedCodesBeforeLiboathSeesThem) {
           "-" + good.substr(1), good.substr(0, 5) + "a", std::string("\xef\xbc\x91") + "23456",
           std::string("12345\0", 6), std::string(""), std::string("0x1234"), good + "\n"}) {
         TotpState state;
-        EXPECT_EQ(check_totp(k_rfc_secret, bad, now, state).verdict, TotpVerdict::malformed)
-            << bad;
+        EXPECT_EQ(check_totp(k_rfc_secret, bad, now, state).verdict, TotpVerdict::malformed) << bad;
     }
     TotpState state;
     EXPECT_EQ(check_totp(k_rfc_secret, good, now, state).verdict, TotpVerdict::accepted);
@@ -76,8 +74,7 @@ TEST_F(Totp, LocksOutAfterFiveFailuresInFiveMinutes) {
         EXPECT_EQ(check_totp(k_rfc_secret, "000000", now + i, state).verdict, TotpVerdict::wrong);
     }
     EXPECT_EQ(state.locked_until, 0);
-    EXPECT_EQ(check_totp(k_rfc_secret, "00000x", now + 4, state).verdict,
-              TotpVerdict::malformed);
+    EXPECT_EQ(check_totp(k_rfc_secret, "00000x", now + 4, state).verdict, TotpVerdict::malformed);
     EXPECT_EQ(state.locked_until, now + 4 + 300);
     now += 100;
     const TotpCheck locked = check_totp(k_rfc_secret, code_at(now), now, state);

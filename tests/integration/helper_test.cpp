@@ -1,0 +1,723 @@
+// Integration tests for fleet-helper, as root: real sudo and visudo, a real throwaway user,
+// recording fakes in place of systemctl and apt-get (which cannot run here) that write down the
+// argv, environment and working directory they were given. Every refusal has a control that is
+// the same request without the hostile part.
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <liboath/oath.h>
+#include <sstream>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "accounts.hpp"
+#include "files.hpp"
+#include "process.hpp"
+
+namespace fs = std::filesystem;
+using fleet::test::Accounts;
+using fleet::test::ProcessResult;
+using fleet::test::read_file;
+using fleet::test::RunOptions;
+using fleet::test::write_file;
+using nlohmann::json;
+
+namespace {
+
+const std::string k_helper_build = FLEET_HELPER_PATH;
+
+// A fake systemctl/apt-get: records what it got, then behaves as ./mode says.
+constexpr const char* k_recorder = R"(#!/bin/sh
+here=$(dirname "$0")
+printf '%s\n' "$0" "$@" > "$here/argv"
+/usr/bin/env > "$here/env"
+pwd > "$here/cwd"
+mode=$(cat "$here/mode" 2>/dev/null || echo ok)
+case "$mode" in
+ok) echo "done: $*" ;;
+fail) echo "Failed to restart nginx.service: Unit nginx.service not found." >&2; exit 5 ;;
+big) head -c 200000 /dev/zero | tr '\0' 'x' ;;
+escape) printf 'red \033[31mtext\033[0m \377\376 bell\007\n' ;;
+hang) trap '' TERM; echo $$ > "$here/hang.pid"; sleep 300 & echo $! > "$here/sleep.pid"; wait ;;
+esac
+)";
+
+bool alive(pid_t pid) {
+    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    return !stat.empty() && stat.find(") Z ") == std::string::npos;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        lines.push_back(line);
+    }
+    return lines;
+}
+
+std::string totp_now(const std::string& base32, time_t when) {
+    char* secret = nullptr;
+    size_t length = 0;
+    EXPECT_EQ(oath_base32_decode(base32.data(), base32.size(), &secret, &length), OATH_OK);
+    char code[8] = {};
+    EXPECT_EQ(oath_totp_generate(secret, length, when, 30, 0, 6, code), OATH_OK);
+    free(secret);
+    return code;
+}
+
+class Helper : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        ASSERT_EQ(oath_init(), OATH_OK);
+        char pattern[] = "/var/lib/fleet-helper-test.XXXXXX";
+        ASSERT_NE(mkdtemp(pattern), nullptr);
+        s_root = pattern;
+        chmod(s_root.c_str(), 0755);
+        fs::create_directories(s_root + "/bin");
+        s_helper = s_root + "/bin/fleet-helper";
+        fs::copy_file(k_helper_build, s_helper);
+        chmod(s_helper.c_str(), 0755);
+        fs::create_directories(s_root + "/fake");
+        write_file(s_root + "/fake/systemctl", k_recorder, 0755);
+        write_file(s_root + "/fake/apt-get", k_recorder, 0755);
+    }
+
+    static void TearDownTestSuite() { fs::remove_all(s_root); }
+
+    void SetUp() override {
+        fs::remove(fake("argv"));
+        fs::remove(fake("mode"));
+        s_policy = s_root + "/helper.toml";
+        write_policy("");
+    }
+
+    static std::string fake(const std::string& name) { return s_root + "/fake/" + name; }
+
+    static std::string policy_text(const std::string& extra) {
+        return "systemctl = \"" + fake("systemctl") + "\"\napt_get = \"" + fake("apt-get") +
+               "\"\naudit_log = \"" + s_root + "/log/helper.log\"\n" + extra +
+               "[services]\nnginx = [\"status\", \"start\", \"stop\", \"restart\", \"reload\", "
+               "\"enable\", \"disable\"]\nssh = [\"status\", \"restart\", \"stop\"]\n"
+               "[packages]\nhtop = [\"install\", \"remove\"]\nsudo = [\"install\", \"remove\"]\n"
+               "[apt]\nactions = [\"update\", \"upgrade\"]\n"
+               "[totp]\nsecret = \"" +
+               s_root + "/secrets/totp\"\nstate = \"" + s_root +
+               "/state/totp.json\"\nservice = [\"stop\"]\npackage = [\"upgrade\"]\n";
+    }
+
+    static void write_policy(const std::string& extra) {
+        write_file(s_policy, policy_text(extra), 0644);
+    }
+
+    static ProcessResult helper(std::vector<std::string> args, RunOptions options = {}) {
+        args.insert(args.begin(), {s_helper, "--policy", s_policy});
+        return fleet::test::run(args, options);
+    }
+
+    static json answer(const ProcessResult& result) {
+        const std::vector<std::string> lines = lines_of(result.out);
+        EXPECT_EQ(lines.size(), 1U) << result.out << result.err;
+        return lines.empty() ? json() : json::parse(lines[0]);
+    }
+
+    static std::vector<json> audit_lines() {
+        std::vector<json> lines;
+        for (const std::string& line : lines_of(read_file(s_root + "/log/helper.log"))) {
+            lines.push_back(json::parse(line));
+        }
+        return lines;
+    }
+
+    static std::vector<std::string> recorded_argv() { return lines_of(read_file(fake("argv"))); }
+
+    static std::string enroll() {
+        const ProcessResult result = helper({"totp", "enroll", "--force"});
+        EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+        const size_t at = result.out.find("secret=");
+        return result.out.substr(at + 7, result.out.find('&', at) - at - 7);
+    }
+
+    static inline std::string s_root;
+    static inline std::string s_helper;
+    static inline std::string s_policy;
+};
+
+TEST_F(Helper, PingAnswersWithOneJsonObject) {
+    const ProcessResult result = helper({"ping"});
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    const json reply = answer(result);
+    EXPECT_EQ(reply["ok"], true);
+    EXPECT_EQ(reply["pong"], true);
+    EXPECT_EQ(reply["policy"], s_policy);
+}
+
+TEST_F(Helper, RunsEveryAllowedServiceActionWithFixedArgvEnvAndCwd) {
+    for (const char* action : {"status", "start", "restart", "reload", "enable", "disable"}) {
+        const ProcessResult result = helper({"service", action, "nginx"});
+        ASSERT_EQ(result.exit_code, 0) << action << result.out << result.err;
+        const json reply = answer(result);
+        EXPECT_EQ(reply["ok"], true);
+        EXPECT_EQ(reply["exit_code"], 0);
+        EXPECT_EQ(reply["output"], std::string("done: --no-pager ") + action + " -- nginx\n");
+        EXPECT_EQ(recorded_argv(), (std::vector<std::string>{fake("systemctl"), "--no-pager",
+                                                             action, "--", "nginx"}));
+    }
+    EXPECT_EQ(read_file(fake("cwd")), "/\n");
+}
+
+TEST_F(Helper, RunsEveryAllowedPackageAction) {
+    const std::string apt = fake("apt-get");
+    const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> cases = {
+        {{"package", "install", "htop"},
+         {apt, "-y", "-o", "Dpkg::Options::=--force-confdef", "-o",
+          "Dpkg::Options::=--force-confold", "install", "--", "htop"}},
+        {{"package", "remove", "htop"}, {apt, "-y", "remove", "--", "htop"}},
+        {{"package", "update"}, {apt, "-y", "update"}},
+    };
+    for (const auto& [request, argv] : cases) {
+        const ProcessResult result = helper(request);
+        EXPECT_EQ(result.exit_code, 0) << result.out;
+        EXPECT_EQ(recorded_argv(), argv);
+    }
+}
+
+TEST_F(Helper, BuildsTheEnvironmentFromNothing) {
+    RunOptions options;
+    options.env = std::vector<std::string>{"PATH=/tmp/evil:/usr/bin",
+                                           "SYSTEMD_PAGER=/bin/sh",
+                                           "PAGER=sh",
+                                           "LESSSECURE=0",
+                                           "SYSTEMD_EDITOR=/bin/sh",
+                                           "LD_LIBRARY_PATH=/tmp/evil",
+                                           "DEBIAN_FRONTEND=dialog",
+                                           "APT_CONFIG=/tmp/evil.conf",
+                                           "SMUGGLED=1",
+                                           "HOME=/root",
+                                           "LANG=de_DE.UTF-8"};
+    const ProcessResult result = helper({"service", "restart", "nginx"}, options);
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    std::vector<std::string> env = lines_of(read_file(fake("env")));
+    std::erase_if(env, [](const std::string& line) { return line.rfind("PWD=", 0) == 0; });
+    std::sort(env.begin(), env.end());
+    EXPECT_EQ(
+        env, (std::vector<std::string>{"DEBIAN_FRONTEND=noninteractive", "LANG=C.UTF-8",
+                                       "LC_ALL=C.UTF-8", "LESSSECURE=1", "PAGER=cat",
+                                       "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_COLORS=0",
+                                       "SYSTEMD_PAGER=cat", "SYSTEMD_PAGERSECURE=1", "TERM=dumb"}));
+}
+
+// Each row: a refused request and its control, the same request without the hostile part.
+TEST_F(Helper, RefusesWhatThePolicyDoesNotAllowWithAControlEach) {
+    struct Case {
+        std::vector<std::string> refused;
+        int code;
+        std::string error;
+        std::vector<std::string> control;
+    };
+    const std::vector<Case> cases = {
+        {{"service", "restart", "apache2"},
+         2,
+         "service 'apache2' is not allowed",
+         {"service", "restart", "nginx"}},
+        {{"service", "start", "nginx;id"},
+         2,
+         "not a valid unit name",
+         {"service", "start", "nginx"}},
+        {{"service", "start", "nginx\nid"},
+         2,
+         "not a valid unit name",
+         {"service", "start", "nginx"}},
+        {{"service", "start", "$(id)"}, 2, "not a valid unit name", {"service", "start", "nginx"}},
+        {{"service", "start", "../../bin/sh"},
+         2,
+         "not a valid unit name",
+         {"service", "start", "nginx"}},
+        {{"service", "start", "/lib/systemd/system/nginx.service"},
+         2,
+         "not a valid unit name",
+         {"service", "start", "nginx"}},
+        {{"service", "start", "--help"}, 2, "not a valid unit name", {"service", "start", "nginx"}},
+        {{"service", "start", "ngin*"}, 2, "not a valid unit name", {"service", "start", "nginx"}},
+        {{"service", "stop", "ssh", "--totp", "123456"},
+         2,
+         "protected",
+         {"service", "restart", "ssh"}},
+        {{"service", "edit", "nginx"},
+         4,
+         "unknown service action 'edit'",
+         {"service", "reload", "nginx"}},
+        {{"package", "install", "./evil.deb"},
+         2,
+         "not a valid Debian package name",
+         {"package", "install", "htop"}},
+        {{"package", "install", "-oDpkg::Pre-Invoke::=id"},
+         2,
+         "not a valid Debian package name",
+         {"package", "install", "htop"}},
+        {{"package", "remove", "sudo"}, 2, "protected", {"package", "install", "sudo"}},
+        {{"package", "install", "vim"},
+         2,
+         "package 'vim' is not allowed",
+         {"package", "install", "htop"}},
+    };
+    for (const Case& c : cases) {
+        fs::remove(fake("argv"));
+        const ProcessResult refused = helper(c.refused);
+        EXPECT_EQ(refused.exit_code, c.code) << c.refused[2] << refused.out;
+        const json reply = answer(refused);
+        EXPECT_EQ(reply["ok"], false);
+        EXPECT_NE(reply.value("error", "").find(c.error), std::string::npos) << reply.dump();
+        EXPECT_FALSE(fs::exists(fake("argv"))) << "ran for " << c.refused[2];
+        const ProcessResult control = helper(c.control);
+        EXPECT_EQ(control.exit_code, 0) << control.out;
+        EXPECT_TRUE(fs::exists(fake("argv")));
+    }
+}
+
+TEST_F(Helper, RefusesEverythingWhenThePolicyIsNotTrusted) {
+    const std::string dir = s_root + "/policies";
+    fs::create_directories(dir);
+    const std::string policy = dir + "/helper.toml";
+    write_file(policy, policy_text(""), 0644);
+    const auto ping = [&] {
+        return fleet::test::run({s_helper, "--policy", policy, "service", "status", "nginx"});
+    };
+    ASSERT_EQ(ping().exit_code, 0); // control
+
+    chmod(policy.c_str(), 0664);
+    ProcessResult result = ping();
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("must be owned by root"),
+              std::string::npos);
+    chmod(policy.c_str(), 0644);
+
+    Accounts accounts;
+    const std::string owner = Accounts::unique_name("p");
+    const uid_t uid = accounts.add_user(owner);
+    ASSERT_EQ(chown(policy.c_str(), uid, 0), 0);
+    EXPECT_EQ(ping().exit_code, 2);
+    ASSERT_EQ(chown(policy.c_str(), 0, 0), 0);
+
+    chmod(dir.c_str(), 0777);
+    result = ping();
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("directory " + dir),
+              std::string::npos);
+    chmod(dir.c_str(), 01777); // sticky does not help, unlike dispatch's config
+    EXPECT_EQ(ping().exit_code, 2);
+    chmod(dir.c_str(), 0755);
+
+    const std::string link = dir + "/link.toml";
+    fs::create_symlink(policy, link);
+    EXPECT_EQ(fleet::test::run({s_helper, "--policy", link, "ping"}).exit_code, 2);
+    EXPECT_EQ(fleet::test::run({s_helper, "--policy", dir + "/missing.toml", "ping"}).exit_code, 2);
+    write_file(policy, policy_text("unknown_key = 1\n"), 0644);
+    EXPECT_EQ(ping().exit_code, 2);
+    ASSERT_EQ(ping().exit_code, 2);
+    write_file(policy, policy_text(""), 0644);
+    EXPECT_EQ(ping().exit_code, 0);
+}
+
+TEST_F(Helper, RefusesAnExecutableOthersCouldReplace) {
+    chmod(fake("systemctl").c_str(), 0775);
+    const ProcessResult result = helper({"service", "status", "nginx"});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("must be owned by root"),
+              std::string::npos);
+    EXPECT_FALSE(fs::exists(fake("argv")));
+    chmod(fake("systemctl").c_str(), 0755);
+    EXPECT_EQ(helper({"service", "status", "nginx"}).exit_code, 0);
+}
+
+TEST_F(Helper, ReportsAFailedActionWithItsOutput) {
+    write_file(fake("mode"), "fail", 0644);
+    const ProcessResult result = helper({"service", "restart", "nginx"});
+    EXPECT_EQ(result.exit_code, 1);
+    const json reply = answer(result);
+    EXPECT_EQ(reply["ok"], false);
+    EXPECT_EQ(reply["exit_code"], 5);
+    EXPECT_EQ(reply["error"], "systemctl exited with status 5");
+    EXPECT_NE(reply["output"].get<std::string>().find("Unit nginx.service not found"),
+              std::string::npos);
+}
+
+TEST_F(Helper, CapsAndEscapesOutput) {
+    write_file(fake("mode"), "big", 0644);
+    json reply = answer(helper({"service", "status", "nginx"}));
+    EXPECT_EQ(reply["truncated"], true);
+    EXPECT_EQ(reply["output"].get<std::string>().size(), 64U * 1024);
+
+    write_file(fake("mode"), "escape", 0644);
+    const ProcessResult result = helper({"service", "status", "nginx"});
+    EXPECT_EQ(result.out.find('\x1b'), std::string::npos);
+    reply = answer(result);
+    EXPECT_EQ(reply["output"], "red \\x1b[31mtext\\x1b[0m \\xff\\xfe bell\\x07\n");
+    EXPECT_EQ(reply["truncated"], false);
+}
+
+TEST_F(Helper, TimesOutWithTermThenKillAndLeavesNothingBehind) {
+    write_policy("timeout = \"1s\"\ngrace = \"1s\"\n");
+    write_file(fake("mode"), "hang", 0644);
+    const auto started = std::chrono::steady_clock::now();
+    const ProcessResult result = helper({"service", "restart", "nginx"});
+    const auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(result.exit_code, 1);
+    const json reply = answer(result);
+    EXPECT_EQ(reply["timed_out"], true);
+    EXPECT_EQ(reply["error"], "systemctl did not finish within 1s");
+    EXPECT_GE(took, std::chrono::seconds(2)); // TERM was ignored; KILL came after the grace
+    const pid_t shell = std::stoi(read_file(fake("hang.pid")));
+    const pid_t sleeper = std::stoi(read_file(fake("sleep.pid")));
+    EXPECT_FALSE(alive(shell));
+    EXPECT_FALSE(alive(sleeper));
+}
+
+TEST_F(Helper, TotpGatesDangerousActions) {
+    const std::string secret = enroll();
+    struct stat info {};
+    ASSERT_EQ(stat((s_root + "/secrets/totp").c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 07777, 0600U);
+    EXPECT_EQ(info.st_uid, 0U);
+
+    ProcessResult result = helper({"service", "stop", "nginx"});
+    EXPECT_EQ(result.exit_code, 3);
+    EXPECT_EQ(answer(result)["error"], "service stop needs a TOTP code (--totp CODE)");
+    EXPECT_FALSE(fs::exists(fake("argv")));
+
+    const time_t now = time(nullptr);
+    const std::string code = totp_now(secret, now);
+    const std::string wrong = code == "000000" ? "111111" : "000000";
+    result = helper({"service", "stop", "nginx", "--totp", wrong});
+    EXPECT_EQ(result.exit_code, 3);
+    EXPECT_EQ(answer(result)["error"], "wrong TOTP code");
+    result = helper({"service", "stop", "nginx", "--totp", code.substr(0, 5)});
+    EXPECT_EQ(result.exit_code, 3);
+    EXPECT_EQ(answer(result)["error"], "a TOTP code is exactly six digits");
+    result = helper({"service", "stop", "nginx", "--totp", totp_now(secret, now - 120)});
+    EXPECT_EQ(result.exit_code, 3);
+    EXPECT_FALSE(fs::exists(fake("argv")));
+
+    result = helper({"service", "stop", "nginx", "--totp", code});
+    EXPECT_EQ(result.exit_code, 0) << result.out;
+    EXPECT_TRUE(fs::exists(fake("argv")));
+    EXPECT_EQ(audit_lines().back()["totp_counter"], static_cast<uint64_t>(now / 30));
+    EXPECT_EQ(result.out.find(code), std::string::npos);
+    EXPECT_EQ(read_file(s_root + "/log/helper.log").find(code), std::string::npos);
+
+    fs::remove(fake("argv"));
+    result = helper({"service", "stop", "nginx", "--totp", code});
+    EXPECT_EQ(result.exit_code, 3);
+    EXPECT_EQ(answer(result)["error"], "TOTP code already used: wait for the next one");
+    EXPECT_FALSE(fs::exists(fake("argv")));
+
+    // The next step's code is within the window, and newer: accepted.
+    result = helper({"service", "stop", "nginx", "--totp", totp_now(secret, now + 30)});
+    EXPECT_EQ(result.exit_code, 0) << result.out;
+
+    // Actions the policy does not gate need no code.
+    EXPECT_EQ(helper({"service", "restart", "nginx"}).exit_code, 0);
+    ASSERT_EQ(stat((s_root + "/state/totp.json").c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 07777, 0600U);
+}
+
+TEST_F(Helper, TotpLocksOutAfterFiveFailures) {
+    const std::string secret = enroll();
+    fs::remove(s_root + "/state/totp.json");
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(helper({"package", "upgrade", "--totp", "12345x"}).exit_code, 3);
+    }
+    const ProcessResult result =
+        helper({"package", "upgrade", "--totp", totp_now(secret, time(nullptr))});
+    EXPECT_EQ(result.exit_code, 3);
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("locked for another"),
+              std::string::npos);
+    EXPECT_FALSE(fs::exists(fake("argv")));
+    fs::remove(s_root + "/state/totp.json"); // the operator's reset
+    EXPECT_EQ(helper({"package", "upgrade", "--totp", totp_now(secret, time(nullptr))}).exit_code,
+              0);
+}
+
+TEST_F(Helper, TotpRefusesWithoutASecretAndGuardsEnrolment) {
+    fs::remove_all(s_root + "/secrets");
+    ProcessResult result = helper({"service", "stop", "nginx", "--totp", "123456"});
+    EXPECT_EQ(result.exit_code, 3);
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("not enrolled"), std::string::npos);
+
+    result = helper({"totp", "enroll"});
+    EXPECT_EQ(result.exit_code, 0);
+    EXPECT_NE(result.out.find("otpauth://totp/fleet-dispatch:fleet-helper%40"), std::string::npos);
+    EXPECT_NE(result.out.find("\u2588"), std::string::npos) << "no QR code: " << result.out;
+    const std::string first = read_file(s_root + "/secrets/totp");
+    result = helper({"totp", "enroll"});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_EQ(read_file(s_root + "/secrets/totp"), first);
+
+    chmod((s_root + "/secrets/totp").c_str(), 0644);
+    result = helper({"service", "stop", "nginx", "--totp", "123456"});
+    EXPECT_EQ(result.exit_code, 3);
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("mode 0600"), std::string::npos);
+}
+
+TEST_F(Helper, AuditsEveryRequestOnOneEscapedLine) {
+    fs::remove(s_root + "/log/helper.log");
+    helper({"service", "restart", "nginx"});
+    helper({"service", "restart", "apache2"});
+    helper({"service", "start", "x\n{\"decision\":\"allowed\"}\x1b[2J"});
+    helper({"bogus"});
+    const std::vector<json> lines = audit_lines();
+    ASSERT_EQ(lines.size(), 4U);
+    EXPECT_EQ(lines[0]["decision"], "allowed");
+    EXPECT_EQ(lines[0]["request"]["name"], "nginx");
+    EXPECT_EQ(lines[0]["argv"][1], "--no-pager");
+    EXPECT_EQ(lines[0]["exit_code"], 0);
+    EXPECT_EQ(lines[0]["command_exit_code"], 0);
+    EXPECT_TRUE(lines[0]["sudo_user"].is_null());
+    EXPECT_EQ(lines[1]["decision"], "refused");
+    EXPECT_EQ(lines[1]["reason"], "service 'apache2' is not allowed");
+    EXPECT_EQ(lines[1]["exit_code"], 2);
+    EXPECT_EQ(lines[2]["request"]["name"], "x\n{\"decision\":\"allowed\"}\\x1b[2J");
+    EXPECT_EQ(lines[3]["decision"], "usage_error");
+    EXPECT_EQ(lines[3]["request"]["argv"], json({"--policy", s_policy, "bogus"}));
+    struct stat info {};
+    ASSERT_EQ(stat((s_root + "/log/helper.log").c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 07777, 0600U);
+}
+
+TEST_F(Helper, RefusesEverythingWhenTheAuditLogIsUnsafe) {
+    chmod((s_root + "/log").c_str(), 0770);
+    ProcessResult result = helper({"service", "status", "nginx"});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("audit log unavailable"),
+              std::string::npos);
+    EXPECT_FALSE(fs::exists(fake("argv")));
+    chmod((s_root + "/log").c_str(), 0700);
+    chmod((s_root + "/log/helper.log").c_str(), 0644);
+    EXPECT_EQ(helper({"service", "status", "nginx"}).exit_code, 2);
+    chmod((s_root + "/log/helper.log").c_str(), 0600);
+    EXPECT_EQ(helper({"service", "status", "nginx"}).exit_code, 0);
+}
+
+// syslog: when this host has no /dev/log, the test listens there itself for the duration.
+TEST_F(Helper, AuditsToSyslogAuthpriv) {
+    if (fs::exists("/dev/log")) {
+        GTEST_SKIP() << "/dev/log belongs to this host's syslog";
+    }
+    const int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(sock, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strcpy(address.sun_path, "/dev/log");
+    ASSERT_EQ(bind(sock, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    const timeval wait{5, 0};
+    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    const auto receive = [&] {
+        char buffer[65536];
+        const ssize_t n = recv(sock, buffer, sizeof buffer, 0);
+        return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : std::string();
+    };
+    helper({"service", "status", "nginx"});
+    const std::string allowed = receive();
+    helper({"service", "status", "apache2"});
+    const std::string refused = receive();
+    unlink("/dev/log");
+    close(sock);
+    EXPECT_EQ(allowed.rfind("<86>", 0), 0U) << allowed; // authpriv.info
+    EXPECT_NE(allowed.find("fleet-helper["), std::string::npos);
+    EXPECT_NE(allowed.find("\"decision\":\"allowed\""), std::string::npos);
+    EXPECT_EQ(refused.rfind("<85>", 0), 0U) << refused; // authpriv.notice
+    EXPECT_NE(refused.find("\"decision\":\"refused\""), std::string::npos);
+}
+
+// Real sudo: a throwaway user reaches the helper only through the rule install-sudoers wrote,
+// and only with the policy at its fixed path.
+class HelperSudo : public Helper {
+protected:
+    static void SetUpTestSuite() {
+        Helper::SetUpTestSuite();
+        s_accounts = new Accounts();
+        s_user = Accounts::unique_name("s");
+        s_accounts->add_user(s_user);
+        s_dotted = Accounts::unique_name("s.d");
+        s_accounts->add_user(s_dotted);
+        if (!fs::exists("/etc/fleet-dispatch")) {
+            fs::create_directory("/etc/fleet-dispatch");
+            s_created_etc = true;
+        }
+        if (!fs::exists(k_fixed_policy)) {
+            write_file(k_fixed_policy, policy_text(""), 0644);
+            s_created_policy = true;
+        }
+    }
+
+    static void TearDownTestSuite() {
+        for (const std::string& name : {"fleet-helper-" + s_user, "fleet-helper-" + dotted_file(),
+                                        "zz-" + s_user + "-broken"}) {
+            fs::remove("/etc/sudoers.d/" + name);
+        }
+        if (s_created_policy) {
+            fs::remove(k_fixed_policy);
+        }
+        if (s_created_etc) {
+            fs::remove("/etc/fleet-dispatch");
+        }
+        delete s_accounts;
+        Helper::TearDownTestSuite();
+    }
+
+    static std::string dotted_file() {
+        std::string name = s_dotted;
+        name.replace(name.find('.'), 1, "%2e");
+        return name;
+    }
+
+    static ProcessResult as_user(const std::string& user, const std::vector<std::string>& argv) {
+        std::vector<std::string> full{"/usr/sbin/runuser", "-u", user, "--"};
+        full.insert(full.end(), argv.begin(), argv.end());
+        return fleet::test::run(full);
+    }
+
+    static ProcessResult sudo_helper(const std::vector<std::string>& args,
+                                     const std::string& user = s_user) {
+        std::vector<std::string> argv{"/usr/bin/sudo", "-n", s_helper};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return as_user(user, argv);
+    }
+
+    static ProcessResult install(const std::string& user, const std::string& helper = s_helper) {
+        return fleet::test::run({helper, "install-sudoers", "--user", user});
+    }
+
+    void SetUp() override {
+        Helper::SetUp();
+        if (!s_created_policy) {
+            GTEST_SKIP() << k_fixed_policy << " belongs to a real installation";
+        }
+    }
+
+    static constexpr const char* k_fixed_policy = "/etc/fleet-dispatch/helper.toml";
+    static inline Accounts* s_accounts = nullptr;
+    static inline std::string s_user;
+    static inline std::string s_dotted;
+    static inline bool s_created_etc = false;
+    static inline bool s_created_policy = false;
+};
+
+TEST_F(HelperSudo, TheRuleInstallSudoersWritesIsTheOnlyWayIn) {
+    ProcessResult result = sudo_helper({"ping"});
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.err.find("password is required"), std::string::npos) << result.err;
+
+    result = install(s_user);
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    json reply = answer(result);
+    EXPECT_EQ(reply["changed"], true);
+    const std::string file = "/etc/sudoers.d/fleet-helper-" + s_user;
+    EXPECT_EQ(reply["file"], file);
+    EXPECT_EQ(reply["rule"], s_user + " ALL=(root) NOPASSWD: " + s_helper);
+    struct stat info {};
+    ASSERT_EQ(stat(file.c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 07777, 0440U);
+    EXPECT_EQ(info.st_uid, 0U);
+    EXPECT_EQ(info.st_gid, 0U);
+    EXPECT_EQ(answer(install(s_user))["changed"], false); // idempotent
+    EXPECT_EQ(fleet::test::run({"/usr/sbin/visudo", "-c", "-q"}).exit_code, 0);
+
+    result = sudo_helper({"ping"});
+    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_EQ(answer(result)["policy"], k_fixed_policy);
+    const json audit = audit_lines().back();
+    EXPECT_EQ(audit["sudo_user"], s_user);
+    EXPECT_EQ(audit["sudo_uid"], fleet::test::uid_of(s_user));
+    EXPECT_EQ(audit["uid"], 0);
+
+    // The rule names the helper and nothing else.
+    result = as_user(s_user, {"/usr/bin/sudo", "-n", "/bin/true"});
+    EXPECT_NE(result.exit_code, 0);
+}
+
+TEST_F(HelperSudo, ThroughSudoTheCallerControlsNeitherPolicyNorEnvironment) {
+    ASSERT_EQ(install(s_user).exit_code, 0);
+    ProcessResult result = sudo_helper({"service", "restart", "nginx"});
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    const std::string env = read_file(fake("env"));
+    EXPECT_EQ(env.find("SUDO_"), std::string::npos);
+    EXPECT_NE(env.find("SYSTEMD_PAGER=cat"), std::string::npos);
+
+    result = sudo_helper({"--policy", s_policy, "ping"});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("--policy is refused"),
+              std::string::npos);
+
+    result = as_user(s_user, {"/usr/bin/sudo", "-n", "SYSTEMD_PAGER=/bin/sh", s_helper, "ping"});
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_EQ(result.out, ""); // sudo refused before the helper ran
+    result = as_user(s_user, {"/usr/bin/sudo", "-n", "-E", s_helper, "ping"});
+    EXPECT_NE(result.exit_code, 0);
+
+    EXPECT_EQ(sudo_helper({"totp", "enroll", "--force"}).exit_code, 2);
+    EXPECT_EQ(sudo_helper({"install-sudoers", "--user", s_user}).exit_code, 2);
+
+    // Without sudo the user is no one: no policy path of its choosing, no audit log, no root.
+    result = as_user(s_user, {s_helper, "--policy", s_policy, "service", "restart", "nginx"});
+    EXPECT_EQ(result.exit_code, 2);
+}
+
+TEST_F(HelperSudo, HandlesUserNamesWithADot) {
+    const ProcessResult result = install(s_dotted);
+    ASSERT_EQ(result.exit_code, 0) << result.out;
+    EXPECT_EQ(answer(result)["file"], "/etc/sudoers.d/fleet-helper-" + dotted_file());
+    EXPECT_EQ(sudo_helper({"ping"}, s_dotted).exit_code, 0);
+}
+
+TEST_F(HelperSudo, RefusesBadUsersAndAHelperOthersCouldReplace) {
+    for (const char* user : {"no-such-user-here", "root", "-oProxyCommand=x", "x';id;'"}) {
+        const ProcessResult result = install(user);
+        EXPECT_EQ(result.exit_code, 2) << user << result.out;
+    }
+    const std::string loose = s_root + "/loose";
+    fs::create_directories(loose);
+    fs::copy_file(s_helper, loose + "/fleet-helper", fs::copy_options::overwrite_existing);
+    chmod(loose.c_str(), 0777);
+    ProcessResult result = install(s_user, loose + "/fleet-helper");
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("directory " + loose),
+              std::string::npos);
+    chmod(loose.c_str(), 0755);
+    chmod((loose + "/fleet-helper").c_str(), 0775);
+    EXPECT_EQ(install(s_user, loose + "/fleet-helper").exit_code, 2);
+    chmod((loose + "/fleet-helper").c_str(), 0755);
+    EXPECT_EQ(install(s_user, loose + "/fleet-helper").exit_code, 0); // control
+    EXPECT_EQ(install(s_user).exit_code, 0);
+}
+
+TEST_F(HelperSudo, RollsBackWhenTheWholeConfigurationFails) {
+    ASSERT_EQ(install(s_user).exit_code, 0);
+    const std::string file = "/etc/sudoers.d/fleet-helper-" + s_user;
+    const std::string before = read_file(file);
+    const std::string other = s_root + "/other";
+    fs::create_directories(other);
+    fs::copy_file(s_helper, other + "/fleet-helper", fs::copy_options::overwrite_existing);
+    const std::string broken = "/etc/sudoers.d/zz-" + s_user + "-broken";
+    write_file(broken, "this is not sudoers syntax\n", 0440);
+    const ProcessResult result = install(s_user, other + "/fleet-helper");
+    fs::remove(broken);
+    EXPECT_EQ(result.exit_code, 1) << result.out;
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("previous rule file is back"),
+              std::string::npos)
+        << result.out;
+    EXPECT_EQ(read_file(file), before);
+    for (const auto& entry : fs::directory_iterator("/etc/sudoers.d")) {
+        EXPECT_EQ(entry.path().filename().string().find(".fleet-helper"), std::string::npos)
+            << "staging file left behind: " << entry.path();
+    }
+    EXPECT_EQ(sudo_helper({"ping"}).exit_code, 0);
+}
+
+} // namespace
