@@ -18,6 +18,7 @@ namespace fleet {
 namespace {
 
 constexpr std::chrono::seconds k_visudo_timeout{30};
+constexpr size_t k_max_small_file = size_t{64} * 1024;
 
 // visudo's answer as one line: its first line of output, or the exit code.
 Status run_visudo(const SudoersPaths& paths, const std::vector<std::string>& args,
@@ -62,7 +63,7 @@ private:
 };
 
 bool is_current(int dir_fd, const std::string& name, const std::string& content) {
-    Result<std::string> text = read_file_at(dir_fd, name, 64 * 1024);
+    Result<std::string> text = read_file_at(dir_fd, name, k_max_small_file);
     struct stat info {};
     return text && *text == content &&
            ::fstatat(dir_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -161,7 +162,7 @@ Result<SudoersInstall> install_sudoers(const std::string& user, const std::strin
     if (is_current(dir.get(), name, content)) {
         return install;
     }
-    Result<std::string> previous = read_file_at(dir.get(), name, 64 * 1024);
+    Result<std::string> previous = read_file_at(dir.get(), name, k_max_small_file);
     if (Status published = publish_rule(dir.get(), paths.dir, name, content, paths); !published) {
         return published.error();
     }

@@ -23,6 +23,7 @@ namespace {
 
 constexpr size_t k_secret_bytes = 20;     // 160 bits, RFC 4226 R6's recommendation
 constexpr size_t k_min_secret_bytes = 16; // 128 bits, its minimum
+constexpr size_t k_max_small_file = size_t{64} * 1024;
 
 std::string directory_of(const std::string& path) {
     const size_t slash = path.rfind('/');
@@ -259,7 +260,7 @@ Result<TotpCheck> verify_totp(const std::string& secret_path, const std::string&
     }
     const std::string name = base_name(state_path);
     TotpState state;
-    Result<std::string> text = read_file_at(dir->get(), name, 64 * 1024);
+    Result<std::string> text = read_file_at(dir->get(), name, k_max_small_file);
     if (text) {
         Result<TotpState> parsed = parse_state(*text, state_path);
         if (!parsed) {

@@ -116,7 +116,7 @@ protected:
         write_file(s_policy, policy_text(extra), 0644);
     }
 
-    static ProcessResult helper(std::vector<std::string> args, RunOptions options = {}) {
+    static ProcessResult helper(std::vector<std::string> args, const RunOptions& options = {}) {
         args.insert(args.begin(), {s_helper, "--policy", s_policy});
         return fleet::test::run(args, options);
     }
