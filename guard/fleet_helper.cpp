@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -336,11 +337,31 @@ std::string audit_line(const Outcome& outcome, const Result<Request>& request,
     return json_line(line);
 }
 
-int helper_main(int argc, char** argv) {
+// What the caller hands down through sudo and must not matter: closed standard fds (the audit
+// log would be opened as fd 1 and receive the answer), SIGPIPE (a reader that went away would
+// kill the helper between the action and its audit line), a small RLIMIT_FSIZE (SIGXFSZ in the
+// middle of the state or audit write). And what must not leak: core dumps and ptrace of a
+// process that reads the TOTP secret.
+bool harden_process() {
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+            ::open("/dev/null", O_RDWR | O_NOCTTY) != fd) {
+            return false;
+        }
+    }
     ::umask(077);
-    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    ::signal(SIGPIPE, SIG_IGN);
     const rlimit no_core{0, 0};
-    ::setrlimit(RLIMIT_CORE, &no_core);
+    const rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
+    return ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 && ::setrlimit(RLIMIT_CORE, &no_core) == 0 &&
+           (::geteuid() != 0 || ::setrlimit(RLIMIT_FSIZE, &unlimited) == 0);
+}
+
+int helper_main(int argc, char** argv) {
+    if (!harden_process()) {
+        std::cerr << "fleet-helper: cannot set up the process: " << std::strerror(errno) << "\n";
+        return k_refused;
+    }
     const auto started = std::chrono::steady_clock::now();
     const std::vector<std::string> args(argv + 1, argv + argc);
     const Result<Request> request = parse_request(args);
@@ -364,21 +385,24 @@ int helper_main(int argc, char** argv) {
     Outcome outcome = serve(request, caller, policy, audit);
     const auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);
+    // The audit line first: whatever happens to stdout, the request is on record.
+    const std::string line = audit_line(outcome, request, args, caller, duration);
+    syslog_audit(line, outcome.decision == "allowed");
+    const Status logged = audit ? audit->append(line) : Status(Ok{});
     if (outcome.answer.is_object()) {
         if (request) {
             outcome.answer["request"] = request_json(*request);
         }
         outcome.answer["duration_ms"] = duration.count();
+        if (!logged) {
+            outcome.answer["audit_error"] = logged.error().message;
+        }
         std::cout << json_line(outcome.answer) << "\n";
     }
     std::cout.flush();
-    const std::string line = audit_line(outcome, request, args, caller, duration);
-    syslog_audit(line, outcome.decision == "allowed");
-    if (audit) {
-        if (Status written = audit->append(line); !written) {
-            std::cerr << "fleet-helper: " << written.error().message << "\n";
-            return outcome.exit_code == k_ok ? k_failed : outcome.exit_code;
-        }
+    if (!logged) {
+        std::cerr << "fleet-helper: " << logged.error().message << "\n";
+        return outcome.exit_code == k_ok ? k_failed : outcome.exit_code;
     }
     return outcome.exit_code;
 }

@@ -490,6 +490,22 @@ TEST_F(Helper, AuditsEveryRequestOnOneEscapedLine) {
     EXPECT_EQ(info.st_mode & 07777, 0600U);
 }
 
+// A caller that closes stdout or leaves with the reader of it: the audit log neither receives
+// the answer nor loses the line.
+TEST_F(Helper, AuditsWhenStdoutIsClosedOrGone) {
+    fs::remove(s_root + "/log/helper.log");
+    ProcessResult result = fleet::test::run(
+        {"/bin/sh", "-c", "exec \"$@\" >&-", "sh", s_helper, "--policy", s_policy, "ping"});
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    result = fleet::test::run({"/bin/sh", "-c", "\"$@\" | true", "sh", s_helper, "--policy",
+                               s_policy, "service", "restart", "nginx"});
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    const std::vector<json> lines = audit_lines(); // each line parses: no answer mixed in
+    ASSERT_EQ(lines.size(), 2U);
+    EXPECT_EQ(lines[0]["request"]["command"], "ping");
+    EXPECT_EQ(lines[1]["decision"], "allowed");
+}
+
 TEST_F(Helper, RefusesEverythingWhenTheAuditLogIsUnsafe) {
     chmod((s_root + "/log").c_str(), 0770);
     ProcessResult result = helper({"service", "status", "nginx"});
