@@ -22,6 +22,7 @@
 
 namespace fs = std::filesystem;
 using fleet::test::Accounts;
+using fleet::test::alive;
 using fleet::test::ProcessResult;
 using fleet::test::read_file;
 using fleet::test::RunOptions;
@@ -47,11 +48,6 @@ escape) printf 'red \033[31mtext\033[0m \377\376 bell\007\n' ;;
 hang) trap '' TERM; echo $$ > "$here/hang.pid"; sleep 300 & echo $! > "$here/sleep.pid"; wait ;;
 esac
 )";
-
-bool alive(pid_t pid) {
-    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    return !stat.empty() && stat.find(") Z ") == std::string::npos;
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> lines;

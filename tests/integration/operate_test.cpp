@@ -19,6 +19,7 @@
 
 namespace fs = std::filesystem;
 using fleet::test::Accounts;
+using fleet::test::alive;
 using fleet::test::ProcessResult;
 using fleet::test::read_file;
 using fleet::test::run_id_of;
@@ -30,11 +31,6 @@ using nlohmann::json;
 namespace {
 
 const std::string k_dispatch = DISPATCH_PATH;
-
-bool alive(pid_t pid) {
-    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    return !stat.empty() && stat.find(") Z ") == std::string::npos;
-}
 
 class Operate : public ::testing::Test {
 protected:

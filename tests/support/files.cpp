@@ -17,6 +17,11 @@ void write_file(const std::string& path, const std::string& text, mode_t mode) {
     chmod(path.c_str(), mode);
 }
 
+bool alive(pid_t pid) {
+    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    return !stat.empty() && stat.find(") Z ") == std::string::npos;
+}
+
 std::vector<pid_t> survivors(const std::string& run_id) {
     std::vector<pid_t> pids;
     const std::string marker = "FLEET_DISPATCH_RUN_ID=" + run_id;

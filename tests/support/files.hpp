@@ -13,6 +13,9 @@ std::string read_file(const std::string& path);
 // Writes `text` and sets `mode`.
 void write_file(const std::string& path, const std::string& text, mode_t mode);
 
+// Whether `pid` is a live process (not gone, not a zombie).
+bool alive(pid_t pid);
+
 // Live (not zombie) processes started for a run: they carry its id in their environment
 // (FLEET_DISPATCH_RUN_ID), whatever session or group they moved to.
 std::vector<pid_t> survivors(const std::string& run_id);
