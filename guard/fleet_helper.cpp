@@ -148,6 +148,7 @@ Outcome run_action(const HelperPolicy& policy, const Request& request) {
     limits.timeout = policy.timeout;
     limits.grace = policy.grace;
     limits.max_output = k_max_output;
+    limits.workdir = "/";
     Result<ProbeResult> result = run_bounded(argv, action_environment(), limits);
     if (!result) {
         Outcome outcome = refusal(k_failed, "allowed", result.error().message);
@@ -213,6 +214,7 @@ std::string qr_code(const std::string& uri) {
     ProbeLimits limits;
     limits.timeout = std::chrono::seconds(10);
     limits.stdin_fd = memory.get();
+    limits.workdir = "/";
     Result<ProbeResult> result =
         run_bounded({k_qrencode, "-t", "UTF8", "-o", "-"}, {"PATH=/usr/bin:/bin"}, limits);
     if (!result || result->exit_code != 0) {

@@ -103,9 +103,9 @@ Result<ProbeResult> run_bounded(const std::vector<std::string>& argv,
     if (pid == 0) {
         const int input =
             limits.stdin_fd >= 0 ? limits.stdin_fd : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (::setsid() < 0 || ::chdir("/") != 0 || input < 0 || ::dup2(input, 0) < 0 ||
-            ::dup2(write_end.get(), 1) < 0 || ::dup2(write_end.get(), 2) < 0 || !reset_signals() ||
-            !mark_fds_cloexec(3)) {
+        if (::setsid() < 0 || (!limits.workdir.empty() && ::chdir(limits.workdir.c_str()) != 0) ||
+            input < 0 || ::dup2(input, 0) < 0 || ::dup2(write_end.get(), 1) < 0 ||
+            ::dup2(write_end.get(), 2) < 0 || !reset_signals() || !mark_fds_cloexec(3)) {
             ::_exit(127);
         }
         const ExecFailure failure = exec_command(argv, env);

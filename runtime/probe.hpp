@@ -3,7 +3,7 @@
 // runs systemctl and apt-get.
 //
 //   pipe2(O_CLOEXEC); fork
-//   child:  setsid (own session and process group, no controlling tty); cwd /; stdin
+//   child:  setsid (own session and process group, no controlling tty); cwd if asked; stdin
 //           /dev/null or a given fd; stdout and stderr on the pipe; signals reset; fds > 2
 //           close-on-exec; execve
 //   parent: read the pipe (output beyond the cap is read and dropped, so the child never
@@ -28,7 +28,8 @@ struct ProbeLimits {
     std::chrono::milliseconds timeout{5000};
     std::chrono::milliseconds grace{0}; // between TERM and KILL at the deadline
     size_t max_output = size_t{64} * 1024;
-    int stdin_fd = -1; // the command's stdin; -1: /dev/null
+    int stdin_fd = -1;   // the command's stdin; -1: /dev/null
+    std::string workdir; // the command's cwd; empty: the caller's
 };
 
 struct ProbeResult {
