@@ -1,5 +1,7 @@
 #include "actions.hpp"
 
+#include "tools.hpp"
+
 namespace fleet {
 
 std::vector<std::string> action_argv(const HelperPolicy& policy, const Request& request) {
@@ -19,16 +21,9 @@ std::vector<std::string> action_argv(const HelperPolicy& policy, const Request& 
 }
 
 std::vector<std::string> action_environment() {
-    return {"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-            "LANG=C.UTF-8",
-            "LC_ALL=C.UTF-8",
-            "TERM=dumb",
-            "SYSTEMD_PAGER=cat",
-            "PAGER=cat",
-            "SYSTEMD_PAGERSECURE=1",
-            "LESSSECURE=1",
-            "SYSTEMD_COLORS=0",
-            "DEBIAN_FRONTEND=noninteractive"};
+    std::vector<std::string> env = tool_environment();
+    env.emplace_back("DEBIAN_FRONTEND=noninteractive");
+    return env;
 }
 
 } // namespace fleet

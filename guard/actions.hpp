@@ -25,8 +25,7 @@ namespace fleet {
 // Precondition: decide(policy, request).allowed.
 std::vector<std::string> action_argv(const HelperPolicy& policy, const Request& request);
 
-// PATH fixed; pagers off and secure (systemd/systemd#5666, CVE-2023-26604); no colours, a dumb
-// terminal, C.UTF-8; apt and debconf non-interactive. Nothing of the caller's.
+// tool_environment() (tools.hpp), and apt and debconf non-interactive.
 std::vector<std::string> action_environment();
 
 } // namespace fleet

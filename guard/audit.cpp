@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "io.hpp"
 
@@ -26,7 +27,7 @@ Status check_root_dir(int fd, const std::string& dir) {
 
 } // namespace
 
-Result<AuditLog> AuditLog::open(const std::string& path) {
+Result<AuditLog> AuditLog::open(const std::string& path, Access access) {
     const size_t slash = path.rfind('/');
     if (path.empty() || path[0] != '/' || slash + 1 >= path.size()) {
         return input_error("audit log " + path + " is not an absolute file path");
@@ -41,7 +42,8 @@ Result<AuditLog> AuditLog::open(const std::string& path) {
         return trusted.error();
     }
     const std::string dir_name = dir.substr(dir.rfind('/') + 1);
-    if (dir != "/" && ::mkdirat(parent_fd.get(), dir_name.c_str(), 0700) != 0 && errno != EEXIST) {
+    if (dir != "/" && ::geteuid() == 0 && ::mkdirat(parent_fd.get(), dir_name.c_str(), 0700) != 0 &&
+        errno != EEXIST) {
         return system_error("audit log directory " + dir, errno);
     }
     const Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -52,8 +54,10 @@ Result<AuditLog> AuditLog::open(const std::string& path) {
         return trusted.error();
     }
     const std::string name = path.substr(slash + 1);
+    // Only root creates it: a log another user created would be theirs.
+    const int create = ::geteuid() == 0 ? O_CREAT : 0;
     Fd fd(::openat(dir_fd.get(), name.c_str(),
-                   O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+                   O_WRONLY | O_APPEND | create | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
                    0600));
     if (!fd.valid()) {
         return system_error("audit log " + path, errno);
@@ -62,9 +66,10 @@ Result<AuditLog> AuditLog::open(const std::string& path) {
     if (::fstat(fd.get(), &info) != 0) {
         return system_error("audit log " + path, errno);
     }
-    if (!S_ISREG(info.st_mode) || info.st_uid != 0 || (info.st_mode & 077) != 0) {
-        return input_error("audit log " + path +
-                           " must be a regular file owned by root, mode 0600");
+    const mode_t forbidden = access == Access::group_write ? 057 : 077;
+    if (!S_ISREG(info.st_mode) || info.st_uid != 0 || (info.st_mode & forbidden) != 0) {
+        return input_error("audit log " + path + " must be a regular file owned by root, mode " +
+                           (access == Access::group_write ? "0620 or 0600" : "0600"));
     }
     return AuditLog(std::move(fd), path);
 }
@@ -76,8 +81,8 @@ Status AuditLog::append(const std::string& line) const {
     return Ok{};
 }
 
-void syslog_audit(const std::string& line, bool allowed) {
-    ::openlog("fleet-helper", LOG_PID, LOG_AUTHPRIV);
+void syslog_audit(const char* ident, const std::string& line, bool allowed) {
+    ::openlog(ident, LOG_PID, LOG_AUTHPRIV);
     ::syslog(LOG_AUTHPRIV | (allowed ? LOG_INFO : LOG_NOTICE), "%s", line.c_str());
     ::closelog();
 }

@@ -37,8 +37,8 @@
 #include "probe.hpp"
 #include "request.hpp"
 #include "sudoers.hpp"
+#include "tools.hpp"
 #include "totp.hpp"
-#include "trusted_file.hpp"
 #include "untrusted_text.hpp"
 
 namespace fleet {
@@ -130,18 +130,9 @@ Outcome refused(const std::string& reason) {
     return refusal(k_refused, "refused", reason);
 }
 
-Status check_executable(const std::string& path) {
-    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-    struct stat info {};
-    if (!fd.valid() || ::fstat(fd.get(), &info) != 0) {
-        return system_error("executable " + path, errno);
-    }
-    return check_root_owned(path, info, "executable " + path, StickyAncestors::refused);
-}
-
 Outcome run_action(const HelperPolicy& policy, const Request& request) {
     const std::vector<std::string> argv = action_argv(policy, request);
-    if (Status trusted = check_executable(argv[0]); !trusted) {
+    if (Status trusted = check_trusted_executable(argv[0]); !trusted) {
         return refused(trusted.error().message);
     }
     ProbeLimits limits;
@@ -389,7 +380,7 @@ int helper_main(int argc, char** argv) {
         std::chrono::steady_clock::now() - started);
     // The audit line first: whatever happens to stdout, the request is on record.
     const std::string line = audit_line(outcome, request, args, caller, duration);
-    syslog_audit(line, outcome.decision == "allowed");
+    syslog_audit("fleet-helper", line, outcome.decision == "allowed");
     const Status logged = audit ? audit->append(line) : Status(Ok{});
     if (outcome.answer.is_object()) {
         if (request) {

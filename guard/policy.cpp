@@ -73,38 +73,11 @@ void absolute_path(const toml::table& root, std::string_view key, TomlChecker& c
     }
 }
 
-bool all_of_chars(std::string_view name, std::string_view extra) {
-    return std::all_of(name.begin(), name.end(), [&](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-               extra.find(c) != std::string_view::npos;
-    });
-}
-
 nlohmann::json sorted(const std::set<std::string>& set) {
     return nlohmann::json(set);
 }
 
 } // namespace
-
-bool is_valid_unit_name(std::string_view name) {
-    if (name.empty() || name.size() > 255 || name[0] == '-' || name[0] == '.' ||
-        name.find("..") != std::string_view::npos) {
-        return false;
-    }
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == ':' || c == '_' || c == '.' || c == '@' || c == '-';
-    });
-}
-
-bool is_valid_package_name(std::string_view name) {
-    if (name.size() < 2 || name.size() > 255 || name.find("..") != std::string_view::npos) {
-        return false;
-    }
-    const char first = name[0];
-    return ((first >= 'a' && first <= 'z') || (first >= '0' && first <= '9')) &&
-           all_of_chars(name, "+.-");
-}
 
 Result<HelperPolicy> parse_policy(std::string_view text, const std::string& source) {
     const std::string subject = "policy " + source;

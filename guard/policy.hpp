@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "duration.hpp"
+#include "names.hpp"
 #include "request.hpp"
 #include "result.hpp"
 
@@ -57,12 +58,6 @@ inline constexpr std::string_view k_builtin_protected_services[] = {
 inline constexpr std::string_view k_builtin_protected_packages[] = {
     "sudo", "openssh-server", "amazon-ssm-agent", "fleet-dispatch", "systemd", "apt",
     "dpkg", "libc6"};
-
-// A systemd unit name as systemctl takes it: [A-Za-z0-9:_.@\-], not starting with '-' or '.',
-// no "..", at most 255 bytes. No globs, paths or options can pass.
-bool is_valid_unit_name(std::string_view name);
-// A Debian package name (Policy §5.6.1): [a-z0-9][a-z0-9+.-]+, no "..".
-bool is_valid_package_name(std::string_view name);
 
 Result<HelperPolicy> parse_policy(std::string_view text, const std::string& source);
 

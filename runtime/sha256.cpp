@@ -62,7 +62,7 @@ void compress(std::array<uint32_t, 8>& h, const unsigned char* block) {
 
 } // namespace
 
-std::string sha256_hex(std::string_view data) {
+std::string sha256_digest(std::string_view data) {
     std::array<uint32_t, 8> h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
@@ -85,11 +85,22 @@ std::string sha256_hex(std::string_view data) {
     for (size_t i = 0; i < tail_size; i += 64) {
         compress(h, tail + i);
     }
-    std::string hex;
-    char part[9];
+    std::string digest;
     for (const uint32_t word : h) {
-        std::snprintf(part, sizeof part, "%08x", word);
-        hex += part;
+        for (int shift = 24; shift >= 0; shift -= 8) {
+            digest += static_cast<char>((word >> shift) & 0xff);
+        }
+    }
+    return digest;
+}
+
+std::string sha256_hex(std::string_view data) {
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string hex;
+    for (const char byte : sha256_digest(data)) {
+        const auto value = static_cast<unsigned char>(byte);
+        hex += k_hex[value >> 4];
+        hex += k_hex[value & 0xf];
     }
     return hex;
 }

@@ -1,0 +1,33 @@
+#include "tools.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "fd.hpp"
+#include "trusted_file.hpp"
+
+namespace fleet {
+
+std::vector<std::string> tool_environment() {
+    return {"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+            "LANG=C.UTF-8",
+            "LC_ALL=C.UTF-8",
+            "TERM=dumb",
+            "SYSTEMD_PAGER=cat",
+            "PAGER=cat",
+            "SYSTEMD_PAGERSECURE=1",
+            "LESSSECURE=1",
+            "SYSTEMD_COLORS=0"};
+}
+
+Status check_trusted_executable(const std::string& path) {
+    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    struct stat info {};
+    if (!fd.valid() || ::fstat(fd.get(), &info) != 0) {
+        return system_error("executable " + path, errno);
+    }
+    return check_root_owned(path, info, "executable " + path, StickyAncestors::refused);
+}
+
+} // namespace fleet
