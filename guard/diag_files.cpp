@@ -24,9 +24,13 @@ constexpr int k_max_ancestors = 256;
 constexpr unsigned k_default_lines = 10;
 constexpr uint64_t k_resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
-FileId id_of(const struct stat& info) { return {info.st_dev, info.st_ino}; }
+FileId id_of(const struct stat& info) {
+    return {info.st_dev, info.st_ino};
+}
 
-Error refused(const std::string& why) { return input_error(why); }
+Error refused(const std::string& why) {
+    return input_error(why);
+}
 
 int raw_openat2(int dir_fd, const char* path, uint64_t flags) {
     open_how how{};
@@ -85,9 +89,9 @@ Result<Fd> open_directory_beneath(int root_fd, const std::string& relative,
 const std::string* root_of(const std::string& path, const std::vector<std::string>& roots) {
     const std::string* best = nullptr;
     for (const std::string& root : roots) {
-        const bool holds = path == root || root == "/" ||
-                           (path.size() > root.size() && path.starts_with(root) &&
-                            path[root.size()] == '/');
+        const bool holds =
+            path == root || root == "/" ||
+            (path.size() > root.size() && path.starts_with(root) && path[root.size()] == '/');
         if (holds && (best == nullptr || root.size() > best->size())) {
             best = &root;
         }
@@ -239,12 +243,12 @@ Result<std::string> tail_of(int fd, const struct stat& info, unsigned lines, siz
 
 std::string stat_text(const std::string& path, const struct stat& info) {
     return "  File: " + path + "\n  Type: " + type_name(info.st_mode) +
-           "\n  Size: " + std::to_string(info.st_size) + "\n  Mode: " +
-           mode_string(info.st_mode) + "\n Links: " + std::to_string(info.st_nlink) +
-           "\n Owner: " + owner_name(info.st_uid) + " (" + std::to_string(info.st_uid) +
-           ")\n Group: " + group_name(info.st_gid) + " (" + std::to_string(info.st_gid) +
-           ")\n Inode: " + std::to_string(info.st_ino) + " on device " +
-           std::to_string(info.st_dev) + "\nModify: " + utc_time(info.st_mtime) + " UTC\n";
+           "\n  Size: " + std::to_string(info.st_size) + "\n  Mode: " + mode_string(info.st_mode) +
+           "\n Links: " + std::to_string(info.st_nlink) + "\n Owner: " + owner_name(info.st_uid) +
+           " (" + std::to_string(info.st_uid) + ")\n Group: " + group_name(info.st_gid) + " (" +
+           std::to_string(info.st_gid) + ")\n Inode: " + std::to_string(info.st_ino) +
+           " on device " + std::to_string(info.st_dev) + "\nModify: " + utc_time(info.st_mtime) +
+           " UTC\n";
 }
 
 std::string long_entry(const std::string& name, const struct stat& info) {
@@ -298,12 +302,14 @@ Result<std::string> list_directory(int fd, const DiagRequest& request, size_t ca
 
 Resolver active_resolver() {
     static const Resolver resolver = [] {
-        const int fd = raw_openat2(AT_FDCWD, "/", O_PATH);
+        const int fd = raw_openat2(AT_FDCWD, ".", O_PATH);
+        if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+            return Resolver::walk; // kernel < 5.6, or a seccomp filter (crun#111)
+        }
         if (fd >= 0) {
             ::close(fd);
-            return Resolver::openat2;
         }
-        return Resolver::walk; // ENOSYS (kernel < 5.6) or a seccomp filter's ENOSYS/EPERM
+        return Resolver::openat2;
     }();
     return resolver;
 }
@@ -402,17 +408,16 @@ Result<FileAnswer> run_file_command(const DiagRequest& request,
         relative = path.substr(*root == "/" ? 1 : root->size() + 1);
     }
     const size_t slash = relative.rfind('/');
-    const std::string parent_relative =
-        slash == std::string::npos ? "" : relative.substr(0, slash);
+    const std::string parent_relative = slash == std::string::npos ? "" : relative.substr(0, slash);
     const std::string last = slash == std::string::npos ? relative : relative.substr(slash + 1);
     Result<Fd> parent = open_directory_beneath(root_fd.get(), parent_relative, shown);
     if (!parent) {
         return parent.error();
     }
-    Result<Fd> object = last.empty()
-                            ? Result<Fd>(Fd(::openat(parent->get(), ".",
-                                                     O_PATH | O_DIRECTORY | O_CLOEXEC)))
-                            : open_component(parent->get(), last, O_PATH, shown);
+    Result<Fd> object =
+        last.empty()
+            ? Result<Fd>(Fd(::openat(parent->get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC)))
+            : open_component(parent->get(), last, O_PATH, shown);
     if (!object) {
         return object.error();
     }
@@ -462,9 +467,8 @@ Result<FileAnswer> run_file_command(const DiagRequest& request,
     switch (request.command) {
     case DiagCommand::ls:
         text = directory ? list_directory(readable.get(), request, max_output, answer.truncated)
-                         : Result<std::string>(request.long_format
-                                                   ? long_entry(path, info)
-                                                   : path + "\n");
+                         : Result<std::string>(request.long_format ? long_entry(path, info)
+                                                                   : path + "\n");
         break;
     case DiagCommand::tail:
         text = tail_of(readable.get(), info, lines, max_output, answer.truncated);
@@ -472,7 +476,9 @@ Result<FileAnswer> run_file_command(const DiagRequest& request,
     case DiagCommand::head:
         text = read_capped(readable.get(), max_output, answer.truncated);
         if (text) {
-            text = first_lines(*text, lines);
+            std::string first = first_lines(*text, lines);
+            answer.truncated = answer.truncated && first.size() == text->size();
+            text = std::move(first);
         }
         break;
     default:

@@ -63,9 +63,8 @@ Result<DiagPolicy> parse_diag_policy(std::string_view text, const std::string& s
     path_list(root, "persist", check, policy.persist);
     name_set(root, "commands", check, policy.commands);
     for (const std::string& command : policy.commands) {
-        if (!policy.tools.contains(command) &&
-            command != "cat" && command != "head" && command != "tail" && command != "ls" &&
-            command != "stat") {
+        if (!policy.tools.contains(command) && command != "cat" && command != "head" &&
+            command != "tail" && command != "ls" && command != "stat") {
             check.fail("commands", "unknown command '" + command + "'");
         }
     }

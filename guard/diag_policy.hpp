@@ -54,7 +54,7 @@ inline constexpr const char* k_builtin_diag_deny[] = {
 
 struct DiagPolicy {
     std::string source = "built-in defaults";
-    std::vector<std::string> roots{"/var/log",     "/etc",          "/proc/loadavg",
+    std::vector<std::string> roots{"/var/log",      "/etc",         "/proc/loadavg",
                                    "/proc/meminfo", "/proc/uptime", "/proc/version",
                                    "/proc/cpuinfo"};
     std::vector<std::string> deny; // built-ins plus the policy's, persist variants included
@@ -66,10 +66,14 @@ struct DiagPolicy {
     Duration timeout = std::chrono::seconds(20);
     std::string audit_log = "/var/log/fleet-diag.log";
     std::map<std::string, std::string> tools{
-        {"systemctl", "/usr/bin/systemctl"}, {"journalctl", "/usr/bin/journalctl"},
-        {"df", "/usr/bin/df"},               {"free", "/usr/bin/free"},
-        {"uptime", "/usr/bin/uptime"},       {"ps", "/usr/bin/ps"},
-        {"ss", "/usr/bin/ss"},               {"docker", "/usr/bin/docker"},
+        {"systemctl", "/usr/bin/systemctl"},
+        {"journalctl", "/usr/bin/journalctl"},
+        {"df", "/usr/bin/df"},
+        {"free", "/usr/bin/free"},
+        {"uptime", "/usr/bin/uptime"},
+        {"ps", "/usr/bin/ps"},
+        {"ss", "/usr/bin/ss"},
+        {"docker", "/usr/bin/docker"},
         {"podman", "/usr/bin/podman"},
     };
 };

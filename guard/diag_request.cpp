@@ -14,9 +14,13 @@ constexpr size_t k_max_request_bytes = 4096;
 constexpr size_t k_max_words = 64;
 constexpr std::string_view k_metacharacters = ";&|<>()$`\\*?[]{}!#~^";
 
-Error refused(const std::string& why) { return input_error(why); }
+Error refused(const std::string& why) {
+    return input_error(why);
+}
 
-std::string shown(std::string_view word) { return "'" + escape_untrusted(word) + "'"; }
+std::string shown(std::string_view word) {
+    return "'" + escape_untrusted(word) + "'";
+}
 
 // Reads the word after option `name` at words[i]; advances i past both.
 Result<std::string> option_value(const std::vector<std::string>& words, size_t& i) {
@@ -28,10 +32,9 @@ Result<std::string> option_value(const std::vector<std::string>& words, size_t& 
 }
 
 Result<unsigned> count_value(const std::string& option, const std::string& text) {
-    const bool digits = !text.empty() && text.size() <= 5 && text[0] != '0' &&
-                        std::all_of(text.begin(), text.end(), [](char c) {
-                            return c >= '0' && c <= '9';
-                        });
+    const bool digits =
+        !text.empty() && text.size() <= 5 && text[0] != '0' &&
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!digits || std::stoul(text) > k_max_diag_lines) {
         return refused(option + " takes a whole number from 1 to " +
                        std::to_string(k_max_diag_lines) + ", not " + shown(text));
@@ -51,8 +54,8 @@ bool is_valid_time(std::string_view text, bool relative_sign) {
             return false;
         }
         for (size_t i = 0; i < text.size(); ++i) {
-            const bool ok = pattern[i] == 'd' ? (text[i] >= '0' && text[i] <= '9')
-                                              : text[i] == pattern[i];
+            const bool ok =
+                pattern[i] == 'd' ? (text[i] >= '0' && text[i] <= '9') : text[i] == pattern[i];
             if (!ok) {
                 return false;
             }
@@ -157,8 +160,7 @@ Result<DiagRequest> parse_systemctl(const std::vector<std::string>& words, DiagR
     return refused("systemctl " + shown(request.verb) + " is not allowed");
 }
 
-Result<DiagRequest> parse_journalctl(const std::vector<std::string>& words,
-                                     DiagRequest request) {
+Result<DiagRequest> parse_journalctl(const std::vector<std::string>& words, DiagRequest request) {
     for (size_t i = 1; i < words.size();) {
         const std::string& word = words[i];
         if (word == "-b" || word == "--no-hostname") {
@@ -188,17 +190,17 @@ Result<DiagRequest> parse_journalctl(const std::vector<std::string>& words,
             request.lines = *lines;
         } else if (word == "--since" || word == "--until") {
             if (!is_valid_time(*value, true)) {
-                return refused(word + " takes YYYY-MM-DD[ HH:MM[:SS]], HH:MM[:SS], today, "
-                                      "yesterday, now or -N(s|m|min|h|d|w), not " +
+                return refused(word +
+                               " takes YYYY-MM-DD[ HH:MM[:SS]], HH:MM[:SS], today, "
+                               "yesterday, now or -N(s|m|min|h|d|w), not " +
                                shown(*value));
             }
             (word == "--since" ? request.since : request.until) = *value;
         } else if (word == "-p") {
-            const bool named = is_one_of(*value, {"emerg", "alert", "crit", "err", "warning",
-                                                  "notice", "info", "debug"});
+            const bool named = is_one_of(
+                *value, {"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"});
             if (!named && !(value->size() == 1 && (*value)[0] >= '0' && (*value)[0] <= '7')) {
-                return refused("-p takes a priority (emerg..debug or 0..7), not " +
-                               shown(*value));
+                return refused("-p takes a priority (emerg..debug or 0..7), not " + shown(*value));
             }
             request.priority = *value;
         } else {
@@ -211,8 +213,7 @@ Result<DiagRequest> parse_journalctl(const std::vector<std::string>& words,
     return request;
 }
 
-Result<DiagRequest> parse_file_command(const std::vector<std::string>& words,
-                                       DiagRequest request) {
+Result<DiagRequest> parse_file_command(const std::vector<std::string>& words, DiagRequest request) {
     const std::string& name = words[0];
     size_t i = 1;
     while (i + 1 < words.size()) {
@@ -376,8 +377,8 @@ Result<DiagRequest> parse_diag_request(const std::vector<std::string>& words) {
         return parse_journalctl(words, request);
     }
     const std::pair<std::string_view, DiagCommand> files[] = {
-        {"cat", DiagCommand::cat},   {"head", DiagCommand::head}, {"tail", DiagCommand::tail},
-        {"ls", DiagCommand::ls},     {"stat", DiagCommand::stat},
+        {"cat", DiagCommand::cat}, {"head", DiagCommand::head}, {"tail", DiagCommand::tail},
+        {"ls", DiagCommand::ls},   {"stat", DiagCommand::stat},
     };
     for (const auto& [file_name, command] : files) {
         if (name == file_name) {
@@ -459,9 +460,9 @@ nlohmann::json diag_request_json(const DiagRequest& request) {
             json[key] = escape_untrusted(value);
         }
     };
-    add("verb", request.command == DiagCommand::container_ps ? "ps"
+    add("verb", request.command == DiagCommand::container_ps     ? "ps"
                 : request.command == DiagCommand::container_logs ? "logs"
-                                                                   : request.verb);
+                                                                 : request.verb);
     if (!request.units.empty()) {
         json["units"] = request.units;
     }

@@ -209,8 +209,8 @@ Outcome serve_file(const DiagPolicy& policy, const DiagRequest& request) {
         return outcome;
     }
     Outcome outcome;
-    outcome.output = escape_untrusted(answer->output) +
-                     capped_note(answer->truncated, policy.max_output);
+    outcome.output =
+        escape_untrusted(answer->output) + capped_note(answer->truncated, policy.max_output);
     outcome.detail = {{"dev", answer->id.dev},
                       {"ino", answer->id.ino},
                       {"resolver", active_resolver() == Resolver::openat2 ? "openat2" : "walk"}};
@@ -267,17 +267,15 @@ int diag_main(int argc, char** argv) {
     const bool local_mode = i < args.size() && args[i] == "--";
     const std::vector<std::string> local(args.begin() + static_cast<long>(i) + (local_mode ? 1 : 0),
                                          args.end());
-    const bool via_sshd = std::getenv("SSH_CONNECTION") != nullptr ||
-                          std::getenv("SSH_ORIGINAL_COMMAND") != nullptr;
+    const bool via_sshd =
+        std::getenv("SSH_CONNECTION") != nullptr || std::getenv("SSH_ORIGINAL_COMMAND") != nullptr;
 
     std::string raw;
     Outcome outcome;
-    const Result<DiagPolicy> policy =
-        load_diag_policy(policy_path ? *policy_path : k_default_diag_policy_path,
-                         policy_path.has_value());
-    const Result<AuditLog> audit =
-        AuditLog::open(policy ? policy->audit_log : DiagPolicy{}.audit_log,
-                       AuditLog::Access::group_write);
+    const Result<DiagPolicy> policy = load_diag_policy(
+        policy_path ? *policy_path : k_default_diag_policy_path, policy_path.has_value());
+    const Result<AuditLog> audit = AuditLog::open(
+        policy ? policy->audit_log : DiagPolicy{}.audit_log, AuditLog::Access::group_write);
     Result<std::vector<std::string>> words = request_words(local, local_mode, raw);
     std::optional<DiagRequest> request;
     if (!local_mode && i != args.size()) {
@@ -289,8 +287,7 @@ int diag_main(int argc, char** argv) {
     } else if (!policy) {
         outcome = refusal(policy.error().message);
     } else if (!audit) {
-        outcome = refusal("audit log unavailable, so nothing is served: " +
-                          audit.error().message);
+        outcome = refusal("audit log unavailable, so nothing is served: " + audit.error().message);
     } else if (!words) {
         outcome = refusal(words.error().message);
     } else if (words->empty()) {
@@ -346,4 +343,6 @@ int diag_main(int argc, char** argv) {
 } // namespace
 } // namespace fleet
 
-int main(int argc, char** argv) { return fleet::diag_main(argc, argv); }
+int main(int argc, char** argv) {
+    return fleet::diag_main(argc, argv);
+}

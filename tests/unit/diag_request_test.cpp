@@ -21,8 +21,7 @@ TEST(DiagTokenizer, SplitsOnSpacesAndGroupsQuotes) {
     EXPECT_EQ(*tokenize("journalctl --since \"2026-01-02 10:00\""),
               (std::vector<std::string>{"journalctl", "--since", "2026-01-02 10:00"}));
     EXPECT_EQ(*tokenize("a 'b c' \"d'e\""), (std::vector<std::string>{"a", "b c", "d'e"}));
-    EXPECT_EQ(*tokenize(" cat /etc/hostname "),
-              (std::vector<std::string>{"cat", "/etc/hostname"}));
+    EXPECT_EQ(*tokenize(" cat /etc/hostname "), (std::vector<std::string>{"cat", "/etc/hostname"}));
     EXPECT_TRUE(tokenize("")->empty());
 }
 
@@ -66,16 +65,33 @@ TEST(DiagTokenizer, RefusesShellSyntaxWithAControlEach) {
 
 TEST(DiagRequest, ParsesEveryAllowedForm) {
     for (const char* text :
-         {"systemctl status nginx", "systemctl is-active nginx ssh", "systemctl is-enabled a@b",
-          "systemctl is-failed x.service", "systemctl list-units",
-          "systemctl list-units --failed --type=service", "systemctl list-timers", "journalctl",
+         {"systemctl status nginx",
+          "systemctl is-active nginx ssh",
+          "systemctl is-enabled a@b",
+          "systemctl is-failed x.service",
+          "systemctl list-units",
+          "systemctl list-units --failed --type=service",
+          "systemctl list-timers",
+          "journalctl",
           "journalctl -u nginx -u ssh -n 50 --since today --until now -p err -b -o json "
           "--no-hostname",
           "journalctl --since '2026-01-02 10:00:00' --until -1h",
-          "cat /etc/hostname", "head -n 5 /var/log/syslog", "tail /var/log/syslog",
-          "ls /var/log", "ls -l -a /var/log", "stat /etc", "df", "free", "uptime", "ps",
-          "ss -tlnu", "docker ps", "podman ps", "docker logs web",
-          "docker logs --tail 20 --since 10m web", "podman logs --since 2026-01-02 db"}) {
+          "cat /etc/hostname",
+          "head -n 5 /var/log/syslog",
+          "tail /var/log/syslog",
+          "ls /var/log",
+          "ls -l -a /var/log",
+          "stat /etc",
+          "df",
+          "free",
+          "uptime",
+          "ps",
+          "ss -tlnu",
+          "docker ps",
+          "podman ps",
+          "docker logs web",
+          "docker logs --tail 20 --since 10m web",
+          "podman logs --since 2026-01-02 db"}) {
         Result<DiagRequest> request = parse(text);
         EXPECT_TRUE(request) << text << ": " << (request ? "" : request.error().message);
     }
@@ -190,10 +206,9 @@ TEST(DiagCommands, BuildsArgvFromTheTypedRequest) {
               (std::vector<std::string>{"/usr/bin/systemctl", "--no-pager", "--no-ask-password",
                                         "list-units", "--failed", "--type=timer"}));
     EXPECT_EQ(argv("journalctl -u nginx -n 5 --since -1h -p err -b -o json --no-hostname"),
-              (std::vector<std::string>{"/usr/bin/journalctl", "--no-pager", "--quiet",
-                                        "--lines=5", "--unit=nginx", "--since=-1h",
-                                        "--priority=err", "--output=json", "--boot=0",
-                                        "--no-hostname"}));
+              (std::vector<std::string>{"/usr/bin/journalctl", "--no-pager", "--quiet", "--lines=5",
+                                        "--unit=nginx", "--since=-1h", "--priority=err",
+                                        "--output=json", "--boot=0", "--no-hostname"}));
     EXPECT_EQ(argv("journalctl"), (std::vector<std::string>{"/usr/bin/journalctl", "--no-pager",
                                                             "--quiet", "--lines=200"}));
     EXPECT_EQ(argv("ps"), (std::vector<std::string>{"/usr/bin/ps", "-eo",
