@@ -18,15 +18,25 @@ build: deps
 check: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
 
-# libFuzzer on fleet-helper's request parser, FUZZ_SECONDS long, from the seeds in tests/fuzz
-# (copied: libFuzzer adds what it finds to its corpus directory).
+# libFuzzer on the guard programs' request parsers (fleet-helper's argv, fleet-diag's
+# request string), FUZZ_SECONDS each, from the seeds in tests/fuzz (copied: libFuzzer adds what
+# it finds to its corpus directory).
 FUZZ_SECONDS ?= 30
+FUZZ_TARGETS = request_fuzz:request_seeds diag_request_fuzz:diag_seeds
 fuzz:
 	@deploy/install-deps --fuzz
 	@cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DFLEET_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
-	@cmake --build build-fuzz -j$(JOBS) --target request_fuzz
-	@rm -rf build-fuzz/corpus && cp -r tests/fuzz/request_seeds build-fuzz/corpus
-	build-fuzz/bin/request_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus
+	@cmake --build build-fuzz -j$(JOBS) --target request_fuzz diag_request_fuzz
+	@for pair in $(FUZZ_TARGETS); do \
+	    target=$${pair%%:*}; seeds=$${pair#*:}; \
+	    rm -rf build-fuzz/$$seeds && cp -r tests/fuzz/$$seeds build-fuzz/$$seeds && \
+	    echo "fuzz: $$target for $(FUZZ_SECONDS) s" && \
+	    if ! build-fuzz/bin/$$target -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        build-fuzz/$$seeds >build-fuzz/$$target.log 2>&1; then \
+	        tail -n 40 build-fuzz/$$target.log; exit 1; \
+	    fi; \
+	    tail -n 5 build-fuzz/$$target.log; \
+	done
 
 demo: build
 	@examples/demo $(BUILD_DIR)/bin
