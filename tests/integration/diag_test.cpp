@@ -414,8 +414,9 @@ TEST_F(Diag, AuditsEveryRequestEscaped) {
     EXPECT_EQ(read_file(s_root + "/log/diag.log").find('\x1b'), std::string::npos);
 }
 
-// The whole channel: a real sshd on 127.0.0.1, ForceCommand for a throwaway diag user whose
-// key is also pinned with restrict,command= in authorized_keys.
+// The whole channel: a real sshd on 127.0.0.1 with the shipped Match block
+// (deploy/sshd/fleet-diag.conf) for a throwaway diag user whose key is also pinned with
+// restrict,command= in authorized_keys.
 class DiagSsh : public Diag {
 protected:
     static void SetUpTestSuite() {
@@ -442,11 +443,8 @@ protected:
                    "Port " + std::to_string(s_port) + "\nListenAddress 127.0.0.1\nHostKey " + ssh +
                        "/host_key\nPidFile none\nUsePAM no\nAuthorizedKeysFile " + ssh +
                        "/keys/%u\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-                       "ExposeAuthInfo yes\nAllowUsers " +
-                       s_user + "\nMatch User " + s_user + "\n  ForceCommand " + s_diag +
-                       "\n  PermitTTY no\n  AllowTcpForwarding no\n  X11Forwarding no\n"
-                       "  AllowAgentForwarding no\n  PermitTunnel no\n"
-                       "  AuthenticationMethods publickey\n",
+                       "AllowUsers " +
+                       s_user + "\n" + shipped_match_block(),
                    0644);
         write_file(ssh + "/known_hosts",
                    "[127.0.0.1]:" + std::to_string(s_port) + " " + read_file(ssh + "/host_key.pub"),
@@ -482,6 +480,22 @@ protected:
         if (!s_created_policy) {
             GTEST_SKIP() << k_fixed_policy << " belongs to a real installation";
         }
+    }
+
+    // deploy/sshd/fleet-diag.conf as shipped, for this test's user and binary.
+    static std::string shipped_match_block() {
+        std::string block =
+            read_file(std::string(FLEET_SOURCE_DIR) + "/deploy/sshd/fleet-diag.conf");
+        const auto replace = [&](const std::string& from, const std::string& to) {
+            const size_t at = block.find(from);
+            EXPECT_NE(at, std::string::npos) << from;
+            if (at != std::string::npos) {
+                block.replace(at, from.size(), to);
+            }
+        };
+        replace("Match User diag\n", "Match User " + s_user + "\n");
+        replace("ForceCommand /usr/bin/fleet-diag", "ForceCommand " + s_diag);
+        return block;
     }
 
     static int free_port() {

@@ -1,3 +1,6 @@
+#include <fstream>
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "diag_commands.hpp"
@@ -244,6 +247,20 @@ TEST(DiagPolicy, DefaultsAndOverrides) {
                             "[tools]\njournalctl = \"journalctl\"", "unknown = 1"}) {
         EXPECT_FALSE(parse_diag_policy(bad, "/p")) << bad;
     }
+}
+
+TEST(DiagPolicy, TheShippedExampleIsValidAndMatchesTheDefaults) {
+    std::ifstream file(std::string(FLEET_SOURCE_DIR) + "/deploy/etc/diag.toml");
+    std::stringstream text;
+    text << file.rdbuf();
+    Result<DiagPolicy> example = parse_diag_policy(text.str(), "deploy/etc/diag.toml");
+    ASSERT_TRUE(example) << example.error().message;
+    Result<DiagPolicy> defaults = parse_diag_policy("", "defaults");
+    EXPECT_EQ(example->roots, defaults->roots);
+    EXPECT_EQ(example->deny, defaults->deny);
+    EXPECT_EQ(example->tools, defaults->tools);
+    EXPECT_EQ(example->audit_log, defaults->audit_log);
+    EXPECT_EQ(example->max_output, defaults->max_output);
 }
 
 } // namespace

@@ -1,3 +1,6 @@
+#include <fstream>
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "actions.hpp"
@@ -176,6 +179,18 @@ TEST(HelperSudoers, UserNamesAndFileNames) {
     EXPECT_EQ(sudoers_file_name("ubuntu"), "fleet-helper-ubuntu");
     EXPECT_EQ(sudoers_file_name("john.doe"), "fleet-helper-john%2edoe");
     EXPECT_NE(sudoers_file_name("john.doe"), sudoers_file_name("john_doe"));
+}
+
+TEST(HelperPolicy, TheShippedExampleIsValidAndAllowsNothing) {
+    std::ifstream file(std::string(FLEET_SOURCE_DIR) + "/deploy/etc/helper.toml");
+    std::stringstream text;
+    text << file.rdbuf();
+    Result<HelperPolicy> example = parse_policy(text.str(), "deploy/etc/helper.toml");
+    ASSERT_TRUE(example) << example.error().message;
+    EXPECT_TRUE(example->services.empty());
+    EXPECT_TRUE(example->packages.empty());
+    EXPECT_TRUE(example->apt_actions.empty());
+    EXPECT_EQ(example->totp_service_actions, HelperPolicy{}.totp_service_actions);
 }
 
 } // namespace
