@@ -414,42 +414,44 @@ TEST_F(Diag, AuditsEveryRequestEscaped) {
     EXPECT_EQ(read_file(s_root + "/log/diag.log").find('\x1b'), std::string::npos);
 }
 
-// The whole channel: a real sshd on 127.0.0.1 with the shipped Match block
-// (deploy/sshd/fleet-diag.conf) for a throwaway diag user whose key is also pinned with
-// restrict,command= in authorized_keys.
+// The whole channel: a real sshd on 127.0.0.1, the host side set up by deploy/sshd/setup-diag
+// (system user, root-owned home and authorized_keys with restrict,from=,command=, the audit log,
+// the shipped Match block, sshd -t) for a throwaway diag user.
 class DiagSsh : public Diag {
 protected:
     static void SetUpTestSuite() {
         Diag::SetUpTestSuite();
-        s_accounts = new Accounts();
         s_user = Accounts::unique_name("g");
-        s_accounts->add_user(s_user);
-        fleet::test::run_ok({"/usr/sbin/usermod", "-p", "*", s_user}); // not locked for sshd
         const std::string ssh = s_root + "/ssh";
-        fs::create_directories(ssh + "/keys");
+        fs::create_directories(ssh + "/conf.d");
         fleet::test::run_ok(
             {"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ssh + "/host_key"});
         fleet::test::run_ok({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
                              "diag-test", "-f", ssh + "/client_key"});
-        const std::string client_pub = read_file(ssh + "/client_key.pub");
-        write_file(ssh + "/keys/" + s_user, "restrict,command=\"" + s_diag + "\" " + client_pub,
-                   0644);
-        // The audit log the diag user appends to: root's file, the user's group may write.
-        write_file(s_root + "/log/diag.log", "", 0620);
-        ASSERT_EQ(chown((s_root + "/log/diag.log").c_str(), 0, fleet::test::gid_of_group(s_user)),
-                  0);
         s_port = free_port();
+        // Like Debian's: the drop-in directory first, global settings after it (a Match block
+        // in an included file must end with that file).
         write_file(ssh + "/sshd_config",
-                   "Port " + std::to_string(s_port) + "\nListenAddress 127.0.0.1\nHostKey " + ssh +
-                       "/host_key\nPidFile none\nUsePAM no\nAuthorizedKeysFile " + ssh +
-                       "/keys/%u\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-                       "AllowUsers " +
-                       s_user + "\n" + shipped_match_block(),
+                   "Include " + ssh + "/conf.d/*.conf\nPort " + std::to_string(s_port) +
+                       "\nListenAddress 127.0.0.1\nHostKey " + ssh +
+                       "/host_key\nPidFile none\nUsePAM no\nPasswordAuthentication no\n"
+                       "KbdInteractiveAuthentication no\nAllowUsers " +
+                       s_user + "\n",
                    0644);
         write_file(ssh + "/known_hosts",
                    "[127.0.0.1]:" + std::to_string(s_port) + " " + read_file(ssh + "/host_key.pub"),
                    0644);
         fs::create_directories("/run/sshd");
+        // The host side exactly as an operator sets it up: user, home, pinned key, audit log,
+        // Match block, sshd -t.
+        std::string key = read_file(ssh + "/client_key.pub");
+        key.erase(key.find_last_not_of('\n') + 1);
+        fs::remove(s_root + "/log/diag.log");
+        s_setup =
+            fleet::test::run({std::string(FLEET_SOURCE_DIR) + "/deploy/sshd/setup-diag", "--user",
+                              s_user, "--key", key, "--from", "127.0.0.1", "--fleet-diag", s_diag,
+                              "--sshd-config-dir", ssh + "/conf.d", "--sshd-config",
+                              ssh + "/sshd_config", "--audit-log", s_root + "/log/diag.log"});
         if (!fs::exists("/etc/fleet-dispatch")) {
             fs::create_directory("/etc/fleet-dispatch");
             s_created_etc = true;
@@ -471,7 +473,9 @@ protected:
         if (s_created_etc) {
             fs::remove("/etc/fleet-dispatch");
         }
-        delete s_accounts;
+        fleet::test::run({"/usr/bin/chattr", "-a", s_root + "/log/diag.log"});
+        fleet::test::run({"/usr/sbin/userdel", s_user});
+        fs::remove_all("/var/lib/fleet-" + s_user);
         Diag::TearDownTestSuite();
     }
 
@@ -480,22 +484,6 @@ protected:
         if (!s_created_policy) {
             GTEST_SKIP() << k_fixed_policy << " belongs to a real installation";
         }
-    }
-
-    // deploy/sshd/fleet-diag.conf as shipped, for this test's user and binary.
-    static std::string shipped_match_block() {
-        std::string block =
-            read_file(std::string(FLEET_SOURCE_DIR) + "/deploy/sshd/fleet-diag.conf");
-        const auto replace = [&](const std::string& from, const std::string& to) {
-            const size_t at = block.find(from);
-            EXPECT_NE(at, std::string::npos) << from;
-            if (at != std::string::npos) {
-                block.replace(at, from.size(), to);
-            }
-        };
-        replace("Match User diag\n", "Match User " + s_user + "\n");
-        replace("ForceCommand /usr/bin/fleet-diag", "ForceCommand " + s_diag);
-        return block;
     }
 
     static int free_port() {
@@ -557,13 +545,64 @@ protected:
     }
 
     static constexpr const char* k_fixed_policy = "/etc/fleet-dispatch/diag.toml";
-    static inline Accounts* s_accounts = nullptr;
     static inline std::string s_user;
+    static inline ProcessResult s_setup;
     static inline int s_port = 0;
     static inline fleet::test::Started s_sshd;
     static inline bool s_created_etc = false;
     static inline bool s_created_policy = false;
 };
+
+TEST_F(DiagSsh, SetupDiagPreparesTheHostIdempotently) {
+    ASSERT_EQ(s_setup.exit_code, 0) << s_setup.out << s_setup.err;
+    const std::string home = "/var/lib/fleet-" + s_user;
+    const std::string keys = read_file(home + "/.ssh/authorized_keys");
+    EXPECT_EQ(keys.rfind("restrict,from=\"127.0.0.1\",command=\"" + s_diag + "\" ssh-ed25519 ", 0),
+              0U)
+        << keys;
+    struct stat info {};
+    ASSERT_EQ(stat((home + "/.ssh/authorized_keys").c_str(), &info), 0);
+    EXPECT_EQ(info.st_uid, 0U);
+    ASSERT_EQ(stat((s_root + "/log/diag.log").c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 07777, 0620U);
+    EXPECT_EQ(info.st_gid, fleet::test::gid_of_group(s_user));
+    const std::string passwd = fleet::test::run_ok({"/usr/bin/getent", "passwd", s_user});
+    EXPECT_NE(passwd.find(":" + home + ":/bin/sh"), std::string::npos) << passwd;
+    // Again: nothing to change, nothing written.
+    std::string key = read_file(s_root + "/ssh/client_key.pub");
+    key.erase(key.find_last_not_of('\n') + 1);
+    const std::vector<std::string> argv{std::string(FLEET_SOURCE_DIR) + "/deploy/sshd/setup-diag",
+                                        "--user",
+                                        s_user,
+                                        "--key",
+                                        key,
+                                        "--from",
+                                        "127.0.0.1",
+                                        "--fleet-diag",
+                                        s_diag,
+                                        "--sshd-config-dir",
+                                        s_root + "/ssh/conf.d",
+                                        "--sshd-config",
+                                        s_root + "/ssh/sshd_config",
+                                        "--audit-log",
+                                        s_root + "/log/diag.log",
+                                        "--dry-run"};
+    const ProcessResult again = fleet::test::run(argv);
+    EXPECT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(again.out.find("would write"), std::string::npos) << again.out;
+    // Hostile values never reach a root-owned file.
+    for (const auto& [option, value] : std::vector<std::pair<std::string, std::string>>{
+             {"--user", "x';id;'"},
+             {"--key", "ssh-ed25519 AAAA\" evil"},
+             {"--key", "command=\"/bin/sh\" ssh-ed25519 AAAA"},
+             {"--from", "*\",command=\"/bin/sh"},
+             {"--fleet-diag", "/usr/bin/fleet diag"}}) {
+        std::vector<std::string> bad = argv;
+        bad.push_back(option);
+        bad.push_back(value);
+        EXPECT_EQ(fleet::test::run(bad).exit_code, 2) << option << " " << value;
+    }
+}
 
 TEST_F(DiagSsh, ServesAllowedRequestsAsTheDiagUser) {
     ProcessResult result = ssh({}, "cat " + tree("app.log"));
