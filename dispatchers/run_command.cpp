@@ -152,6 +152,7 @@ std::string run_json(const RunDir& run, const CommandLine& line, const Session& 
         {"config", session.config.source},
         {"prompt_bytes", prompt.size()},
         {"prompt_sha256", sha256_hex(prompt)},
+        {"timeout", format_duration(line.timeout.value_or(session.config.timeout))},
     };
     document["labels"] = labels_of(line);
     for (const auto& [key, variable] : {std::pair{"ssm_command_id", "SSM_COMMAND_ID"},
