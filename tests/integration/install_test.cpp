@@ -1,0 +1,205 @@
+// Integration tests for fleet-dispatch-setup (deploy/install), as root, on this machine: a
+// throwaway user with the six old scripts in its claude-executor directory is migrated, the old
+// SSM command line then runs the unified agents through the symlink, a second run changes
+// nothing, and --uninstall puts the old scripts back. /etc/fleet-dispatch is used only when no
+// installation owns it (otherwise skipped); the programs come from a root-owned copy of the
+// build, the SSM agent unit from a scratch unit directory.
+#include <filesystem>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "accounts.hpp"
+#include "files.hpp"
+#include "process.hpp"
+
+namespace fs = std::filesystem;
+using fleet::test::Accounts;
+using fleet::test::ProcessResult;
+using fleet::test::read_file;
+using fleet::test::RunOptions;
+using fleet::test::write_file;
+
+namespace {
+
+const std::string k_install = std::string(FLEET_SOURCE_DIR) + "/deploy/install";
+const char* const k_legacy_names[] = {"dispatch.sh",       "dispatch-aider.sh",
+                                      "dispatch-codex.sh", "dispatch-gemini.sh",
+                                      "dispatch-grok.sh",  "dispatch-unified.sh"};
+
+class Install : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        s_owned = !fs::exists("/etc/fleet-dispatch");
+        if (!s_owned) {
+            return;
+        }
+        char pattern[] = "/var/lib/fleet-install-test.XXXXXX";
+        ASSERT_NE(mkdtemp(pattern), nullptr);
+        s_root = pattern;
+        chmod(s_root.c_str(), 0755);
+        fs::create_directories(s_root + "/bin");
+        for (const auto& [from, to] :
+             {std::pair{DISPATCH_PATH, "dispatch"}, std::pair{FLEET_HELPER_PATH, "fleet-helper"}}) {
+            fs::copy_file(from, s_root + "/bin/" + to);
+        }
+        fs::create_directories(s_root + "/fakes");
+        for (const auto& entry : fs::directory_iterator(FAKES_DIR)) {
+            const std::string to = s_root + "/fakes/" + entry.path().filename().string();
+            fs::copy_file(entry.path(), to);
+            chmod(to.c_str(), 0755);
+        }
+        fs::create_directories(s_root + "/units");
+        write_file(s_root + "/units/amazon-ssm-agent.service",
+                   "[Service]\nExecStart=/usr/bin/sleep infinity\nRestart=always\n"
+                   "RestartSec=90\n",
+                   0644);
+        s_accounts = new Accounts();
+        s_user = Accounts::unique_name("i");
+        s_accounts->add_user(s_user);
+        s_home = "/home/" + s_user;
+        s_legacy = s_home + "/claude-executor";
+        // The old world: six scripts the user owns, in a directory the user owns.
+        const std::string as_user = "/usr/sbin/runuser";
+        fleet::test::run_ok({as_user, "-u", s_user, "--", "mkdir", "-p", s_legacy});
+        for (const char* name : k_legacy_names) {
+            write_file(s_legacy + "/" + name, std::string("#!/bin/bash\n# old ") + name + "\n",
+                       0755);
+            chown((s_legacy + "/" + name).c_str(), fleet::test::uid_of(s_user),
+                  fleet::test::gid_of_group(s_user));
+        }
+    }
+
+    static void TearDownTestSuite() {
+        if (!s_owned) {
+            return;
+        }
+        fs::remove_all("/etc/fleet-dispatch");
+        fs::remove("/etc/sudoers.d/fleet-helper-" + s_user);
+        delete s_accounts;
+        fs::remove_all(s_root);
+    }
+
+    void SetUp() override {
+        if (!s_owned) {
+            GTEST_SKIP() << "/etc/fleet-dispatch belongs to a real installation";
+        }
+    }
+
+    static ProcessResult setup(std::vector<std::string> extra) {
+        std::vector<std::string> argv{k_install,       "--user",           s_user,
+                                      "--legacy-dir",  s_legacy,           "--bindir",
+                                      s_root + "/bin", "--unit-path",      s_root + "/units",
+                                      "--systemd-dir", s_root + "/systemd"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        RunOptions options;
+        options.env = std::vector<std::string>{
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+        return fleet::test::run(argv, options);
+    }
+
+    static inline bool s_owned = false;
+    static inline std::string s_root, s_user, s_home, s_legacy;
+    static inline Accounts* s_accounts = nullptr;
+};
+
+TEST_F(Install, MigratesTheOldScriptsAndTheOldCommandLineWorks) {
+    const ProcessResult dry = setup({"--with-helper", "--dry-run"});
+    ASSERT_EQ(dry.exit_code, 0) << dry.out << dry.err;
+    EXPECT_NE(dry.out.find("would link " + s_legacy + "/dispatch-unified.sh"), std::string::npos)
+        << dry.out;
+    EXPECT_FALSE(fs::exists("/etc/fleet-dispatch")); // a dry run changes nothing
+    EXPECT_FALSE(fs::is_symlink(s_legacy + "/dispatch.sh"));
+
+    const ProcessResult result = setup({"--with-helper"});
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_NE(result.out.find("dispatch doctor:"), std::string::npos);
+
+    for (const char* name : k_legacy_names) {
+        const std::string path = s_legacy + "/" + name;
+        EXPECT_TRUE(fs::is_symlink(path)) << path;
+        EXPECT_EQ(fs::read_symlink(path), s_root + "/bin/dispatch");
+        EXPECT_EQ(read_file(path + ".orig"), std::string("#!/bin/bash\n# old ") + name + "\n");
+    }
+    struct stat info {};
+    ASSERT_EQ(stat(s_legacy.c_str(), &info), 0);
+    EXPECT_EQ(info.st_uid, 0U); // root runs what is in it: the user cannot swap the links
+    EXPECT_EQ(info.st_mode & 07777, 0755U);
+    EXPECT_NE(read_file("/etc/fleet-dispatch/config.toml").find("user = \"" + s_user + "\""),
+              std::string::npos);
+    ASSERT_EQ(stat("/etc/fleet-dispatch/secrets", &info), 0);
+    EXPECT_EQ(info.st_mode & 07777, 0700U);
+    const std::string runs = s_home + "/.local/state/fleet-dispatch/runs";
+    ASSERT_EQ(stat(runs.c_str(), &info), 0);
+    EXPECT_EQ(info.st_uid, fleet::test::uid_of(s_user));
+    EXPECT_EQ(read_file(s_root + "/systemd/amazon-ssm-agent.service.d/fleet-dispatch.conf"),
+              read_file(std::string(FLEET_SOURCE_DIR) + "/deploy/systemd/ssm-agent-restart.conf"));
+    EXPECT_TRUE(fs::exists("/etc/fleet-dispatch/helper.toml"));
+    EXPECT_NE(read_file("/etc/sudoers.d/fleet-helper-" + s_user)
+                  .find(s_user + " ALL=(root) NOPASSWD: " + s_root + "/bin/fleet-helper"),
+              std::string::npos);
+
+    // The agents of this test are the fakes; then the old SSM command line, as SSM runs it.
+    std::string config = read_file("/etc/fleet-dispatch/config.toml");
+    config += "path = [\"" + s_root + "/fakes\"]\nunified = [\"claude\", \"codex\"]\n";
+    write_file("/etc/fleet-dispatch/config.toml", config, 0644);
+    RunOptions ssm;
+    ssm.env = std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin",
+                                       "SSM_COMMAND_ID=0b1c-test"};
+    ssm.cwd = s_root; // not the user's
+    const ProcessResult run = fleet::test::run(
+        {"/bin/sh", "-c",
+         s_legacy + "/dispatch-unified.sh blueprint \"Generate a simple test blueprint with 3 "
+                    "tasks\""},
+        ssm);
+    EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+    const std::string id = fleet::test::run_id_of(run.out);
+    ASSERT_FALSE(id.empty()) << run.out;
+    const std::string run_dir = runs + "/" + id;
+    ASSERT_EQ(stat((run_dir + "/status.json").c_str(), &info), 0);
+    EXPECT_EQ(info.st_uid, fleet::test::uid_of(s_user));
+    EXPECT_EQ(nlohmann::json::parse(read_file(run_dir + "/status.json"))["state"], "succeeded")
+        << read_file(run_dir + "/status.json");
+    EXPECT_TRUE(fs::exists(run_dir + "/work-claude/prompt.got"));
+    EXPECT_TRUE(fs::exists(run_dir + "/work-codex/prompt.got"));
+
+    // Again: nothing to change.
+    const ProcessResult again = setup({"--with-helper", "--dry-run"});
+    EXPECT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_NE(again.out.find("nothing to change"), std::string::npos) << again.out;
+    EXPECT_EQ(again.out.find("would "), std::string::npos) << again.out;
+
+    // And back: the old scripts return; configuration and runs stay.
+    const ProcessResult undo = setup({"--uninstall"});
+    EXPECT_EQ(undo.exit_code, 0) << undo.out << undo.err;
+    for (const char* name : k_legacy_names) {
+        const std::string path = s_legacy + "/" + name;
+        EXPECT_FALSE(fs::is_symlink(path)) << path;
+        EXPECT_EQ(read_file(path), std::string("#!/bin/bash\n# old ") + name + "\n");
+        EXPECT_FALSE(fs::exists(path + ".orig"));
+    }
+    EXPECT_FALSE(fs::exists(s_root + "/systemd/amazon-ssm-agent.service.d/fleet-dispatch.conf"));
+    EXPECT_FALSE(fs::exists("/etc/sudoers.d/fleet-helper-" + s_user));
+    EXPECT_TRUE(fs::exists("/etc/fleet-dispatch/config.toml"));
+    EXPECT_TRUE(fs::exists(run_dir + "/status.json"));
+}
+
+TEST_F(Install, RefusesBadInputBeforeChangingAnything) {
+    for (const std::vector<std::string>& extra :
+         std::vector<std::vector<std::string>>{{"--user", "root"},
+                                               {"--user", "no-such-user-here"},
+                                               {"--user", "x;id"},
+                                               {"--legacy-dir", "relative/dir"},
+                                               {"--legacy-dir", "/home/x/../../etc"},
+                                               {"--bindir", "/nonexistent"},
+                                               {"--with-diag"},
+                                               {"--bogus"}}) {
+        const ProcessResult result = setup(extra);
+        EXPECT_EQ(result.exit_code, 2) << extra[0] << result.out;
+        EXPECT_EQ(result.out, "") << extra[0];
+    }
+}
+
+} // namespace
