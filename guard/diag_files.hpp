@@ -35,7 +35,10 @@ namespace fleet {
 struct FileId {
     dev_t dev = 0;
     ino_t ino = 0;
-    auto operator<=>(const FileId&) const = default;
+    bool operator==(const FileId&) const = default;
+    bool operator<(const FileId& other) const {
+        return dev != other.dev ? dev < other.dev : ino < other.ino;
+    }
 };
 
 class DenySet {

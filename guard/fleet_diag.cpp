@@ -140,7 +140,7 @@ std::string key_fingerprint() {
     if (path == nullptr) {
         return "";
     }
-    Result<std::string> text = read_file_at(AT_FDCWD, path, 64 * 1024);
+    Result<std::string> text = read_file_at(AT_FDCWD, path, size_t{64} * 1024);
     if (!text || text->rfind("publickey ", 0) != 0) {
         return "";
     }

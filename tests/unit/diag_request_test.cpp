@@ -76,8 +76,8 @@ TEST(DiagRequest, ParsesEveryAllowedForm) {
           "systemctl list-units --failed --type=service",
           "systemctl list-timers",
           "journalctl",
-          "journalctl -u nginx -u ssh -n 50 --since today --until now -p err -b -o json "
-          "--no-hostname",
+          "journalctl -u nginx -u ssh -n 50 --since today --until now -p err -b -o json",
+          "journalctl -b --no-hostname",
           "journalctl --since '2026-01-02 10:00:00' --until -1h",
           "cat /etc/hostname",
           "head -n 5 /var/log/syslog",
