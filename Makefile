@@ -4,7 +4,7 @@ JOBS ?= 2
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?= -DFLEET_WERROR=ON
 
-.PHONY: all deps build check fuzz demo bench format lint clean
+.PHONY: all deps build check fuzz package demo bench format lint clean
 
 all: build
 
@@ -37,6 +37,10 @@ fuzz:
 	    fi; \
 	    tail -n 5 build-fuzz/$$target.log; \
 	done
+
+# The Debian package, into build/package/ (docs/packaging.md).
+package: build
+	@cd $(BUILD_DIR) && cpack -G DEB
 
 demo: build
 	@examples/demo $(BUILD_DIR)/bin

@@ -1,0 +1,191 @@
+// The Debian package, end to end, as root on this machine: lintian finds no error; apt installs
+// the .deb (starting no service); fleet-dispatch-setup migrates a throwaway user's old scripts;
+// the old SSM command line and the SSM document (run by tests/ssm/ssm-agent-sim) then work with
+// the installed programs; purging removes what the package installed and nothing the user made.
+// Skipped when fleet-dispatch is already installed here or /etc/fleet-dispatch is taken. The
+// .deb comes from the package_build fixture (cpack in the build directory).
+#include <filesystem>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "accounts.hpp"
+#include "files.hpp"
+#include "process.hpp"
+
+namespace fs = std::filesystem;
+using fleet::test::Accounts;
+using fleet::test::ProcessResult;
+using fleet::test::read_file;
+using fleet::test::RunOptions;
+using fleet::test::write_file;
+
+namespace {
+
+const std::string k_package_dir = PACKAGE_DIR;
+const char* const k_legacy_names[] = {"dispatch.sh",       "dispatch-aider.sh",
+                                      "dispatch-codex.sh", "dispatch-gemini.sh",
+                                      "dispatch-grok.sh",  "dispatch-unified.sh"};
+
+std::string deb_path() {
+    for (const auto& entry : fs::directory_iterator(k_package_dir)) {
+        if (entry.path().extension() == ".deb") {
+            return entry.path();
+        }
+    }
+    return "";
+}
+
+RunOptions system_env() {
+    RunOptions options;
+    options.env = std::vector<std::string>{
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "DEBIAN_FRONTEND=noninteractive"};
+    return options;
+}
+
+bool installed() {
+    return fleet::test::run({"/usr/bin/dpkg-query", "-W", "-f=${Status}", "fleet-dispatch"})
+               .out.find("installed") != std::string::npos;
+}
+
+TEST(Package, LintianFindsNoErrorAndTheContentIsRight) {
+    const std::string deb = deb_path();
+    ASSERT_FALSE(deb.empty()) << "no .deb in " << k_package_dir;
+    const ProcessResult lintian = fleet::test::run({"/usr/bin/lintian", deb}, system_env());
+    EXPECT_EQ(lintian.out.find("E: "), std::string::npos) << lintian.out;
+    const std::string contents = fleet::test::run_ok({"/usr/bin/dpkg-deb", "-c", deb});
+    for (const char* path :
+         {"./usr/bin/dispatch", "./usr/bin/fleet-launch", "./usr/bin/fleet-helper",
+          "./usr/bin/fleet-diag", "./usr/bin/dispatch-unified -> dispatch",
+          "./usr/sbin/fleet-dispatch-setup -> ../share/fleet-dispatch/install",
+          "./etc/fleet-dispatch/config.toml", "./etc/fleet-dispatch/helper.toml",
+          "./etc/fleet-dispatch/diag.toml", "./usr/share/man/man1/dispatch.1.gz",
+          "./usr/share/man/man8/fleet-helper.8.gz",
+          "./usr/share/fleet-dispatch/ssm/FleetDispatch.yaml",
+          "./usr/share/fleet-dispatch/systemd/ssm-agent-restart.conf",
+          "./usr/share/fleet-dispatch/sshd/fleet-diag.conf",
+          "./usr/share/doc/fleet-dispatch/copyright"}) {
+        EXPECT_NE(contents.find(path), std::string::npos) << path;
+    }
+    EXPECT_NE(contents.find("drwx------ root/root         0"), std::string::npos)
+        << "secrets directory 0700";
+    const std::string conffiles = fleet::test::run_ok(
+        {"/bin/sh", "-c", "dpkg-deb --ctrl-tarfile \"$0\" | tar -xOf - ./conffiles", deb});
+    EXPECT_EQ(conffiles, "/etc/fleet-dispatch/config.toml\n/etc/fleet-dispatch/helper.toml\n"
+                         "/etc/fleet-dispatch/diag.toml\n");
+}
+
+class PackageOnHost : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (installed() || fs::exists("/etc/fleet-dispatch") || fs::exists("/usr/bin/dispatch")) {
+            GTEST_SKIP() << "fleet-dispatch is installed on this host already";
+        }
+        char pattern[] = "/var/lib/fleet-package-test.XXXXXX";
+        ASSERT_NE(mkdtemp(pattern), nullptr);
+        m_root = pattern;
+        chmod(m_root.c_str(), 0755);
+        fs::create_directories(m_root + "/fakes");
+        for (const auto& entry : fs::directory_iterator(FAKES_DIR)) {
+            const std::string to = m_root + "/fakes/" + entry.path().filename().string();
+            fs::copy_file(entry.path(), to);
+            chmod(to.c_str(), 0755);
+        }
+        m_user = Accounts::unique_name("k");
+        m_accounts.add_user(m_user);
+        m_legacy = "/home/" + m_user + "/claude-executor";
+        fleet::test::run_ok({"/usr/sbin/runuser", "-u", m_user, "--", "mkdir", "-p", m_legacy});
+        for (const char* name : k_legacy_names) {
+            write_file(m_legacy + "/" + name, "#!/bin/bash\n# old\n", 0755);
+        }
+        m_ran = true;
+    }
+
+    void TearDown() override {
+        if (!m_ran) {
+            return;
+        }
+        fleet::test::run({"/usr/bin/apt-get", "purge", "-y", "-qq", "fleet-dispatch"},
+                         system_env());
+        fs::remove_all("/etc/fleet-dispatch");
+        fs::remove_all(m_root);
+    }
+
+    Accounts m_accounts;
+    bool m_ran = false;
+    std::string m_root, m_user, m_legacy;
+};
+
+TEST_F(PackageOnHost, FromAptInstallToTheOldCommandLineAndBack) {
+    const ProcessResult apt = fleet::test::run(
+        {"/usr/bin/apt-get", "install", "-y", "-qq", "--no-install-recommends", deb_path()},
+        system_env());
+    ASSERT_EQ(apt.exit_code, 0) << apt.out << apt.err;
+    ASSERT_TRUE(installed());
+    struct stat info {};
+    ASSERT_EQ(stat("/etc/fleet-dispatch/secrets", &info), 0);
+    EXPECT_EQ(info.st_mode & 07777, 0700U);
+    EXPECT_EQ(fleet::test::run({"/usr/bin/man", "-w", "dispatch"}, system_env()).exit_code, 0);
+
+    const ProcessResult setup =
+        fleet::test::run({"/usr/sbin/fleet-dispatch-setup", "--user", m_user, "--legacy-dir",
+                          m_legacy, "--unit-path", m_root},
+                         system_env());
+    ASSERT_EQ(setup.exit_code, 0) << setup.out << setup.err;
+    EXPECT_EQ(fs::read_symlink(m_legacy + "/dispatch-unified.sh"), "/usr/bin/dispatch");
+    const std::string config = read_file("/etc/fleet-dispatch/config.toml");
+    EXPECT_NE(config.find("user = \"" + m_user + "\""), std::string::npos) << config;
+    write_file("/etc/fleet-dispatch/config.toml",
+               config + "path = [\"" + m_root + "/fakes\"]\nunified = [\"claude\", \"codex\"]\n",
+               0644);
+
+    RunOptions ssm;
+    ssm.env = std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"};
+    ssm.cwd = m_root;
+    const ProcessResult old = fleet::test::run(
+        {"/bin/sh", "-c",
+         m_legacy + "/dispatch-unified.sh blueprint \"Generate a simple test blueprint with 3 "
+                    "tasks\""},
+        ssm);
+    EXPECT_EQ(old.exit_code, 0) << old.out << old.err;
+    const std::string runs = "/home/" + m_user + "/.local/state/fleet-dispatch/runs/";
+    const std::string id = fleet::test::run_id_of(old.out);
+    ASSERT_FALSE(id.empty()) << old.out;
+    EXPECT_EQ(nlohmann::json::parse(read_file(runs + id + "/status.json"))["state"], "succeeded");
+
+    // The SSM document as installed, run as the SSM agent would.
+    RunOptions none;
+    none.env = std::vector<std::string>{};
+    const ProcessResult document =
+        fleet::test::run({std::string(FLEET_SOURCE_DIR) + "/tests/ssm/ssm-agent-sim",
+                          "/usr/share/fleet-dispatch/ssm/FleetDispatch.yaml", "--cwd", m_root,
+                          "--work", m_root + "/orchestration", "--param", "prompt=it's \"$(id)\"\n",
+                          "--param", "agents=unified"},
+                         none);
+    EXPECT_EQ(document.exit_code, 0) << document.out << document.err;
+    const std::string document_id = fleet::test::run_id_of(document.out);
+    ASSERT_FALSE(document_id.empty()) << document.out;
+    EXPECT_EQ(read_file(runs + document_id + "/work-codex/prompt.got"), "it's \"$(id)\"\n");
+
+    // Back out: the old scripts return, the package goes, the user's runs stay.
+    EXPECT_EQ(fleet::test::run({"/usr/sbin/fleet-dispatch-setup", "--user", m_user, "--legacy-dir",
+                                m_legacy, "--uninstall"},
+                               system_env())
+                  .exit_code,
+              0);
+    EXPECT_EQ(read_file(m_legacy + "/dispatch-unified.sh"), "#!/bin/bash\n# old\n");
+    const ProcessResult purge = fleet::test::run(
+        {"/usr/bin/apt-get", "purge", "-y", "-qq", "fleet-dispatch"}, system_env());
+    EXPECT_EQ(purge.exit_code, 0) << purge.out << purge.err;
+    EXPECT_FALSE(installed());
+    for (const char* path :
+         {"/usr/bin/dispatch", "/usr/sbin/fleet-dispatch-setup", "/usr/share/fleet-dispatch",
+          "/etc/fleet-dispatch/config.toml", "/etc/fleet-dispatch"}) {
+        EXPECT_FALSE(fs::exists(path)) << path;
+    }
+    EXPECT_TRUE(fs::exists(runs + id + "/status.json"));
+}
+
+} // namespace
