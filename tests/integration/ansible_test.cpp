@@ -1,0 +1,205 @@
+// The Ansible role and playbooks, with Debian's ansible-core against localhost
+// (ansible_connection=local), as root: syntax; check mode on this host (nothing may change);
+// the role applied for real into a scratch root (fleet_dispatch_root), twice, the second time
+// with nothing to change; and dispatch.yml starting a detached run and collecting its id.
+#include <filesystem>
+#include <regex>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "accounts.hpp"
+#include "files.hpp"
+#include "process.hpp"
+
+namespace fs = std::filesystem;
+using fleet::test::Accounts;
+using fleet::test::ProcessResult;
+using fleet::test::read_file;
+using fleet::test::RunOptions;
+using fleet::test::write_file;
+
+namespace {
+
+const std::string k_ansible_dir = std::string(FLEET_SOURCE_DIR) + "/deploy/ansible";
+
+class Ansible : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        char pattern[] = "/var/lib/fleet-ansible-test.XXXXXX";
+        ASSERT_NE(mkdtemp(pattern), nullptr);
+        s_root = pattern;
+        chmod(s_root.c_str(), 0755);
+        for (const char* dir : {"/home", "/units", "/bin", "/fakes"}) {
+            fs::create_directories(s_root + dir);
+        }
+        write_file(s_root + "/units/amazon-ssm-agent.service",
+                   "[Service]\nExecStart=/usr/bin/sleep infinity\n", 0644);
+        fs::copy_file(DISPATCH_PATH, s_root + "/bin/dispatch");
+        fs::copy_file(FLEET_HELPER_PATH, s_root + "/bin/fleet-helper");
+        for (const auto& entry : fs::directory_iterator(FAKES_DIR)) {
+            const std::string to = s_root + "/fakes/" + entry.path().filename().string();
+            fs::copy_file(entry.path(), to);
+            chmod(to.c_str(), 0755);
+        }
+        fleet::test::run_ok({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                             "agent@controller", "-f", s_root + "/diag_key"});
+        s_key = read_file(s_root + "/diag_key.pub");
+        s_key.erase(s_key.find_last_not_of('\n') + 1);
+        s_accounts = new Accounts();
+        s_user = Accounts::unique_name("a");
+        s_accounts->add_user(s_user);
+    }
+
+    static void TearDownTestSuite() {
+        delete s_accounts;
+        fs::remove_all(s_root);
+    }
+
+    static ProcessResult playbook(const std::string& name, std::vector<std::string> extra) {
+        std::vector<std::string> argv{"/usr/bin/ansible-playbook",
+                                      "-i",
+                                      "localhost,",
+                                      "-c",
+                                      "local",
+                                      "-e",
+                                      "ansible_python_interpreter=/usr/bin/python3",
+                                      k_ansible_dir + "/" + name};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        RunOptions options;
+        options.env = std::vector<std::string>{
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME=" + s_root + "/home", "ANSIBLE_NOCOLOR=1", "ANSIBLE_RETRY_FILES_ENABLED=0",
+            "ANSIBLE_LOCAL_TEMP=" + s_root + "/home/tmp"};
+        options.cwd = s_root;
+        options.timeout_seconds = 300;
+        return fleet::test::run(argv, options);
+    }
+
+    // "changed=N" from the play recap; -1 when there is none.
+    static int changed(const ProcessResult& result) {
+        std::smatch match;
+        static const std::regex recap("localhost\\s+: ok=\\d+\\s+changed=(\\d+)");
+        return std::regex_search(result.out, match, recap) ? std::stoi(match[1]) : -1;
+    }
+
+    static std::vector<std::string> role_vars(const std::string& root) {
+        const nlohmann::json vars = {
+            {"fleet_dispatch_install_package", false},
+            {"fleet_dispatch_root", root},
+            {"fleet_dispatch_user", s_user},
+            {"fleet_dispatch_helper_enabled", true},
+            {"fleet_dispatch_helper_path", s_root + "/bin/fleet-helper"},
+            {"fleet_dispatch_helper_services", {{"nginx", {"status", "restart"}}}},
+            {"fleet_dispatch_diag_enabled", true},
+            {"fleet_dispatch_diag_keys", {s_key}},
+            {"fleet_dispatch_diag_from", "10.0.0.0/8"},
+            {"fleet_dispatch_unit_dirs", {s_root + "/units"}}};
+        return {"-e", vars.dump()};
+    }
+
+    static inline std::string s_root, s_key, s_user;
+    static inline Accounts* s_accounts = nullptr;
+};
+
+TEST_F(Ansible, PlaybooksPassTheSyntaxCheck) {
+    for (const char* name : {"site.yml", "dispatch.yml"}) {
+        const ProcessResult result = playbook(name, {"--syntax-check"});
+        EXPECT_EQ(result.exit_code, 0) << name << result.out << result.err;
+    }
+}
+
+TEST_F(Ansible, CheckModeOnThisHostChangesNothing) {
+    const bool etc_was_there = fs::exists("/etc/fleet-dispatch");
+    const ProcessResult result = playbook("site.yml", [&] {
+        std::vector<std::string> extra = role_vars("");
+        extra.push_back("--check");
+        return extra;
+    }());
+    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_GT(changed(result), 0) << result.out;                 // it would change things...
+    EXPECT_EQ(fs::exists("/etc/fleet-dispatch"), etc_was_there); // ...and did not
+    EXPECT_FALSE(fs::exists("/etc/sudoers.d/fleet-helper-" + s_user));
+}
+
+TEST_F(Ansible, TheRoleAppliesForRealIntoAScratchRootAndAgainChangesNothing) {
+    const std::string root = s_root + "/root";
+    ProcessResult result = playbook("site.yml", role_vars(root));
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_GT(changed(result), 0);
+    const std::pair<std::string, unsigned> modes[] = {
+        {"/etc/fleet-dispatch/config.toml", 0644},
+        {"/etc/fleet-dispatch/secrets", 0700},
+        {"/etc/fleet-dispatch/helper.toml", 0644},
+        {"/etc/fleet-dispatch/diag.toml", 0644},
+        {"/etc/sudoers.d/fleet-helper-" + s_user, 0440},
+        {"/var/lib/fleet-diag/.ssh/authorized_keys", 0644},
+        {"/etc/ssh/sshd_config.d/fleet-diag-diag.conf", 0644},
+        {"/etc/systemd/system/amazon-ssm-agent.service.d/fleet-dispatch.conf", 0644},
+        {"/var/log/fleet-diag.log", 0620}};
+    for (const auto& [path, mode] : modes) {
+        struct stat info {};
+        ASSERT_EQ(stat((root + path).c_str(), &info), 0) << path;
+        EXPECT_EQ(info.st_mode & 07777, mode) << path;
+        EXPECT_EQ(info.st_uid, 0U) << path;
+    }
+    EXPECT_EQ(read_file(root + "/etc/sudoers.d/fleet-helper-" + s_user),
+              "# Written by fleet-helper install-sudoers: " + s_user +
+                  " may run this helper, and nothing else, as root.\n" + s_user +
+                  " ALL=(root) NOPASSWD: " + s_root + "/bin/fleet-helper\n");
+    EXPECT_EQ(read_file(root + "/var/lib/fleet-diag/.ssh/authorized_keys"),
+              "restrict,from=\"10.0.0.0/8\",command=\"/usr/bin/fleet-diag\" " + s_key + "\n");
+    EXPECT_EQ(
+        read_file(root + "/etc/systemd/system/amazon-ssm-agent.service.d/fleet-dispatch.conf"),
+        read_file(std::string(FLEET_SOURCE_DIR) + "/deploy/systemd/ssm-agent-restart.conf"));
+    // What the role wrote, the programs and validators accept.
+    EXPECT_EQ(fleet::test::run({"/usr/sbin/visudo", "-c", "-q", "-f",
+                                root + "/etc/sudoers.d/fleet-helper-" + s_user})
+                  .exit_code,
+              0);
+    EXPECT_EQ(fleet::test::run({"/usr/sbin/sshd", "-t", "-f",
+                                root + "/etc/ssh/sshd_config.d/fleet-diag-diag.conf"})
+                  .exit_code,
+              0);
+    const ProcessResult config = fleet::test::run(
+        {s_root + "/bin/dispatch", "-c", root + "/etc/fleet-dispatch/config.toml", "config"});
+    EXPECT_EQ(config.exit_code, 0) << config.err;
+    EXPECT_NE(config.out.find("user = \"" + s_user + "\""), std::string::npos);
+    const ProcessResult policy =
+        fleet::test::run({s_root + "/bin/fleet-helper", "--policy",
+                          root + "/etc/fleet-dispatch/helper.toml", "policy"});
+    EXPECT_NE(policy.out.find("\"nginx\":[\"restart\",\"status\"]"), std::string::npos)
+        << policy.out << policy.err;
+
+    result = playbook("site.yml", role_vars(root));
+    EXPECT_EQ(result.exit_code, 0) << result.out;
+    EXPECT_EQ(changed(result), 0) << result.out;
+}
+
+TEST_F(Ansible, TheDispatchPlaybookStartsRunsAndCollectsTheirIds) {
+    const std::string config = s_root + "/dispatch-config.toml";
+    write_file(config,
+               "user = \"" + s_user + "\"\ngrace = \"1s\"\npath = [\"" + s_root + "/fakes\"]\n",
+               0644);
+    const std::string prompt = "it's \"$(id)\" `id`\nline two\n";
+    const nlohmann::json vars = {{"dispatch", s_root + "/bin/dispatch"},
+                                 {"dispatch_config", config},
+                                 {"agents", "claude"},
+                                 {"prompt", prompt},
+                                 {"results_file", s_root + "/runs.json"}};
+    const ProcessResult result = playbook("dispatch.yml", {"-e", vars.dump()});
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    const nlohmann::json runs = nlohmann::json::parse(read_file(s_root + "/runs.json"));
+    ASSERT_TRUE(runs.contains("localhost")) << runs.dump();
+    const std::string id = runs["localhost"];
+    const ProcessResult waited =
+        fleet::test::run({s_root + "/bin/dispatch", "-c", config, "wait", id});
+    EXPECT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+    EXPECT_EQ(read_file("/home/" + s_user + "/.local/state/fleet-dispatch/runs/" + id +
+                        "/work-claude/prompt.got"),
+              prompt);
+}
+
+} // namespace
