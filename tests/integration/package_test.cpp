@@ -110,6 +110,7 @@ protected:
         fleet::test::run({"/usr/bin/apt-get", "purge", "-y", "-qq", "fleet-dispatch"},
                          system_env());
         fs::remove_all("/etc/fleet-dispatch");
+        fs::remove("/var/cache/apt/archives/" + fs::path(deb_path()).filename().string());
         fs::remove_all(m_root);
     }
 
@@ -186,6 +187,58 @@ TEST_F(PackageOnHost, FromAptInstallToTheOldCommandLineAndBack) {
         EXPECT_FALSE(fs::exists(path)) << path;
     }
     EXPECT_TRUE(fs::exists(runs + id + "/status.json"));
+}
+
+// The same through the Ansible role: it installs the .deb, templates the config and migrates the
+// old scripts; the old command line then works, and a second run changes nothing.
+TEST_F(PackageOnHost, ThroughTheAnsibleRole) {
+    const nlohmann::json vars = {{"ansible_python_interpreter", "/usr/bin/python3"},
+                                 {"fleet_dispatch_package_path", deb_path()},
+                                 {"fleet_dispatch_user", m_user},
+                                 {"fleet_dispatch_legacy_dir", m_legacy},
+                                 {"fleet_dispatch_path", {m_root + "/fakes"}},
+                                 {"fleet_dispatch_unified", {"claude", "codex"}},
+                                 {"fleet_dispatch_unit_dirs", {m_root}}};
+    RunOptions options = system_env();
+    options.env->push_back("HOME=" + m_root);
+    options.env->push_back("ANSIBLE_NOCOLOR=1");
+    options.env->push_back("ANSIBLE_LOCAL_TEMP=" + m_root + "/ansible-tmp");
+    options.timeout_seconds = 600;
+    const std::vector<std::string> argv{"/usr/bin/ansible-playbook",
+                                        "-i",
+                                        "localhost,",
+                                        "-c",
+                                        "local",
+                                        "-e",
+                                        vars.dump(),
+                                        std::string(FLEET_SOURCE_DIR) + "/deploy/ansible/site.yml"};
+    const ProcessResult first = fleet::test::run(argv, options);
+    ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+    ASSERT_TRUE(installed());
+
+    RunOptions ssm;
+    ssm.env = std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"};
+    ssm.cwd = m_root;
+    const ProcessResult old = fleet::test::run(
+        {"/bin/sh", "-c",
+         m_legacy + "/dispatch-unified.sh blueprint \"Generate a simple test blueprint with 3 "
+                    "tasks\""},
+        ssm);
+    EXPECT_EQ(old.exit_code, 0) << old.out << old.err;
+    const std::string id = fleet::test::run_id_of(old.out);
+    ASSERT_FALSE(id.empty()) << old.out;
+    EXPECT_EQ(
+        nlohmann::json::parse(read_file("/home/" + m_user + "/.local/state/fleet-dispatch/runs/" +
+                                        id + "/status.json"))["state"],
+        "succeeded");
+
+    const ProcessResult second = fleet::test::run(argv, options);
+    EXPECT_EQ(second.exit_code, 0) << second.out;
+    EXPECT_NE(second.out.find("changed=0"), std::string::npos) << second.out;
+
+    fleet::test::run({"/usr/sbin/fleet-dispatch-setup", "--user", m_user, "--legacy-dir", m_legacy,
+                      "--uninstall"},
+                     system_env());
 }
 
 } // namespace
