@@ -267,7 +267,8 @@ Outcome serve(const Result<Request>& request, const Caller& caller,
     if (command == Command::install_sudoers || command == Command::totp_enroll) {
         if (caller.via_sudo || ::geteuid() != 0) {
             return refused(std::string(command_name(command)) +
-                           " is for root only, never through sudo");
+                           " is for root only, never through sudo (the agents' road): run it "
+                           "from a root login shell (su -)");
         }
         if (command == Command::install_sudoers) {
             return serve_install_sudoers(*request);
