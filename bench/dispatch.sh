@@ -10,6 +10,8 @@
 # list: 10,000 finished runs, `list --json --limit 0` and the default `list`.
 set -eu
 build=$1
+docs=$(cd "$(dirname "$0")/../docs" && pwd)
+. "$(dirname "$0")/charts"
 rounds=${BENCH_ROUNDS:-9}
 size=${BENCH_CAPTURE_BYTES:-2147483648}
 
@@ -102,6 +104,13 @@ for method in dispatch tee cat-pipe cat; do
         "$(cpu "$method")" \
         "$(awk -v a="$w" -v b="$d" 'BEGIN { print b / a }')"
 done
+echo
+for method in dispatch tee cat-pipe cat; do
+    printf '%s %s\n' "$(echo "$method" | sed 's/cat-pipe/cat|cat/')" \
+        "$(awk -v s="$size" -v w="$(wall "$method")" 'BEGIN { print s / w / 1e6 }')"
+done >"$work/capture.data"
+bar_chart "$docs/bench-capture.svg" "capture: $mib MiB through each method (median MB/s)" "MB/s" \
+    "$work/capture.data"
 echo
 t=$(wall tee)
 p=$(wall cat-pipe)

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -580,6 +581,16 @@ private:
         }
         release_ballast();
         m_log.info("run finished: {} (exit {})", to_string(m_status.state), exit_code);
+        // The runner's own cost, agents excluded (bench/unified.sh reads this line).
+        rusage self {};
+        if (::getrusage(RUSAGE_SELF, &self) == 0) {
+            const auto seconds = [](const timeval& t) {
+                return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+            };
+            m_log.info("runner cpu {:.3f} s (user {:.3f} s, system {:.3f} s), max rss {} KiB",
+                       seconds(self.ru_utime) + seconds(self.ru_stime), seconds(self.ru_utime),
+                       seconds(self.ru_stime), self.ru_maxrss);
+        }
         if (m_options.on_tick) {
             m_options.on_tick(live()); // the final picture
         }

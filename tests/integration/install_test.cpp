@@ -165,6 +165,18 @@ TEST_F(Install, MigratesTheOldScriptsAndTheOldCommandLineWorks) {
     EXPECT_TRUE(fs::exists(run_dir + "/work-claude/prompt.got"));
     EXPECT_TRUE(fs::exists(run_dir + "/work-codex/prompt.got"));
 
+    // --with-diag hands the key to setup-diag (shown here, not applied: diag_test applies it).
+    const ProcessResult diag = setup({"--with-diag", "--diag-key",
+                                      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly x@y",
+                                      "--diag-from", "10.0.0.0/8", "--dry-run"});
+    EXPECT_EQ(diag.exit_code, 0) << diag.out << diag.err;
+    EXPECT_NE(
+        diag.out.find("restrict,from=\"10.0.0.0/8\",command=\"" + s_root +
+                      "/bin/fleet-diag\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly"),
+        std::string::npos)
+        << diag.out;
+    EXPECT_FALSE(fs::exists("/etc/fleet-dispatch/diag.toml"));
+
     // Again: nothing to change.
     const ProcessResult again = setup({"--with-helper", "--dry-run"});
     EXPECT_EQ(again.exit_code, 0) << again.err;

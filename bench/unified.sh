@@ -1,0 +1,96 @@
+#!/bin/sh
+# unified: the runner itself while 1, 8, 32 and 64 agents stream at once (dispatch-unified,
+# one agent per configured name, each `head -c SHARE /dev/zero`), BENCH_UNIFIED_BYTES in total
+# per configuration (default 1 GiB), console to /dev/null, logs on disk. The runner's own CPU
+# (user + system) and peak RSS come from its getrusage(RUSAGE_SELF), which it logs at the end of
+# every run (runner.log: "runner cpu … s …, max rss … KiB"): the agents' CPU is not counted.
+# BENCH_ROUNDS rounds per configuration (default 5), medians.
+set -eu
+build=$(cd "$1" && pwd)
+rounds=${BENCH_ROUNDS:-5}
+total=${BENCH_UNIFIED_BYTES:-1073741824}
+counts=${BENCH_UNIFIED_AGENTS:-"1 8 32 64"}
+docs=$(cd "$(dirname "$0")/../docs" && pwd)
+. "$(dirname "$0")/charts"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "## unified: the runner under many agents"
+    echo
+    echo "Skipped: needs root."
+    exit 0
+fi
+
+user=fbenchu$$
+work=$(mktemp -d /var/tmp/fleet-bench-unified.XXXXXX)
+cleanup() {
+    userdel -r "$user" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+useradd --create-home --shell /bin/sh "$user"
+runs=/home/$user/.local/state/fleet-dispatch/runs
+chmod 755 "$work"
+ln -s "$build/bin/dispatch" "$work/dispatch-unified"
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+: >"$work/results"
+for n in $counts; do
+    share=$((total / n))
+    config=$work/unified-$n.toml
+    {
+        printf 'user = "%s"\nmax_parallel = %s\ngrace = "5s"\nunified = [' "$user" "$n"
+        i=1
+        while [ "$i" -le "$n" ]; do
+            printf '"a%s"%s' "$i" "$([ "$i" -lt "$n" ] && echo ', ' || true)"
+            i=$((i + 1))
+        done
+        printf ']\n'
+        i=1
+        while [ "$i" -le "$n" ]; do
+            printf '[agents.a%s]\ncommand = ["/usr/bin/head", "-c", "%s", "/dev/zero"]\n' "$i" "$share"
+            i=$((i + 1))
+        done
+    } >"$config"
+    chmod 644 "$config"
+    : >"$work/samples"
+    round=1
+    while [ "$round" -le "$rounds" ]; do
+        rm -rf "$runs"
+        sync
+        echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+        "$work/dispatch-unified" -c "$config" --console none run x >/dev/null
+        sed -n 's/.*runner cpu \([0-9.]*\) s.*max rss \([0-9]*\) KiB.*/\1 \2/p' "$runs"/*/runner.log >>"$work/samples"
+        round=$((round + 1))
+    done
+    cpu=$(awk '{ print $1 }' "$work/samples" | median)
+    rss=$(awk '{ print $2 }' "$work/samples" | median)
+    awk -v n="$n" -v c="$cpu" -v r="$rss" -v t="$total" \
+        'BEGIN { printf "%d %.3f %.1f\n", n, c / (t / 1073741824), r / 1024 }' >>"$work/results"
+done
+rm -rf "$runs"
+
+gib=$(awk -v t="$total" 'BEGIN { printf "%.2f", t / 1073741824 }')
+echo "## unified: the runner under many agents"
+echo
+echo "dispatch-unified with N agents streaming at once, $gib GiB in total per run split evenly"
+echo "(each agent \`head -c SHARE /dev/zero\`), logs on disk, console off; the runner's own CPU"
+echo "and peak RSS from getrusage(RUSAGE_SELF) as it logs them; medians of $rounds runs."
+echo "Source: \`bench/unified.sh\`."
+echo
+echo "| Agents | Runner CPU (s per GiB) | Runner peak RSS (MiB) |"
+echo "|---|---|---|"
+awk '{ printf "| %d | %.3f | %.1f |\n", $1, $2, $3 }' "$work/results"
+echo
+agents_chart "$docs/bench-unified.svg" "dispatch-unified: runner CPU and memory by number of agents" \
+    "$work/results"
+echo
+at32=$(awk '$1 == 32' "$work/results")
+if [ -n "$at32" ]; then
+    cpu32=$(echo "$at32" | awk '{ print $2 }')
+    rss32=$(echo "$at32" | awk '{ print $3 }')
+    v_cpu=$(awk -v c="$cpu32" 'BEGIN { print (c < 0.5 ? "met" : "missed") }')
+    v_rss=$(awk -v r="$rss32" 'BEGIN { print (r < 16 ? "met" : "missed") }')
+    echo "Goals at 32 agents: runner CPU under 0.5 s per GiB: measured $cpu32 s, **$v_cpu**;"
+    echo "peak RSS under 16 MiB: measured $rss32 MiB, **$v_rss**."
+fi
