@@ -16,7 +16,7 @@ constexpr size_t k_max_partial_line = size_t{64} * 1024;
 } // namespace
 
 void Console::write(std::string_view data) {
-    if (m_error != 0 || data.empty()) {
+    if (m_fd < 0 || m_error != 0 || data.empty()) {
         return;
     }
     m_error = write_all(m_fd, data);

@@ -22,6 +22,7 @@ constexpr size_t k_copy_buffer_size = size_t{128} * 1024;
 
 class Console {
 public:
+    // `fd` -1: a console that takes nothing (dispatch's output goes to /dev/null anyway).
     explicit Console(int fd) : m_fd(fd) {}
 
     // Writes all of `data`; after the first error every later write is dropped.

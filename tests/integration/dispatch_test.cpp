@@ -91,6 +91,7 @@ protected:
         agent("write-stdin", "[\"" + d + "/write-stdin\"]", "stdin = \"prompt\"\n");
         agent("copy-file", "[\"" + d + "/copy-file\", \"{prompt_file}\"]");
         agent("cat-binary", "[\"" + d + "/cat-file\", \"" + d + "/binary.bin\"]");
+        agent("cat-binary-2", "[\"" + d + "/cat-file\", \"" + d + "/binary.bin\"]");
         agent("background-holder", "[\"" + d + "/background-holder\"]");
         agent("setsid-holder", "[\"" + d + "/setsid-holder\"]");
         agent("sleeper", "[\"" + d + "/sleeper\"]");
@@ -325,6 +326,22 @@ TEST_F(Dispatch, SigkillOfTheRunnerShowsLost) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     EXPECT_TRUE(survivors(id).empty());
+}
+
+// With the console discarding (--console none or summary, or stdout on /dev/null) the runner
+// skips console writes and line prefixes; the logs stay byte-exact.
+TEST_F(Dispatch, LogsAreByteExactWhenTheConsoleDiscards) {
+    for (const char* mode : {"none", "summary"}) {
+        const ProcessResult result =
+            dispatch({"-a", "cat-binary,cat-binary-2", "--console", mode, "run", "x"});
+        ASSERT_EQ(result.exit_code, 0) << mode << result.err;
+        const std::string id = run_id_of(result.out);
+        ASSERT_FALSE(id.empty()) << mode << result.out;
+        EXPECT_EQ(result.out.find(s_binary.substr(0, 64)), std::string::npos) << mode;
+        for (const char* agent : {"cat-binary", "cat-binary-2"}) {
+            EXPECT_EQ(read_file(run_dir(id) + "/" + agent + ".log"), s_binary) << mode << agent;
+        }
+    }
 }
 
 TEST_F(Dispatch, AFullDiskStopsTheLogNotTheAgent) {
