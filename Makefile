@@ -4,7 +4,7 @@ JOBS ?= 2
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?= -DFLEET_WERROR=ON
 
-.PHONY: all deps build check fuzz package demo bench format lint clean
+.PHONY: all deps build check e2e fuzz package demo bench format lint clean
 
 all: build
 
@@ -16,7 +16,16 @@ build: deps
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
 check: build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE e2e
+
+# The real agent CLIs against the loopback API stub (tests/e2e): installs the pinned CLIs into
+# E2E_CACHE once (the npm registry, ~950 MB), then runs the e2e suite. Not part of make check;
+# CI runs it when the cache is there. The cache is per machine, outside any clone.
+E2E_CACHE ?= /var/cache/fleet-dispatch/e2e
+e2e: build
+	@deploy/install-deps --e2e
+	@tests/e2e/install-clis $(abspath $(E2E_CACHE))
+	FLEET_E2E_CACHE=$(abspath $(E2E_CACHE)) ctest --test-dir $(BUILD_DIR) -L e2e --output-on-failure
 
 # libFuzzer on the guard programs' request parsers (fleet-helper's argv, fleet-diag's
 # request string), FUZZ_SECONDS each, from the seeds in tests/fuzz (copied: libFuzzer adds what

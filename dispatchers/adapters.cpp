@@ -252,10 +252,20 @@ AgentOutcome gemini_outcome(const std::string& log, std::optional<int> exit_code
 AgentOutcome grok_outcome(const std::string& log) {
     AgentOutcome outcome;
     for_each_json_line(log, [&](const json& line) {
+        // "Error: ..." (exit 1) for its own errors; an API error in the model call (0.0.34,
+        // found by make e2e) is "Sorry, I encountered an error: Grok API error: 401 ..." with
+        // exit 0.
+        constexpr std::string_view k_sorry = "Sorry, I encountered an error: ";
         const std::string content = string_at(line, "content");
-        if (string_at(line, "role") == "assistant" && content.rfind("Error:", 0) == 0) {
+        if (string_at(line, "role") != "assistant") {
+            return;
+        }
+        if (content.rfind("Error:", 0) == 0) {
             outcome.failed = true;
             outcome.reason = reason_from_message(content);
+        } else if (content.rfind(k_sorry, 0) == 0) {
+            outcome.failed = true;
+            outcome.reason = reason_from_message(content.substr(k_sorry.size()));
         }
     });
     return outcome;

@@ -160,6 +160,7 @@ TEST_F(Agents, OutcomesComeFromWhatTheAgentSaid) {
         {"codex", "api401", "API error 401"},
         {"gemini", "api401", "API error 401"}, // exit 145 = 401 mod 256
         {"grok", "error", "API error 401"},
+        {"grok", "api401", "API error 401"}, // exit 0: the apology is the only sign
         {"aider", "error", "API error 401"}, // aider exits 0 here
     };
     for (const Case& c : cases) {

@@ -68,6 +68,23 @@ TEST(ReadOutcome, GeminiExitCodes) {
     EXPECT_EQ(fleet::read_outcome("gemini", "", 1).reason, "");
 }
 
+TEST(ReadOutcome, GrokErrorsInBothForms) {
+    const auto own = fleet::read_outcome(
+        "grok", "{\"role\":\"assistant\",\"content\":\"Error: 401 Incorrect API key\"}\n", 1);
+    EXPECT_TRUE(own.failed);
+    // Grok CLI 0.0.34 reports an API error as an apology, with exit 0 (seen by make e2e).
+    const auto api = fleet::read_outcome(
+        "grok",
+        "{\"role\":\"user\",\"content\":\"hi\"}\n{\"role\":\"assistant\",\"content\":"
+        "\"Sorry, I encountered an error: Grok API error: 401 stub 401\"}\n",
+        0);
+    EXPECT_TRUE(api.failed);
+    EXPECT_NE(api.reason.find("401"), std::string::npos) << api.reason;
+    EXPECT_FALSE(fleet::read_outcome(
+                     "grok", "{\"role\":\"assistant\",\"content\":\"Sorry, no.\"}\n", 0)
+                     .failed);
+}
+
 TEST(ReadOutcome, AiderErrorsFailDespiteExitZero) {
     const auto outcome = fleet::read_outcome(
         "aider", "Aider v0.86\nlitellm.APIConnectionError: Connection refused\n", 0);
