@@ -1,12 +1,5 @@
 #include "diag_policy.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
-#include <sys/stat.h>
-
-#include "fd.hpp"
-#include "io.hpp"
 #include "toml_check.hpp"
 #include "trusted_file.hpp"
 
@@ -116,26 +109,12 @@ Result<DiagPolicy> parse_diag_policy(std::string_view text, const std::string& s
 }
 
 Result<DiagPolicy> load_diag_policy(const std::string& path, bool required) {
-    const std::string subject = "policy " + path;
-    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK));
-    if (!fd.valid()) {
-        if (errno == ENOENT && !required) {
-            return parse_diag_policy("", "built-in defaults");
-        }
-        return input_error(subject + ": " + std::strerror(errno));
-    }
-    struct stat info {};
-    if (::fstat(fd.get(), &info) != 0) {
-        return system_error(subject, errno);
-    }
-    if (Status owned = check_root_owned(path, info, subject, StickyAncestors::refused); !owned) {
-        return owned.error();
-    }
-    Result<std::string> text = read_fd(fd.get(), k_max_policy_bytes);
+    Result<std::optional<std::string>> text = read_root_owned_file(
+        path, "policy " + path, StickyAncestors::refused, k_max_policy_bytes, !required);
     if (!text) {
-        return input_error(subject + ": " + text.error().message);
+        return text.error();
     }
-    return parse_diag_policy(*text, path);
+    return *text ? parse_diag_policy(**text, path) : parse_diag_policy("", "built-in defaults");
 }
 
 } // namespace fleet

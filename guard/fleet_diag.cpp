@@ -70,18 +70,11 @@ Outcome refusal(const std::string& reason) {
     return outcome;
 }
 
+// harden_guard_process (tools.hpp), every inherited fd above 2 close-on-exec, and no way to
+// gain privileges (a setuid tool can grant diag nothing).
 bool harden_process() {
-    for (int fd = 0; fd <= 2; ++fd) {
-        if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
-            ::open("/dev/null", O_RDWR | O_NOCTTY) != fd) {
-            return false;
-        }
-    }
-    ::umask(077);
-    ::signal(SIGPIPE, SIG_IGN);
-    const rlimit no_core{0, 0};
-    return mark_fds_cloexec(3) && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-           ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 && ::setrlimit(RLIMIT_CORE, &no_core) == 0;
+    return harden_guard_process() && mark_fds_cloexec(3) &&
+           ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0;
 }
 
 std::string base64(std::string_view bytes) {

@@ -331,23 +331,11 @@ std::string audit_line(const Outcome& outcome, const Result<Request>& request,
     return json_line(line);
 }
 
-// What the caller hands down through sudo and must not matter: closed standard fds (the audit
-// log would be opened as fd 1 and receive the answer), SIGPIPE (a reader that went away would
-// kill the helper between the action and its audit line), a small RLIMIT_FSIZE (SIGXFSZ in the
-// middle of the state or audit write). And what must not leak: core dumps and ptrace of a
-// process that reads the TOTP secret.
+// harden_guard_process (tools.hpp), and a small RLIMIT_FSIZE from the caller lifted: SIGXFSZ in
+// the middle of the state or audit write would lose it.
 bool harden_process() {
-    for (int fd = 0; fd <= 2; ++fd) {
-        if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
-            ::open("/dev/null", O_RDWR | O_NOCTTY) != fd) {
-            return false;
-        }
-    }
-    ::umask(077);
-    ::signal(SIGPIPE, SIG_IGN);
-    const rlimit no_core{0, 0};
     const rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
-    return ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 && ::setrlimit(RLIMIT_CORE, &no_core) == 0 &&
+    return harden_guard_process() &&
            (::geteuid() != 0 || ::setrlimit(RLIMIT_FSIZE, &unlimited) == 0);
 }
 

@@ -1,13 +1,7 @@
 #include "policy.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
-#include <sys/stat.h>
 
-#include "fd.hpp"
-#include "io.hpp"
 #include "toml_check.hpp"
 #include "trusted_file.hpp"
 #include "untrusted_text.hpp"
@@ -153,23 +147,12 @@ Result<HelperPolicy> parse_policy(std::string_view text, const std::string& sour
 }
 
 Result<HelperPolicy> load_policy(const std::string& path) {
-    const std::string subject = "policy " + path;
-    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK));
-    if (!fd.valid()) {
-        return input_error(subject + ": " + std::strerror(errno));
-    }
-    struct stat info {};
-    if (::fstat(fd.get(), &info) != 0) {
-        return system_error(subject, errno);
-    }
-    if (Status owned = check_root_owned(path, info, subject, StickyAncestors::refused); !owned) {
-        return owned.error();
-    }
-    Result<std::string> text = read_fd(fd.get(), k_max_policy_bytes);
+    Result<std::optional<std::string>> text = read_root_owned_file(
+        path, "policy " + path, StickyAncestors::refused, k_max_policy_bytes, false);
     if (!text) {
-        return input_error(subject + ": " + text.error().message);
+        return text.error();
     }
-    return parse_policy(*text, path);
+    return parse_policy(**text, path);
 }
 
 Decision decide(const HelperPolicy& policy, const Request& request) {

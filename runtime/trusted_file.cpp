@@ -4,6 +4,11 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+
+#include "fd.hpp"
+#include "io.hpp"
 
 namespace fleet {
 
@@ -36,6 +41,31 @@ Status check_root_owned(const std::string& path, const struct stat& file,
         }
     }
     return Ok{};
+}
+
+Result<std::optional<std::string>> read_root_owned_file(const std::string& path,
+                                                        const std::string& subject,
+                                                        StickyAncestors ancestors, size_t max_bytes,
+                                                        bool missing_ok) {
+    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd.valid()) {
+        if (errno == ENOENT && missing_ok) {
+            return std::optional<std::string>();
+        }
+        return input_error(subject + ": " + std::strerror(errno));
+    }
+    struct stat info {};
+    if (::fstat(fd.get(), &info) != 0) {
+        return system_error(subject, errno);
+    }
+    if (Status owned = check_root_owned(path, info, subject, ancestors); !owned) {
+        return owned.error();
+    }
+    Result<std::string> text = read_fd(fd.get(), max_bytes);
+    if (!text) {
+        return input_error(subject + ": " + text.error().message);
+    }
+    return std::optional<std::string>(std::move(*text));
 }
 
 } // namespace fleet

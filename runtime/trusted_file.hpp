@@ -8,6 +8,7 @@
 //                              directory (/tmp) passes only when `ancestors` allows it
 #pragma once
 
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 
@@ -21,5 +22,13 @@ enum class StickyAncestors { allowed, refused };
 // ("config /etc/x.toml"). A failed check is invalid_input, a failed system call system.
 Status check_root_owned(const std::string& path, const struct stat& file,
                         const std::string& subject, StickyAncestors ancestors);
+
+// Opens `path` (O_NOFOLLOW|O_NONBLOCK: no symlink, no FIFO to hang on), checks it as above and
+// reads it whole, at most `max_bytes`. nullopt when it does not exist and `missing_ok`.
+// Errors name `subject`.
+Result<std::optional<std::string>> read_root_owned_file(const std::string& path,
+                                                        const std::string& subject,
+                                                        StickyAncestors ancestors, size_t max_bytes,
+                                                        bool missing_ok);
 
 } // namespace fleet

@@ -114,6 +114,18 @@ protected:
         fs::remove_all(m_root);
     }
 
+    // The old SSM command line, as SSM runs it: sh, SSM's PATH, a cwd that is not the user's.
+    ProcessResult old_command_line() const {
+        RunOptions ssm;
+        ssm.env =
+            std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"};
+        ssm.cwd = m_root;
+        return fleet::test::run({"/bin/sh", "-c",
+                                 m_legacy + "/dispatch-unified.sh blueprint \"Generate a simple "
+                                            "test blueprint with 3 tasks\""},
+                                ssm);
+    }
+
     Accounts m_accounts;
     bool m_ran = false;
     std::string m_root, m_user, m_legacy;
@@ -142,14 +154,7 @@ TEST_F(PackageOnHost, FromAptInstallToTheOldCommandLineAndBack) {
                config + "path = [\"" + m_root + "/fakes\"]\nunified = [\"claude\", \"codex\"]\n",
                0644);
 
-    RunOptions ssm;
-    ssm.env = std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"};
-    ssm.cwd = m_root;
-    const ProcessResult old = fleet::test::run(
-        {"/bin/sh", "-c",
-         m_legacy + "/dispatch-unified.sh blueprint \"Generate a simple test blueprint with 3 "
-                    "tasks\""},
-        ssm);
+    const ProcessResult old = old_command_line();
     EXPECT_EQ(old.exit_code, 0) << old.out << old.err;
     const std::string runs = "/home/" + m_user + "/.local/state/fleet-dispatch/runs/";
     const std::string id = fleet::test::run_id_of(old.out);
@@ -216,14 +221,7 @@ TEST_F(PackageOnHost, ThroughTheAnsibleRole) {
     ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
     ASSERT_TRUE(installed());
 
-    RunOptions ssm;
-    ssm.env = std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"};
-    ssm.cwd = m_root;
-    const ProcessResult old = fleet::test::run(
-        {"/bin/sh", "-c",
-         m_legacy + "/dispatch-unified.sh blueprint \"Generate a simple test blueprint with 3 "
-                    "tasks\""},
-        ssm);
+    const ProcessResult old = old_command_line();
     EXPECT_EQ(old.exit_code, 0) << old.out << old.err;
     const std::string id = fleet::test::run_id_of(old.out);
     ASSERT_FALSE(id.empty()) << old.out;
