@@ -116,7 +116,7 @@ protected:
                     "\"\nmodel = \"stub-model\"\ntimeout = \"" + timeout + "\"\nenv = { " + env +
                     " }\n" + (workdir.empty() ? "" : "workdir = \"" + workdir + "\"\n");
         }
-        const std::string path = s_root + "/config-" + std::to_string(++s_configs) + ".toml";
+        std::string path = s_root + "/config-" + std::to_string(++s_configs) + ".toml";
         write_file(path, text, 0644);
         return path;
     }
