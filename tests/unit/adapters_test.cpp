@@ -80,9 +80,9 @@ TEST(ReadOutcome, GrokErrorsInBothForms) {
         0);
     EXPECT_TRUE(api.failed);
     EXPECT_NE(api.reason.find("401"), std::string::npos) << api.reason;
-    EXPECT_FALSE(fleet::read_outcome(
-                     "grok", "{\"role\":\"assistant\",\"content\":\"Sorry, no.\"}\n", 0)
-                     .failed);
+    EXPECT_FALSE(
+        fleet::read_outcome("grok", "{\"role\":\"assistant\",\"content\":\"Sorry, no.\"}\n", 0)
+            .failed);
 }
 
 TEST(ReadOutcome, AiderErrorsFailDespiteExitZero) {
