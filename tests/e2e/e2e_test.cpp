@@ -63,10 +63,7 @@ private:
 class E2e : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        char pattern[] = "/var/lib/fleet-e2e-test.XXXXXX";
-        ASSERT_NE(mkdtemp(pattern), nullptr);
-        s_root = pattern;
-        chmod(s_root.c_str(), 0755);
+        s_root = fleet::test::make_root_scratch("e2e-test");
         fs::create_directories(s_root + "/bin");
         fs::copy_file(DISPATCH_PATH, s_root + "/bin/dispatch");
         fs::create_symlink(s_root + "/bin/dispatch", s_root + "/bin/dispatch-unified.sh");

@@ -28,22 +28,15 @@ const std::string k_ansible_dir = std::string(FLEET_SOURCE_DIR) + "/deploy/ansib
 class Ansible : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        char pattern[] = "/var/lib/fleet-ansible-test.XXXXXX";
-        ASSERT_NE(mkdtemp(pattern), nullptr);
-        s_root = pattern;
-        chmod(s_root.c_str(), 0755);
-        for (const char* dir : {"/home", "/units", "/bin", "/fakes"}) {
+        s_root = fleet::test::make_root_scratch("ansible-test");
+        for (const char* dir : {"/home", "/units", "/bin"}) {
             fs::create_directories(s_root + dir);
         }
         write_file(s_root + "/units/amazon-ssm-agent.service",
                    "[Service]\nExecStart=/usr/bin/sleep infinity\n", 0644);
         fs::copy_file(DISPATCH_PATH, s_root + "/bin/dispatch");
         fs::copy_file(FLEET_HELPER_PATH, s_root + "/bin/fleet-helper");
-        for (const auto& entry : fs::directory_iterator(FAKES_DIR)) {
-            const std::string to = s_root + "/fakes/" + entry.path().filename().string();
-            fs::copy_file(entry.path(), to);
-            chmod(to.c_str(), 0755);
-        }
+        fleet::test::copy_executables(FAKES_DIR, s_root + "/fakes");
         fleet::test::run_ok({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
                              "agent@controller", "-f", s_root + "/diag_key"});
         s_key = read_file(s_root + "/diag_key.pub");

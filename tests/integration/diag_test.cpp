@@ -24,6 +24,7 @@
 namespace fs = std::filesystem;
 using fleet::test::Accounts;
 using fleet::test::alive;
+using fleet::test::lines_of;
 using fleet::test::ProcessResult;
 using fleet::test::read_file;
 using fleet::test::RunOptions;
@@ -50,22 +51,10 @@ hang) trap '' TERM; echo $$ > "$here/hang.pid"; sleep 300 & echo $! > "$here/sle
 esac
 )SH";
 
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> lines;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) {
-        lines.push_back(line);
-    }
-    return lines;
-}
-
 class Diag : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        char pattern[] = "/var/lib/fleet-diag-test.XXXXXX";
-        ASSERT_NE(mkdtemp(pattern), nullptr);
-        s_root = pattern;
-        chmod(s_root.c_str(), 0755);
+        s_root = fleet::test::make_root_scratch("diag-test");
         for (const char* dir :
              {"/bin", "/fake", "/record", "/log", "/tree/sub", "/secret-dir/inner", "/state"}) {
             fs::create_directories(s_root + dir);

@@ -36,21 +36,13 @@ protected:
         if (!s_owned) {
             return;
         }
-        char pattern[] = "/var/lib/fleet-install-test.XXXXXX";
-        ASSERT_NE(mkdtemp(pattern), nullptr);
-        s_root = pattern;
-        chmod(s_root.c_str(), 0755);
+        s_root = fleet::test::make_root_scratch("install-test");
         fs::create_directories(s_root + "/bin");
         for (const auto& [from, to] :
              {std::pair{DISPATCH_PATH, "dispatch"}, std::pair{FLEET_HELPER_PATH, "fleet-helper"}}) {
             fs::copy_file(from, s_root + "/bin/" + to);
         }
-        fs::create_directories(s_root + "/fakes");
-        for (const auto& entry : fs::directory_iterator(FAKES_DIR)) {
-            const std::string to = s_root + "/fakes/" + entry.path().filename().string();
-            fs::copy_file(entry.path(), to);
-            chmod(to.c_str(), 0755);
-        }
+        fleet::test::copy_executables(FAKES_DIR, s_root + "/fakes");
         fs::create_directories(s_root + "/units");
         write_file(s_root + "/units/amazon-ssm-agent.service",
                    "[Service]\nExecStart=/usr/bin/sleep infinity\nRestart=always\n"

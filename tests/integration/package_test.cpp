@@ -83,16 +83,8 @@ protected:
         if (installed() || fs::exists("/etc/fleet-dispatch") || fs::exists("/usr/bin/dispatch")) {
             GTEST_SKIP() << "fleet-dispatch is installed on this host already";
         }
-        char pattern[] = "/var/lib/fleet-package-test.XXXXXX";
-        ASSERT_NE(mkdtemp(pattern), nullptr);
-        m_root = pattern;
-        chmod(m_root.c_str(), 0755);
-        fs::create_directories(m_root + "/fakes");
-        for (const auto& entry : fs::directory_iterator(FAKES_DIR)) {
-            const std::string to = m_root + "/fakes/" + entry.path().filename().string();
-            fs::copy_file(entry.path(), to);
-            chmod(to.c_str(), 0755);
-        }
+        m_root = fleet::test::make_root_scratch("package-test");
+        fleet::test::copy_executables(FAKES_DIR, m_root + "/fakes");
         m_user = Accounts::unique_name("k");
         m_accounts.add_user(m_user);
         m_legacy = "/home/" + m_user + "/claude-executor";

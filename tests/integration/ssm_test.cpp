@@ -34,20 +34,12 @@ constexpr const char* k_config = "/etc/fleet-dispatch/config.toml";
 class SsmDocument : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        char pattern[] = "/var/lib/fleet-ssm-test.XXXXXX";
-        ASSERT_NE(mkdtemp(pattern), nullptr);
-        s_root = pattern;
-        chmod(s_root.c_str(), 0755);
+        s_root = fleet::test::make_root_scratch("ssm-test");
         fs::create_directories(s_root + "/bin");
         fs::create_directories(s_root + "/cwd"); // root's 0700: the user cannot read it
         chmod((s_root + "/cwd").c_str(), 0700);
         fs::copy_file(k_dispatch_build, s_root + "/bin/dispatch");
-        fs::create_directories(s_root + "/fakes");
-        for (const auto& entry : fs::directory_iterator(FAKES_DIR)) {
-            const std::string to = s_root + "/fakes/" + entry.path().filename().string();
-            fs::copy_file(entry.path(), to);
-            chmod(to.c_str(), 0755);
-        }
+        fleet::test::copy_executables(FAKES_DIR, s_root + "/fakes");
         s_accounts = new Accounts();
         s_user = Accounts::unique_name("m");
         s_accounts->add_user(s_user);

@@ -1,9 +1,14 @@
 #include "files.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
+#include <stdexcept>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace fleet::test {
 
@@ -15,6 +20,32 @@ std::string read_file(const std::string& path) {
 void write_file(const std::string& path, const std::string& text, mode_t mode) {
     std::ofstream(path, std::ios::binary) << text;
     chmod(path.c_str(), mode);
+}
+
+std::string make_root_scratch(const std::string& name) {
+    std::string pattern = "/var/lib/fleet-" + name + ".XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr || ::chmod(pattern.c_str(), 0755) != 0) {
+        throw std::runtime_error("scratch directory " + pattern + ": " + std::strerror(errno));
+    }
+    return pattern;
+}
+
+void copy_executables(const std::string& from, const std::string& to) {
+    std::filesystem::create_directories(to);
+    for (const auto& entry : std::filesystem::directory_iterator(from)) {
+        const std::string target = to + "/" + entry.path().filename().string();
+        std::filesystem::copy_file(entry.path(), target);
+        std::filesystem::permissions(target, std::filesystem::perms(0755));
+    }
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        lines.push_back(line);
+    }
+    return lines;
 }
 
 bool alive(pid_t pid) {

@@ -13,6 +13,18 @@ std::string read_file(const std::string& path);
 // Writes `text` and sets `mode`.
 void write_file(const std::string& path, const std::string& text, mode_t mode);
 
+// A fresh directory /var/lib/fleet-<name>.XXXXXX, root's, 0755: every directory above it is
+// root's and not group/other-writable, as the guard programs and sudo demand of what root runs.
+// Throws std::runtime_error when it cannot be made.
+std::string make_root_scratch(const std::string& name);
+
+// Copies every file of `from` into `to` (made if missing), 0755: the fake agents, placed where
+// a throwaway user may run them.
+void copy_executables(const std::string& from, const std::string& to);
+
+// The lines of `text`, without their newlines.
+std::vector<std::string> lines_of(const std::string& text);
+
 // Whether `pid` is a live process (not gone, not a zombie).
 bool alive(pid_t pid);
 
