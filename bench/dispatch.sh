@@ -11,7 +11,7 @@
 set -eu
 build=$1
 docs=$(cd "$(dirname "$0")/../docs" && pwd)
-. "$(dirname "$0")/charts"
+. "$(dirname "$0")/common"
 rounds=${BENCH_ROUNDS:-9}
 size=${BENCH_CAPTURE_BYTES:-2147483648}
 
@@ -44,7 +44,6 @@ config() { # NAME COMMAND-ARRAY
 config capture.toml "[\"/bin/cat\", \"$work/input.bin\"]"
 config noop.toml '["/bin/true"]'
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 capture_command() {
     case "$1" in

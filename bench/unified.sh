@@ -11,7 +11,7 @@ rounds=${BENCH_ROUNDS:-5}
 total=${BENCH_UNIFIED_BYTES:-1073741824}
 counts=${BENCH_UNIFIED_AGENTS:-"1 8 32 64"}
 docs=$(cd "$(dirname "$0")/../docs" && pwd)
-. "$(dirname "$0")/charts"
+. "$(dirname "$0")/common"
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "## unified: the runner under many agents"
@@ -32,7 +32,6 @@ runs=/home/$user/.local/state/fleet-dispatch/runs
 chmod 755 "$work"
 ln -s "$build/bin/dispatch" "$work/dispatch-unified"
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 : >"$work/results"
 for n in $counts; do
