@@ -512,10 +512,8 @@ int run_dispatch(const CommandLine& line, Session& session,
     // (`dispatch logs RUN -f` shows the raw stream).
     const bool live =
         console_mode == "full" && !line.json && agent_names.size() > 1 && ::isatty(1) == 1;
-    const Fd quiet(console_mode == "full" && !live ? -1
-                                                   : ::open("/dev/null", O_WRONLY | O_CLOEXEC));
     SupervisorOptions options;
-    options.console_fd = quiet.valid() ? quiet.get() : 1;
+    options.console_fd = console_mode == "full" && !live ? 1 : -1;
     LiveDisplay display;
     if (live) {
         options.on_tick = [&display](const std::vector<LiveAgent>& now) { display.draw(now); };

@@ -65,13 +65,15 @@ bool group_exists(pid_t pgid) {
     return pgid > 0 && (::kill(-pgid, 0) == 0 || errno == EPERM);
 }
 
-// True when `fd` is /dev/null (the console of --console summary|none, and of a caller that sends
-// stdout there): the agents' bytes then go to their logs only, unprefixed and never written to
-// the console. (splice(2) from the pipe into the log was measured too: twice as slow as the
+// Where agent output goes on the console: -1 (nowhere) when asked so, or when `fd` is /dev/null
+// (a caller that sends stdout there): the bytes then go to the logs only, unprefixed and never
+// written out. (splice(2) from the pipe into the log was measured too: twice as slow as the
 // 128 KiB copy loop for 1 GiB, so the copy stays.)
-bool discards_everything(int fd) {
+int console_target(int fd) {
     struct stat info {};
-    return ::fstat(fd, &info) == 0 && S_ISCHR(info.st_mode) && info.st_rdev == makedev(1, 3);
+    const bool dev_null = fd >= 0 && ::fstat(fd, &info) == 0 && S_ISCHR(info.st_mode) &&
+                          info.st_rdev == makedev(1, 3);
+    return dev_null ? -1 : fd;
 }
 
 } // namespace
@@ -81,9 +83,9 @@ public:
     Impl(RunDir& run, RunStatus status, std::vector<AgentPlan> plans,
          const SupervisorOptions& options, spdlog::logger& log)
         : m_run(run), m_status(std::move(status)), m_options(options), m_log(log),
-          m_console(discards_everything(options.console_fd) ? -1 : options.console_fd),
-          m_signals(m_io, SIGCHLD, SIGTERM, SIGINT), m_run_timer(m_io), m_tick_timer(m_io),
-          m_console_discards(discards_everything(options.console_fd)) {
+          m_console(console_target(options.console_fd)), m_signals(m_io, SIGCHLD, SIGTERM, SIGINT),
+          m_run_timer(m_io), m_tick_timer(m_io),
+          m_console_discards(console_target(options.console_fd) < 0) {
         m_signals.add(SIGHUP);
         m_signals.add(SIGUSR1);
         for (size_t i = 0; i < plans.size(); ++i) {

@@ -69,7 +69,7 @@ struct SupervisorOptions {
     Duration run_timeout{0}; // 0: none
     Duration grace{10'000};
     bool prefix_output = false; // "[agent] " before each console line
-    int console_fd = 1;
+    int console_fd = 1;         // -1: agent output goes to the logs only
     // Called every 500 ms while the run goes on, and once at its end (live display).
     std::function<void(const std::vector<LiveAgent>&)> on_tick;
 };
