@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <memory>
 #include <optional>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -17,6 +18,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -49,6 +51,18 @@ constexpr size_t k_max_artifact = 4 << 20;
 constexpr std::chrono::milliseconds k_tick{500};
 // Bound on the final sweep's TERM/KILL rounds (each round can only reveal grandchildren).
 constexpr int k_max_sweep_rounds = 16;
+// Each agent's pipe asks for 1 MiB. With the default 64 KiB, an agent that writes faster than
+// its log takes fills the pipe, sleeps, and is woken every 64 KiB, and so is the runner: 1 GiB
+// through `cat` took 1.04 s against 0.54 s with a 1 MiB pipe, tee 1.14 s (medians of 7,
+// samples settled as bench/dispatch.sh does; its 2 GiB figures are in docs/benchmarks.md).
+// Lines written one by one still arrive at once: a write into an empty pipe wakes the reader
+// whatever its capacity.
+constexpr size_t k_pipe_size = size_t{1} << 20;
+constexpr size_t k_default_pipe_size = size_t{64} * 1024;
+// What all agents' pipes together may ask for: a quarter of the per-user allowance
+// (fs.pipe-user-pages-soft, 64 MiB by default). A user over it gets pipes of one or two pages,
+// the agents' own pipes included, so many agents at once get smaller pipes instead.
+constexpr size_t k_pipe_budget = size_t{16} << 20;
 
 std::string now_timestamp() {
     return format_timestamp(std::chrono::system_clock::now());
@@ -65,10 +79,34 @@ bool group_exists(pid_t pgid) {
     return pgid > 0 && (::kill(-pgid, 0) == 0 || errno == EPERM);
 }
 
+// Asks for a pipe of at least `capacity` bytes; a pipe that has as much already, like a
+// caller's pipe on our stdout, is left alone, never shrunk. 0 or the errno of the refusal.
+int grow_pipe(int fd, size_t capacity) {
+    const int current = ::fcntl(fd, F_GETPIPE_SZ);
+    if (current < 0) {
+        return errno;
+    }
+    if (static_cast<size_t>(current) >= capacity) {
+        return 0;
+    }
+    return ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(capacity)) < 0 ? errno : 0;
+}
+
+// The capacity asked for each agent's pipe when `concurrent` agents run at once: all of them
+// together stay within k_pipe_budget, each between the kernel's default and k_pipe_size, a
+// power of two (the kernel rounds up to one).
+int pipe_capacity(size_t concurrent) {
+    const size_t share = k_pipe_budget / std::max<size_t>(concurrent, 1);
+    size_t capacity = k_pipe_size;
+    while (capacity > k_default_pipe_size && capacity > share) {
+        capacity /= 2;
+    }
+    return static_cast<int>(capacity);
+}
+
 // Where agent output goes on the console: -1 (nowhere) when asked so, or when `fd` is /dev/null
 // (a caller that sends stdout there): the bytes then go to the logs only, unprefixed and never
-// written out. (splice(2) from the pipe into the log was measured too: twice as slow as the
-// 128 KiB copy loop for 1 GiB, so the copy stays.)
+// written out.
 int console_target(int fd) {
     struct stat info {};
     const bool dev_null = fd >= 0 && ::fstat(fd, &info) == 0 && S_ISCHR(info.st_mode) &&
@@ -91,6 +129,8 @@ public:
         for (size_t i = 0; i < plans.size(); ++i) {
             m_agents.push_back(std::make_unique<Agent>(m_io, std::move(plans[i]), i));
         }
+        m_pipe_capacity = pipe_capacity(std::min(m_agents.size(), m_options.max_parallel));
+        grow_console_pipe();
     }
 
     int run() {
@@ -128,7 +168,6 @@ private:
         pid_t pid = 0;
         std::optional<AgentOutput> output;
         asio::posix::stream_descriptor pipe;
-        std::vector<char> buffer;
         asio::steady_timer timeout, grace, poll;
         std::optional<AgentState> stop_state; // timed_out or cancelled, once asked to stop
         std::string stop_reason;
@@ -143,6 +182,21 @@ private:
     };
 
     AgentStatus& status_of(const Agent& agent) { return m_status.agents[agent.index]; }
+
+    // A console that is a pipe (SSM's, `dispatch | cat`) gets 1 MiB too, as coreutils cat
+    // enlarges its output pipe: with 64 KiB, 1 GiB through `dispatch | cat` took 1.83 s
+    // against 0.62 s (medians of 5; tee 1.59 s). Only its capacity changes, for its reader too.
+    void grow_console_pipe() {
+        const int fd = m_console.fd();
+        struct stat info {};
+        if (fd < 0 || ::fstat(fd, &info) != 0 || !S_ISFIFO(info.st_mode)) {
+            return;
+        }
+        if (const int error = grow_pipe(fd, k_pipe_size); error != 0) {
+            m_log.info("console pipe keeps its size: F_SETPIPE_SZ {}: {}", k_pipe_size,
+                       std::strerror(error));
+        }
+    }
 
     void create_ballast() {
         const Fd fd(::openat(m_run.dir.get(), k_ballast_name,
@@ -284,7 +338,7 @@ private:
         ++m_running;
         m_log.info("agent {}: started pid {} ({})", agent.plan.name, agent.pid,
                    agent.plan.executable);
-        read_more(agent);
+        wait_readable(agent);
         if (agent.plan.timeout.count() > 0) {
             agent.timeout.expires_after(agent.plan.timeout);
             agent.timeout.async_wait([this, &agent](const boost::system::error_code& ec) {
@@ -317,8 +371,17 @@ private:
         }
         Fd read_end(fds[0]);
         const Fd write_end(fds[1]);
-        // The pipe keeps its default 64 KiB: asking for 1 MiB (F_SETPIPE_SZ) measured slower
-        // here, 1.3-3.4 s against 0.6-1.3 s for 1 GiB through `cat`, three alternating runs.
+        // Only our end is non-blocking (the agent's stdout must stay blocking); a larger pipe
+        // is an optimisation, so a refusal (EPERM: over pipe-max-size or the user's allowance)
+        // leaves the default.
+        const int flags = ::fcntl(read_end.get(), F_GETFL);
+        if (flags < 0 || ::fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+            return system_error("fcntl(O_NONBLOCK) on the output pipe", errno);
+        }
+        if (const int error = grow_pipe(read_end.get(), m_pipe_capacity); error != 0) {
+            m_log.info("agent {}: output pipe keeps its size: F_SETPIPE_SZ {}: {}", agent.plan.name,
+                       m_pipe_capacity, std::strerror(error));
+        }
         SpawnRequest request;
         request.executable = agent.plan.executable;
         request.args = agent.plan.args;
@@ -336,26 +399,63 @@ private:
             std::move(log),
             m_options.prefix_output && !m_console_discards ? "[" + agent.plan.name + "] " : "",
             m_options.on_tick ? TrackLastLine::yes : TrackLastLine::no);
-        agent.buffer.resize(k_copy_buffer_size);
         agent.pipe.assign(read_end.release());
         agent.pipe_open = true;
         return pid;
     }
 
-    void read_more(Agent& agent) {
-        agent.pipe.async_read_some(
-            asio::buffer(agent.buffer),
-            [this, &agent](const boost::system::error_code& ec, size_t n) {
-                if (n > 0 && agent.output->consume({agent.buffer.data(), n}, m_console)) {
-                    log_failed(agent);
-                }
-                if (!ec) {
-                    read_more(agent);
-                    return;
-                }
-                close_pipe(agent);
-                maybe_finish_agent(agent);
-            });
+    // Reading an agent's pipe. Asio registers it edge-triggered, so a wait ends only on new
+    // data or the writers' close: we wait only after a read found the pipe empty (a pipe read
+    // returns less than asked only then, or EAGAIN), and after a read that filled the buffer
+    // the next read is posted behind the other agents' handlers instead. Every handler
+    // consumes its chunk before it returns, so all agents share one buffer.
+    void wait_readable(Agent& agent) {
+        agent.pipe.async_wait(asio::posix::descriptor_base::wait_read,
+                              [this, &agent](const boost::system::error_code& ec) {
+                                  if (!agent.pipe_open) {
+                                      return; // closed by stop_reading
+                                  }
+                                  if (ec) {
+                                      stop_reading(agent);
+                                  } else {
+                                      read_chunk(agent);
+                                  }
+                              });
+    }
+
+    void read_chunk(Agent& agent) {
+        ssize_t n = 0;
+        do {
+            n = ::read(agent.pipe.native_handle(), m_buffer.get(), k_copy_buffer_size);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0 && errno == EAGAIN) {
+            wait_readable(agent);
+            return;
+        }
+        if (n < 0) {
+            m_log.error("agent {}: read output pipe: {}", agent.plan.name, std::strerror(errno));
+        }
+        if (n <= 0) {
+            stop_reading(agent);
+            return;
+        }
+        if (agent.output->consume({m_buffer.get(), static_cast<size_t>(n)}, m_console)) {
+            log_failed(agent);
+        }
+        if (static_cast<size_t>(n) < k_copy_buffer_size) {
+            wait_readable(agent);
+            return;
+        }
+        asio::post(m_io, [this, &agent] {
+            if (agent.pipe_open) {
+                read_chunk(agent);
+            }
+        });
+    }
+
+    void stop_reading(Agent& agent) {
+        close_pipe(agent);
+        maybe_finish_agent(agent);
     }
 
     void log_failed(Agent& agent) {
@@ -444,8 +544,8 @@ private:
         }
         if (agent.pipe_open && drain_over) {
             m_log.warn("agent {}: output pipe still open after exit; closing it", agent.plan.name);
-            agent.pipe.cancel();
-            return; // the read handler closes it and finishes the agent
+            stop_reading(agent);
+            return;
         }
         if (!agent.cleanup_done || agent.pipe_open) {
             agent.poll.expires_after(k_cleanup_poll);
@@ -663,6 +763,9 @@ private:
     SupervisorOptions m_options;
     spdlog::logger& m_log;
     Console m_console;
+    // The read buffer of every agent's pipe (read_chunk); its pages are touched only as used.
+    std::unique_ptr<char[]> m_buffer = std::make_unique_for_overwrite<char[]>(k_copy_buffer_size);
+    int m_pipe_capacity;
     asio::io_context m_io;
     asio::signal_set m_signals;
     asio::steady_timer m_run_timer;

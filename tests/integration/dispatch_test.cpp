@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <dirent.h>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -59,6 +60,12 @@ protected:
             {"sleeper", "echo started\nexec sleep 30\n"},
             {"family-sleeper", "sleep 31 &\nsetsid sleep 32 &\necho started\nsleep 30\n"},
             {"big-output", "head -c 4194304 /dev/zero | tr '\\0' x\n"},
+            // Writes a full read buffer's worth and a line, then waits (at most 20 s) for the
+            // line to reach its log: the runner must read it while the agent still runs.
+            {"bulk-then-wait", "head -c 1048576 /dev/zero\necho MARKER\ni=0\n"
+                               "while [ $i -lt 200 ]; do\n"
+                               "  grep -q MARKER \"$1/bulk-then-wait.log\" && exit 0\n"
+                               "  sleep 0.1; i=$((i + 1))\ndone\nexit 3\n"},
         };
         for (const auto& [name, body] : scripts) {
             write_file(s_dir + "/" + name, "#!/bin/sh\n" + body, 0755);
@@ -99,6 +106,7 @@ protected:
         agent("short-timeout", "[\"" + d + "/family-sleeper\"]", "timeout = \"1s\"\n");
         agent("probe", "[\"" + d + "/fl-probe\"]", "env = { AGENT_SETTING = \"on\" }\n");
         agent("big-output", "[\"" + d + "/big-output\"]");
+        agent("bulk-then-wait", "[\"" + d + "/bulk-then-wait\", \"{run_dir}\"]");
         agent("not-installed", "[\"no-such-agent-binary\"]");
         for (const char* sig : {"TERM", "KILL", "SEGV"}) {
             std::string agent_name = std::string("die-") + sig;
@@ -330,17 +338,86 @@ TEST_F(Dispatch, SigkillOfTheRunnerShowsLost) {
 
 // With the console discarding (--console none or summary, or stdout on /dev/null) the runner
 // skips console writes and line prefixes; the logs stay byte-exact.
-TEST_F(Dispatch, LogsAreByteExactWhenTheConsoleDiscards) {
-    for (const char* mode : {"none", "summary"}) {
+TEST_F(Dispatch, LogsOfConcurrentAgentsAreByteExactInEveryConsoleMode) {
+    for (const char* mode : {"full", "none", "summary"}) {
         const ProcessResult result =
             dispatch({"-a", "cat-binary,cat-binary-2", "--console", mode, "run", "x"});
         ASSERT_EQ(result.exit_code, 0) << mode << result.err;
         const std::string id = run_id_of(result.out);
         ASSERT_FALSE(id.empty()) << mode << result.out;
-        EXPECT_EQ(result.out.find(s_binary.substr(0, 64)), std::string::npos) << mode;
+        // With two agents a full console has their lines, prefixed.
+        EXPECT_EQ(result.out.find("\n[cat-binary-2] ") == std::string::npos,
+                  std::string(mode) != "full")
+            << mode;
         for (const char* agent : {"cat-binary", "cat-binary-2"}) {
             EXPECT_EQ(read_file(run_dir(id) + "/" + agent + ".log"), s_binary) << mode << agent;
         }
+    }
+}
+
+TEST_F(Dispatch, OutputIsReadWhileTheAgentRuns) {
+    const ProcessResult result = dispatch({"-a", "bulk-then-wait", "run", "x"});
+    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+    const json status = status_json(run_id_of(result.out));
+    EXPECT_EQ(status["agents"][0]["exit_code"], 0) << "the line reached the log only at the end";
+    EXPECT_EQ(status["agents"][0]["bytes"], 1048576 + 7);
+}
+
+TEST_F(Dispatch, AgentPipesAreOneMebibyteWithinTheUsersBudget) {
+    // 16 MiB in all: one agent gets 1 MiB, each of 32 at once 512 KiB.
+    std::string extra, names;
+    for (int i = 0; i < 32; ++i) {
+        const std::string name = "probe-" + std::to_string(i);
+        extra += "[agents." + name + "]\ncommand = [\"" + s_dir + "/fl-probe\"]\n";
+        names += (names.empty() ? "" : ",") + name;
+    }
+    const std::string config = write_config("pipes.toml", extra, "max_parallel = 32\n");
+    const auto pipe_size = [](const std::string& log) {
+        const size_t at = log.find("stdout_pipe_size=");
+        return at == std::string::npos ? std::string("missing")
+                                       : log.substr(at + 17, log.find('\n', at) - at - 17);
+    };
+    const ProcessResult one = dispatch({"-a", "probe-0", "run", "x"}, {}, config);
+    ASSERT_EQ(one.exit_code, 0) << one.err;
+    EXPECT_EQ(pipe_size(read_file(run_dir(run_id_of(one.out)) + "/probe-0.log")), "1048576");
+    const ProcessResult many = dispatch({"-a", names, "run", "x"}, {}, config);
+    ASSERT_EQ(many.exit_code, 0) << many.err;
+    for (int i = 0; i < 32; ++i) {
+        const std::string log =
+            read_file(run_dir(run_id_of(many.out)) + "/probe-" + std::to_string(i) + ".log");
+        EXPECT_EQ(pipe_size(log), "524288") << i;
+    }
+}
+
+// A pipe of `size` bytes. Beyond fs.pipe-max-size (1 MiB by default) only CAP_SYS_RESOURCE
+// may go, which root lacks in some sandboxes: the limit is raised for the one call instead.
+void make_pipe(int fds[2], int size) {
+    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    const std::string limit_file = "/proc/sys/fs/pipe-max-size";
+    const std::string limit = read_file(limit_file);
+    if (size > std::stoi(limit)) {
+        std::ofstream(limit_file) << size;
+    }
+    const int set = fcntl(fds[1], F_SETPIPE_SZ, size);
+    std::ofstream(limit_file) << limit;
+    ASSERT_EQ(set, size);
+}
+
+TEST_F(Dispatch, AConsolePipeIsGrownNeverShrunk) {
+    for (const int before : {64 * 1024, 2 << 20}) {
+        int fds[2];
+        ASSERT_NO_FATAL_FAILURE(make_pipe(fds, before));
+        RunOptions options;
+        options.keep_fds = {{fds[1], 1}};
+        const ProcessResult result = dispatch({"-a", "quick", "run", "x"}, options);
+        close(fds[1]);
+        EXPECT_EQ(result.exit_code, 0) << result.err;
+        EXPECT_EQ(fcntl(fds[0], F_GETPIPE_SZ), std::max(before, 1 << 20)) << before;
+        std::string out(4096, '\0');
+        const ssize_t n = read(fds[0], out.data(), out.size());
+        close(fds[0]);
+        ASSERT_GT(n, 0);
+        EXPECT_NE(out.find("\nquick\n"), std::string::npos) << out;
     }
 }
 

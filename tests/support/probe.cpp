@@ -1,7 +1,8 @@
 // fl-probe: prints what a launched process really got, one "key=value" line each, for
 // integration tests to assert on. Plain libc so it can run as any user.
 //
-//   fl-probe            report ids, groups, /proc/self/status fields, fds, cwd, session, env
+//   fl-probe            report ids, groups, /proc/self/status fields, fds, stdout's pipe size,
+//                       cwd, session, env
 //   fl-probe tiocsti    try to push one character into each terminal on fd 0-2 (TIOCSTI)
 //   fl-probe exit N     exit with status N
 #include <cerrno>
@@ -53,6 +54,7 @@ void report() {
         closedir(dir);
     }
     std::printf("fds=%s\n", fds.c_str());
+    std::printf("stdout_pipe_size=%d\n", fcntl(1, F_GETPIPE_SZ)); // -1: not a pipe
     for (char** e = environ; *e != nullptr; ++e) {
         std::printf("env:%s\n", *e);
     }
