@@ -4,7 +4,7 @@
 # per configuration (default 1 GiB), console to /dev/null, logs on disk. The runner's own CPU
 # (user + system) and peak RSS come from its getrusage(RUSAGE_SELF), which it logs at the end of
 # every run (runner.log: "runner cpu … s …, max rss … KiB"): the agents' CPU is not counted.
-# BENCH_ROUNDS rounds per configuration (default 5), medians.
+# BENCH_ROUNDS rounds per configuration (default 5), each settled (bench/common), medians.
 set -eu
 build=$(cd "$1" && pwd)
 rounds=${BENCH_ROUNDS:-5}
@@ -56,8 +56,7 @@ for n in $counts; do
     round=1
     while [ "$round" -le "$rounds" ]; do
         rm -rf "$runs"
-        sync
-        echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+        settle $((total + total / 2))
         "$work/dispatch-unified" -c "$config" --console none run x >/dev/null
         sed -n 's/.*runner cpu \([0-9.]*\) s.*max rss \([0-9]*\) KiB.*/\1 \2/p' "$runs"/*/runner.log >>"$work/samples"
         round=$((round + 1))
@@ -74,7 +73,8 @@ echo "## unified: the runner under many agents"
 echo
 echo "dispatch-unified with N agents streaming at once, $gib GiB in total per run split evenly"
 echo "(each agent \`head -c SHARE /dev/zero\`), logs on disk, console off; the runner's own CPU"
-echo "and peak RSS from getrusage(RUSAGE_SELF) as it logs them; medians of $rounds runs."
+echo "and peak RSS from getrusage(RUSAGE_SELF) as it logs them; medians of $rounds runs, each"
+echo "settled as the capture samples are."
 echo "Source: \`bench/unified.sh\`."
 echo
 echo "| Agents | Runner CPU (s per GiB) | Runner peak RSS (MiB) |"
