@@ -404,11 +404,11 @@ private:
         return pid;
     }
 
-    // Reading an agent's pipe. Asio registers it edge-triggered, so a wait ends only on new
-    // data or the writers' close: we wait only after a read found the pipe empty (a pipe read
-    // returns less than asked only then, or EAGAIN), and after a read that filled the buffer
-    // the next read is posted behind the other agents' handlers instead. Every handler
-    // consumes its chunk before it returns, so all agents share one buffer.
+    // Reading an agent's pipe: wait until it is readable, read once. Asio re-arms the fd
+    // (EPOLL_CTL_MOD) for every wait, so a pipe with data left completes the wait at once; but
+    // after a read that filled the buffer, where more is likely, the next read is posted behind
+    // the other agents' handlers instead, without that round trip. Every handler consumes its
+    // chunk before it returns, so all agents share one buffer.
     void wait_readable(Agent& agent) {
         agent.pipe.async_wait(asio::posix::descriptor_base::wait_read,
                               [this, &agent](const boost::system::error_code& ec) {
