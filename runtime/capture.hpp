@@ -20,7 +20,7 @@ namespace fleet {
 // long (performance.md §3, table C1: 0.99 s vs 1.90 s for 2 GiB). With the runner's 1 MiB
 // pipes (supervisor.cpp) a 1 MiB buffer was no faster for one agent (1 GiB: 0.50 s against
 // 0.54 s, medians of 7) and cost twice the runner's CPU with 32 agents at once (1.11 s against
-// 0.48 s per GiB, medians of 12, alternating): a 128 KiB buffer stays in the CPU's cache.
+// 0.48 s per GiB, medians of 12, alternating), probably as 128 KiB stays in the CPU's cache.
 constexpr size_t k_copy_buffer_size = size_t{128} * 1024;
 
 class Console {
