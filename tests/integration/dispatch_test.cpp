@@ -392,18 +392,26 @@ TEST_F(Dispatch, AgentPipesAreOneMebibyteWithinTheUsersBudget) {
     }
 }
 
-// A pipe of `size` bytes. Beyond fs.pipe-max-size (1 MiB by default) only CAP_SYS_RESOURCE
-// may go, which root lacks in some sandboxes: the limit is raised for the one call instead.
+// fs.pipe-max-size (1 MiB by default; unprivileged F_SETPIPE_SZ may not go beyond it) set for
+// the life of the object, then put back. The tests that use it run one at a time (one binary).
+class PipeMaxSize {
+public:
+    explicit PipeMaxSize(int size) : m_old(read_file(k_file)) { std::ofstream(k_file) << size; }
+    ~PipeMaxSize() { std::ofstream(k_file) << m_old; }
+    PipeMaxSize(const PipeMaxSize&) = delete;
+    PipeMaxSize& operator=(const PipeMaxSize&) = delete;
+
+private:
+    static constexpr const char* k_file = "/proc/sys/fs/pipe-max-size";
+    std::string m_old;
+};
+
+// A pipe of `size` bytes. Beyond fs.pipe-max-size only CAP_SYS_RESOURCE may go, which root
+// lacks in some sandboxes: the limit is raised for the one call instead.
 void make_pipe(int fds[2], int size) {
     ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
-    const std::string limit_file = "/proc/sys/fs/pipe-max-size";
-    const std::string limit = read_file(limit_file);
-    if (size > std::stoi(limit)) {
-        std::ofstream(limit_file) << size;
-    }
-    const int set = fcntl(fds[1], F_SETPIPE_SZ, size);
-    std::ofstream(limit_file) << limit;
-    ASSERT_EQ(set, size);
+    const PipeMaxSize limit(std::max(size, 1 << 20));
+    ASSERT_EQ(fcntl(fds[1], F_SETPIPE_SZ, size), size);
 }
 
 TEST_F(Dispatch, AConsolePipeIsGrownNeverShrunk) {
@@ -422,6 +430,20 @@ TEST_F(Dispatch, AConsolePipeIsGrownNeverShrunk) {
         ASSERT_GT(n, 0);
         EXPECT_NE(out.find("\nquick\n"), std::string::npos) << out;
     }
+}
+
+TEST_F(Dispatch, ARefusedPipeSizeKeepsTheDefaultAndSaysSo) {
+    // The control is AgentPipesAreOneMebibyteWithinTheUsersBudget: 1 MiB under the default limit.
+    ProcessResult result;
+    {
+        const PipeMaxSize limit(64 * 1024);
+        result = dispatch({"-a", "probe", "run", "x"});
+    }
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    const std::string dir = run_dir(run_id_of(result.out));
+    EXPECT_NE(read_file(dir + "/probe.log").find("stdout_pipe_size=65536\n"), std::string::npos);
+    EXPECT_NE(read_file(dir + "/runner.log").find("output pipe keeps its size: F_SETPIPE_SZ"),
+              std::string::npos);
 }
 
 TEST_F(Dispatch, AFullDiskStopsTheLogNotTheAgent) {
