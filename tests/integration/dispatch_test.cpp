@@ -17,15 +17,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "accounts.hpp"
 #include "files.hpp"
 #include "process.hpp"
+#include "runner_fixture.hpp"
 
 namespace fs = std::filesystem;
-using fleet::test::Accounts;
 using fleet::test::ProcessResult;
 using fleet::test::read_file;
 using fleet::test::run_id_of;
+using fleet::test::RunnerFixture;
 using fleet::test::RunOptions;
 using fleet::test::survivors;
 using fleet::test::write_file;
@@ -35,16 +35,10 @@ namespace {
 
 const std::string k_dispatch = DISPATCH_PATH;
 
-class Dispatch : public ::testing::Test {
+class Dispatch : public RunnerFixture {
 protected:
     static void SetUpTestSuite() {
-        s_accounts = new Accounts();
-        s_user = Accounts::unique_name("d");
-        s_uid = s_accounts->add_user(s_user);
-        s_runs = "/home/" + s_user + "/.local/state/fleet-dispatch/runs";
-        char pattern[] = "/tmp/fl-dispatch-test-XXXXXX";
-        s_dir = mkdtemp(pattern);
-        chmod(s_dir.c_str(), 0755);
+        set_up_runner("d", "dispatch");
         fs::copy_file(FL_PROBE_PATH, s_dir + "/fl-probe");
         chmod((s_dir + "/fl-probe").c_str(), 0755);
         const std::vector<std::pair<std::string, std::string>> scripts = {
@@ -78,11 +72,7 @@ protected:
         s_binary = binary;
         write_file(s_dir + "/binary.bin", binary, 0644);
         write_file(s_dir + "/marked.bin", std::string((1 << 20) - 7, 'x') + "MARKER\n", 0644);
-        s_config = write_config("config.toml", "");
-    }
-    static void TearDownTestSuite() {
-        delete s_accounts;
-        fs::remove_all(s_dir);
+        write_config("config.toml", "");
     }
 
     // A config for the test user with every fake agent, plus `extra` TOML.
@@ -122,21 +112,6 @@ protected:
         return path;
     }
 
-    static ProcessResult dispatch(const std::vector<std::string>& args,
-                                  const RunOptions& options = {}, const std::string& config = "") {
-        std::vector<std::string> argv = {k_dispatch, "-c", config.empty() ? s_config : config};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return fleet::test::run(argv, options);
-    }
-
-    static json status_json(const std::string& run_id, const std::string& config = "") {
-        const ProcessResult result = dispatch({"status", run_id, "--json"}, {}, config);
-        EXPECT_EQ(result.exit_code, 0) << result.err;
-        return json::parse(result.out);
-    }
-
-    static std::string run_dir(const std::string& run_id) { return s_runs + "/" + run_id; }
-
     static size_t run_count() {
         if (!fs::exists(s_runs)) {
             return 0;
@@ -145,9 +120,7 @@ protected:
             std::distance(fs::directory_iterator(s_runs), fs::directory_iterator()));
     }
 
-    static inline Accounts* s_accounts = nullptr;
-    static inline std::string s_user, s_runs, s_dir, s_config, s_binary;
-    static inline uid_t s_uid = 0;
+    static inline std::string s_binary;
 };
 
 TEST_F(Dispatch, RunsAnAgentAsTheUserAndRecordsEverything) {

@@ -13,16 +13,16 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "accounts.hpp"
 #include "files.hpp"
 #include "process.hpp"
+#include "runner_fixture.hpp"
 
 namespace fs = std::filesystem;
-using fleet::test::Accounts;
 using fleet::test::alive;
 using fleet::test::ProcessResult;
 using fleet::test::read_file;
 using fleet::test::run_id_of;
+using fleet::test::RunnerFixture;
 using fleet::test::RunOptions;
 using fleet::test::survivors;
 using fleet::test::write_file;
@@ -32,17 +32,10 @@ namespace {
 
 const std::string k_dispatch = DISPATCH_PATH;
 
-class Operate : public ::testing::Test {
+class Operate : public RunnerFixture {
 protected:
     static void SetUpTestSuite() {
-        s_accounts = new Accounts();
-        s_user = Accounts::unique_name("o");
-        s_uid = s_accounts->add_user(s_user);
-        s_runs = "/home/" + s_user + "/.local/state/fleet-dispatch/runs";
-        char pattern[] = "/tmp/fl-operate-test-XXXXXX";
-        s_dir = mkdtemp(pattern);
-        chmod(s_dir.c_str(), 0755);
-        s_config = s_dir + "/config.toml";
+        set_up_runner("o", "operate");
         write_file(
             s_config,
             "user = \"" + s_user +
@@ -55,24 +48,6 @@ protected:
                 "echo line $i; sleep 0.3; done; printf end\"]\n",
             0644);
     }
-    static void TearDownTestSuite() {
-        delete s_accounts;
-        fs::remove_all(s_dir);
-    }
-
-    static ProcessResult dispatch(const std::vector<std::string>& args,
-                                  const RunOptions& options = {}) {
-        std::vector<std::string> argv = {k_dispatch, "-c", s_config};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return fleet::test::run(argv, options);
-    }
-    static json status_json(const std::string& id) {
-        return json::parse(dispatch({"status", id, "--json"}).out);
-    }
-
-    static inline Accounts* s_accounts = nullptr;
-    static inline std::string s_user, s_runs, s_dir, s_config;
-    static inline uid_t s_uid = 0;
 };
 
 TEST_F(Operate, ADetachedRunSurvivesSsmKillingTheCallersGroup) {
