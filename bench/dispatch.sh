@@ -128,7 +128,7 @@ echo "them through no pipe and writes nothing, and no runner that keeps a log ca
 echo "With a pipe console, dispatch against \`tee | cat\`: $(ratio tee-pipe dispatch-pipe)x."
 echo "What makes the difference is mostly the pipes, not the copy loop: dispatch gives each agent"
 echo "(and a console that is a pipe) 1 MiB where the shell pipelines keep 64 KiB, so writer and"
-echo "reader wake each other 16 times less often; on this VM a wake-up across CPUs is dear."
+echo "reader no longer wake each other every 64 KiB; on this VM a wake-up across CPUs is dear."
 echo "Medians are judged; the best sample is shown beside them for the spread."
 
 # --- overhead --------------------------------------------------------------------------------
