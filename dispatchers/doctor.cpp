@@ -21,6 +21,7 @@
 #include "probe.hpp"
 #include "run_command.hpp"
 #include "status.hpp"
+#include "supervisor.hpp"
 
 extern char** environ; // NOLINT(readability-redundant-declaration)
 
@@ -341,6 +342,32 @@ void check_ssm_agent(Report& report) {
     report.add(Level::ok, "ssm-agent", "no amazon-ssm-agent unit on this host");
 }
 
+// Agents' pipes (and a pipe console) ask for k_pipe_size; above fs.pipe-max-size only
+// CAP_SYS_RESOURCE may go, which the dropped runner has not.
+void check_pipes(Report& report) {
+    const Fd limits(::open("/proc/sys/fs", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    Result<std::string> text = limits.valid()
+                                   ? read_file_at(limits.get(), "pipe-max-size", 64)
+                                   : Result<std::string>(system_error("open /proc/sys/fs", errno));
+    if (!text) {
+        report.add(Level::warn, "pipes", "cannot read fs.pipe-max-size: " + text.error().message);
+        return;
+    }
+    const unsigned long max_size = std::strtoul(text->c_str(), nullptr, 10);
+    const std::string wanted = std::to_string(k_pipe_size);
+    if (max_size < k_pipe_size) {
+        report.add(Level::warn, "pipes",
+                   "fs.pipe-max-size is " + std::to_string(max_size) +
+                       ": agent pipes stay smaller than " + wanted +
+                       " bytes, bulk output is slower",
+                   "sysctl -w fs.pipe-max-size=" + wanted + " (and in /etc/sysctl.d)");
+        return;
+    }
+    report.add(Level::ok, "pipes",
+               "agent pipes of " + wanted + " bytes (fs.pipe-max-size " + std::to_string(max_size) +
+                   ")");
+}
+
 } // namespace
 
 int run_doctor(const CommandLine& line) {
@@ -363,6 +390,7 @@ int run_doctor(const CommandLine& line) {
                        secrets ? agent.env_file : secrets.error().message);
         }
     }
+    check_pipes(report);
     const std::string target = line.user.empty() ? config->user : line.user;
     Result<Identity> user = as_root ? resolve_identity(target, {}) : current_identity();
     if (!user) {

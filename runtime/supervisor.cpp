@@ -51,13 +51,6 @@ constexpr size_t k_max_artifact = 4 << 20;
 constexpr std::chrono::milliseconds k_tick{500};
 // Bound on the final sweep's TERM/KILL rounds (each round can only reveal grandchildren).
 constexpr int k_max_sweep_rounds = 16;
-// Each agent's pipe asks for 1 MiB. With the default 64 KiB, an agent that writes faster than
-// its log takes fills the pipe, sleeps, and is woken every 64 KiB, and so is the runner: 1 GiB
-// through `cat` took 1.04 s against 0.54 s with a 1 MiB pipe, tee 1.14 s (medians of 7,
-// samples settled as bench/dispatch.sh does; its 2 GiB figures are in docs/benchmarks.md).
-// Lines written one by one still arrive at once: a write into an empty pipe wakes the reader
-// whatever its capacity.
-constexpr size_t k_pipe_size = size_t{1} << 20;
 constexpr size_t k_default_pipe_size = size_t{64} * 1024;
 // What all agents' pipes together may ask for: a quarter of the per-user allowance
 // (fs.pipe-user-pages-soft, 64 MiB by default). A user over it gets pipes of one or two pages,

@@ -57,6 +57,15 @@ struct AgentPlan {
     std::string artifact; // a file in `workdir` to copy to <run dir>/<name>.<artifact>
 };
 
+// Each agent's pipe asks for 1 MiB, and so does a console that is a pipe. With the default
+// 64 KiB, an agent that writes faster than its log takes fills the pipe, sleeps, and is woken
+// every 64 KiB, and so is the runner: 1 GiB through `cat` took 1.04 s against 0.54 s with a
+// 1 MiB pipe, tee 1.14 s (medians of 7, samples settled as bench/dispatch.sh does; its 2 GiB
+// figures are in docs/benchmarks.md). Lines written one by one still arrive at once: a write
+// into an empty pipe wakes the reader whatever its capacity. Unprivileged, F_SETPIPE_SZ goes
+// no higher than fs.pipe-max-size (1 MiB by default; `dispatch doctor` checks it).
+constexpr size_t k_pipe_size = size_t{1} << 20;
+
 // What a live display shows of one agent, every tick.
 struct LiveAgent {
     std::string name;

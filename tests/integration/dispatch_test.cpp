@@ -405,13 +405,23 @@ TEST_F(Dispatch, AConsolePipeIsGrownNeverShrunk) {
     }
 }
 
-TEST_F(Dispatch, ARefusedPipeSizeKeepsTheDefaultAndSaysSo) {
+TEST_F(Dispatch, ARefusedPipeSizeKeepsTheDefaultAndDoctorSaysSo) {
     // The control is AgentPipesAreOneMebibyteWithinTheUsersBudget: 1 MiB under the default limit.
-    ProcessResult result;
+    // doctor with no agents of its own: it would try each fake agent's --version.
+    const std::string plain = s_dir + "/plain.toml";
+    write_file(plain, "user = \"" + s_user + "\"\n", 0644);
+    ProcessResult result, doctor;
     {
         const PipeMaxSize limit(64 * 1024);
         result = dispatch({"-a", "probe", "run", "x"});
+        doctor = dispatch({"doctor"}, {}, plain);
     }
+    EXPECT_NE(doctor.out.find("\nwarn pipes         fs.pipe-max-size is 65536: "),
+              std::string::npos)
+        << doctor.out;
+    EXPECT_NE(
+        dispatch({"doctor"}, {}, plain).out.find("\nok   pipes         agent pipes of 1048576"),
+        std::string::npos);
     ASSERT_EQ(result.exit_code, 0) << result.err;
     const std::string dir = run_dir(run_id_of(result.out));
     EXPECT_NE(read_file(dir + "/probe.log").find("stdout_pipe_size=65536\n"), std::string::npos);
