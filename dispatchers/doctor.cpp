@@ -345,10 +345,7 @@ void check_ssm_agent(Report& report) {
 // Agents' pipes (and a pipe console) ask for k_pipe_size; above fs.pipe-max-size only
 // CAP_SYS_RESOURCE may go, which the dropped runner has not.
 void check_pipes(Report& report) {
-    const Fd limits(::open("/proc/sys/fs", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    Result<std::string> text = limits.valid()
-                                   ? read_file_at(limits.get(), "pipe-max-size", 64)
-                                   : Result<std::string>(system_error("open /proc/sys/fs", errno));
+    const Result<std::string> text = read_file_at(AT_FDCWD, "/proc/sys/fs/pipe-max-size", 64);
     if (!text) {
         report.add(Level::warn, "pipes", "cannot read fs.pipe-max-size: " + text.error().message);
         return;

@@ -51,6 +51,7 @@ constexpr size_t k_max_artifact = 4 << 20;
 constexpr std::chrono::milliseconds k_tick{500};
 // Bound on the final sweep's TERM/KILL rounds (each round can only reveal grandchildren).
 constexpr int k_max_sweep_rounds = 16;
+// The kernel's pipe capacity when nobody asks (16 pages): agents' pipes never go below it.
 constexpr size_t k_default_pipe_size = size_t{64} * 1024;
 // What all agents' pipes together may ask for: a quarter of the per-user allowance
 // (fs.pipe-user-pages-soft, 64 MiB by default). A user over it gets pipes of one or two pages,
@@ -114,15 +115,14 @@ public:
     Impl(RunDir& run, RunStatus status, std::vector<AgentPlan> plans,
          const SupervisorOptions& options, spdlog::logger& log)
         : m_run(run), m_status(std::move(status)), m_options(options), m_log(log),
-          m_console(console_target(options.console_fd)), m_signals(m_io, SIGCHLD, SIGTERM, SIGINT),
-          m_run_timer(m_io), m_tick_timer(m_io),
-          m_console_discards(console_target(options.console_fd) < 0) {
+          m_console(console_target(options.console_fd)),
+          m_pipe_capacity(pipe_capacity(std::min(plans.size(), options.max_parallel))),
+          m_signals(m_io, SIGCHLD, SIGTERM, SIGINT), m_run_timer(m_io), m_tick_timer(m_io) {
         m_signals.add(SIGHUP);
         m_signals.add(SIGUSR1);
         for (size_t i = 0; i < plans.size(); ++i) {
             m_agents.push_back(std::make_unique<Agent>(m_io, std::move(plans[i]), i));
         }
-        m_pipe_capacity = pipe_capacity(std::min(m_agents.size(), m_options.max_parallel));
         grow_console_pipe();
     }
 
@@ -390,7 +390,7 @@ private:
         }
         agent.output.emplace(
             std::move(log),
-            m_options.prefix_output && !m_console_discards ? "[" + agent.plan.name + "] " : "",
+            m_options.prefix_output && m_console.fd() >= 0 ? "[" + agent.plan.name + "] " : "",
             m_options.on_tick ? TrackLastLine::yes : TrackLastLine::no);
         agent.pipe.assign(read_end.release());
         agent.pipe_open = true;
@@ -758,12 +758,11 @@ private:
     Console m_console;
     // The read buffer of every agent's pipe (read_chunk); its pages are touched only as used.
     std::unique_ptr<char[]> m_buffer = std::make_unique_for_overwrite<char[]>(k_copy_buffer_size);
-    int m_pipe_capacity;
+    const int m_pipe_capacity; // what each agent's pipe asks for (pipe_capacity)
     asio::io_context m_io;
     asio::signal_set m_signals;
     asio::steady_timer m_run_timer;
     asio::steady_timer m_tick_timer;
-    bool m_console_discards;
     std::vector<std::unique_ptr<Agent>> m_agents;
     size_t m_next = 0;
     size_t m_running = 0;
