@@ -4,11 +4,13 @@
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +23,36 @@ namespace {
         std::string("test runner: ") + what + ": " + std::strerror(errno) + "\n";
     [[maybe_unused]] ssize_t n = write(2, text.data(), text.size());
     _exit(121);
+}
+
+// The working directory of every process a test starts without asking for one: a fresh
+// directory of this test process, removed when it exits, so nothing a command writes into its
+// cwd lands in the source tree or the build directory. Root's and 0755: a command running as a
+// test user can enter it but not write there.
+class ScratchCwd {
+public:
+    ScratchCwd() {
+        std::string pattern = "/tmp/fl-cwd-XXXXXX";
+        if (::mkdtemp(pattern.data()) == nullptr || ::chmod(pattern.c_str(), 0755) != 0) {
+            throw std::runtime_error("scratch cwd " + pattern + ": " + std::strerror(errno));
+        }
+        m_path = pattern;
+    }
+    ~ScratchCwd() {
+        std::error_code ignored;
+        std::filesystem::remove_all(m_path, ignored);
+    }
+    ScratchCwd(const ScratchCwd&) = delete;
+    ScratchCwd& operator=(const ScratchCwd&) = delete;
+    const std::string& path() const { return m_path; }
+
+private:
+    std::string m_path;
+};
+
+const std::string& scratch_cwd() {
+    static const ScratchCwd scratch;
+    return scratch.path();
 }
 
 std::vector<char*> pointers(std::vector<std::string>& strings) {
@@ -45,6 +77,7 @@ Started start(const std::vector<std::string>& argv, const RunOptions& options) {
     std::vector<char*> arg_ptrs = pointers(args);
     std::vector<std::string> env_strings = options.env.value_or(std::vector<std::string>{});
     std::vector<char*> env_ptrs = pointers(env_strings);
+    const std::string cwd = options.cwd.empty() ? scratch_cwd() : options.cwd;
 
     const pid_t pid = fork();
     if (pid < 0) {
@@ -67,7 +100,7 @@ Started start(const std::vector<std::string>& argv, const RunOptions& options) {
                 child_fail("dup2 keep_fds");
             }
         }
-        if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) {
+        if (chdir(cwd.c_str()) != 0) {
             child_fail("chdir");
         }
         sigset_t none;

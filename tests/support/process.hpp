@@ -17,7 +17,8 @@ struct RunOptions {
     // Fds the child inherits without close-on-exec, dup2'd from `keep_fds[i].first` (an open
     // fd in the test) to `keep_fds[i].second` (the number the child sees).
     std::vector<std::pair<int, int>> keep_fds;
-    // Working directory of the child; the test's when empty.
+    // Working directory of the child; when empty, a scratch directory of the test process
+    // (root's, 0755, removed at exit), never the test's own cwd.
     std::string cwd;
     // Killed with SIGKILL after this many seconds.
     int timeout_seconds = 60;
