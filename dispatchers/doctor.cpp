@@ -17,11 +17,13 @@
 #include "environment.hpp"
 #include "fd.hpp"
 #include "identity.hpp"
+#include "info_commands.hpp"
 #include "io.hpp"
 #include "probe.hpp"
 #include "run_command.hpp"
 #include "status.hpp"
 #include "supervisor.hpp"
+#include "untrusted_text.hpp"
 
 extern char** environ; // NOLINT(readability-redundant-declaration)
 
@@ -76,7 +78,14 @@ Fd open_dir_nofollow(const std::string& path) {
     return dir;
 }
 
-// Entries below `dir` (and `dir` itself) that do not belong to `uid`; with `fix`, chowned.
+// Entries below a tree's top (and the top itself) that do not belong to `uid`; with `fix`,
+// chowned to uid:gid. Root walks a tree the user owns, so every step is pinned to an fd:
+//   openat(dir, name, O_PATH|O_NOFOLLOW)   the entry itself, a symlink included, never its target
+//   fstat(fd)                              what the fd is, not what the name may be by now
+//   nlink > 1 and not a directory          never chowned: the other name may be root's file
+//                                          (/etc/shadow hard-linked in; protected_hardlinks=0)
+//   fchownat(fd, "", AT_EMPTY_PATH)        the chown lands on the inode that was checked
+//   openat(fd, ".", O_DIRECTORY)           a directory is listed through the fd that was checked
 struct Ownership {
     uid_t uid;
     gid_t gid;
@@ -85,41 +94,55 @@ struct Ownership {
     std::vector<std::string> errors;
 };
 
+void check_entry(int parent, const std::string& name, const std::string& shown, Ownership& own,
+                 int depth);
+
 void walk(int dir, const std::string& shown, Ownership& own, int depth) {
     if (depth > k_max_depth) {
         return;
     }
     DIR* listing = ::fdopendir(::dup(dir));
     if (listing == nullptr) {
-        own.errors.push_back(shown + ": " + std::strerror(errno));
+        own.errors.push_back("cannot list " + shown + ": " + std::strerror(errno));
         return;
     }
+    std::vector<std::string> names;
     while (const dirent* entry = ::readdir(listing)) {
         const std::string name = entry->d_name;
-        if (name == "." || name == "..") {
-            continue;
-        }
-        struct stat info {};
-        if (::fstatat(dir, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
-            continue;
-        }
-        const std::string path = shown + "/" + name;
-        if (info.st_uid != own.uid) {
-            own.foreign.push_back(path);
-            if (own.fix &&
-                ::fchownat(dir, name.c_str(), own.uid, own.gid, AT_SYMLINK_NOFOLLOW) != 0) {
-                own.errors.push_back(path + ": " + std::strerror(errno));
-            }
-        }
-        if (S_ISDIR(info.st_mode)) {
-            const Fd sub(
-                ::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-            if (sub.valid()) {
-                walk(sub.get(), path, own, depth + 1);
-            }
+        if (name != "." && name != "..") {
+            names.push_back(name);
         }
     }
     ::closedir(listing);
+    for (const std::string& name : names) {
+        check_entry(dir, name, shown + "/" + name, own, depth + 1);
+    }
+}
+
+void check_entry(int parent, const std::string& name, const std::string& shown, Ownership& own,
+                 int depth) {
+    const Fd entry(::openat(parent, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat info {};
+    if (!entry.valid() || ::fstat(entry.get(), &info) != 0) {
+        return; // gone meanwhile: nothing to check
+    }
+    if (info.st_uid != own.uid) {
+        own.foreign.push_back(shown);
+        if (!S_ISDIR(info.st_mode) && info.st_nlink > 1) {
+            own.errors.push_back(shown + " has " + std::to_string(info.st_nlink) +
+                                 " hard links, so its other name may be another owner's file: "
+                                 "not chowned");
+        } else if (own.fix &&
+                   ::fchownat(entry.get(), "", own.uid, own.gid, AT_EMPTY_PATH) != 0) {
+            own.errors.push_back("could not chown " + shown + ": " + std::strerror(errno));
+        }
+    }
+    if (S_ISDIR(info.st_mode)) {
+        const Fd dir(::openat(entry.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (dir.valid()) {
+            walk(dir.get(), shown, own, depth);
+        }
+    }
 }
 
 // The top of a tree: the directory (or file) itself, then what is below it.
@@ -127,26 +150,8 @@ void check_tree(const std::string& path, Ownership& own) {
     const std::string parent = path.substr(0, path.rfind('/'));
     const std::string name = path.substr(path.rfind('/') + 1);
     const Fd parent_dir = open_dir_nofollow(parent.empty() ? "/" : parent);
-    if (!parent_dir.valid()) {
-        return;
-    }
-    struct stat info {};
-    if (::fstatat(parent_dir.get(), name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
-        return; // absent: nothing to check
-    }
-    if (info.st_uid != own.uid) {
-        own.foreign.push_back(path);
-        if (own.fix && ::fchownat(parent_dir.get(), name.c_str(), own.uid, own.gid,
-                                  AT_SYMLINK_NOFOLLOW) != 0) {
-            own.errors.push_back(path + ": " + std::strerror(errno));
-        }
-    }
-    if (S_ISDIR(info.st_mode)) {
-        const Fd dir(::openat(parent_dir.get(), name.c_str(),
-                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (dir.valid()) {
-            walk(dir.get(), path, own, 0);
-        }
+    if (parent_dir.valid()) {
+        check_entry(parent_dir.get(), name, path, own, 0);
     }
 }
 
@@ -180,9 +185,9 @@ void check_ownership(const Config& config, const Identity& user, bool fix, Repor
         (own.foreign.size() > 1 ? " and " + std::to_string(own.foreign.size() - 1) + " more" : "");
     if (fix && own.errors.empty()) {
         report.add(Level::ok, "ownership", "chowned to " + user.name + ": " + first);
-    } else if (fix) {
-        report.add(Level::fail, "ownership", "could not chown " + own.errors.front(),
-                   "chown it to " + user.name + " by hand");
+    } else if (!own.errors.empty()) {
+        report.add(Level::fail, "ownership", own.errors.front(),
+                   "see what it is and remove it or chown it by hand");
     } else {
         report.add(Level::fail, "ownership", "not owned by " + user.name + ": " + first,
                    "dispatch doctor --fix");
@@ -242,29 +247,22 @@ void check_groups(const Config& config, const Identity& user, Report& report) {
                "remove the user from them (gpasswd -d " + user.name + " GROUP)");
 }
 
+// Each agent's --version, asked as the user (probe_agent drops the probe's child).
 void check_agents(const Config& config, const Identity& user, Report& report) {
-    const std::string path = agent_path(config, user.home);
-    EnvironmentRequest request;
-    request.set.emplace_back("PATH", path);
-    Result<std::vector<std::string>> env = build_environment(user, environ, request);
     for (const auto& [name, agent] : config.agents) {
-        const std::string program =
-            agent.builtin ? (agent.binary.empty() ? name : agent.binary) : agent.command[0];
-        const std::string binary = resolve_program(program, path);
-        if (binary.empty()) {
-            report.add(Level::warn, "agent " + name, program + " not found in the agents' PATH",
+        const AgentProbe probe = probe_agent(config, user, agent);
+        if (probe.binary.empty()) {
+            report.add(Level::warn, "agent " + name,
+                       probe.program + " not found in the agents' PATH",
                        "install it, or set agents." + name +
                            (agent.builtin ? ".binary" : ".command") + " or path");
-            continue;
-        }
-        Result<std::string> version =
-            env ? probe_first_line({binary, "--version"}, *env, std::chrono::milliseconds(5000))
-                : Result<std::string>(env.error());
-        if (version) {
-            report.add(Level::ok, "agent " + name, binary + " (" + *version + ")");
+        } else if (probe.version) {
+            report.add(Level::ok, "agent " + name,
+                       probe.binary + " (" + escape_untrusted(*probe.version) + ")");
         } else {
             report.add(Level::warn, "agent " + name,
-                       binary + " does not answer --version: " + version.error().message);
+                       probe.binary + " does not answer --version: " +
+                           escape_untrusted(probe.version_error));
         }
     }
 }
@@ -273,7 +271,7 @@ void check_agents(const Config& config, const Identity& user, Report& report) {
 std::string unit_text(const std::string& unit) {
     Result<ProbeResult> cat =
         probe_output({"systemctl", "cat", "--no-pager", unit}, {k_system_path}, k_probe_timeout);
-    if (cat && cat->exit_code == 0) {
+    if (cat && cat->succeeded()) {
         return cat->output;
     }
     std::string text;

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <unistd.h>
 
 #include "environment.hpp"
 #include "io.hpp"
 #include "probe.hpp"
 #include "run_command.hpp"
+#include "untrusted_text.hpp"
 
 extern char** environ; // NOLINT(readability-redundant-declaration)
 
@@ -55,30 +57,51 @@ bool looks_secret(std::string name) {
 
 } // namespace
 
-int list_agents(const Session& session) {
-    const std::string path = agent_path(session.config, session.identity.home);
+AgentProbe probe_agent(const Config& config, const Identity& user, const AgentConfig& agent) {
+    AgentProbe probe;
+    probe.program =
+        agent.builtin ? (agent.binary.empty() ? agent.name : agent.binary) : agent.command[0];
+    const std::string path = agent_path(config, user.home);
+    probe.binary = resolve_program(probe.program, path);
+    if (probe.binary.empty()) {
+        return probe;
+    }
     EnvironmentRequest request;
     request.set.emplace_back("PATH", path);
-    Result<std::vector<std::string>> env = build_environment(session.identity, environ, request);
+    Result<std::vector<std::string>> env = build_environment(user, environ, request);
+    if (!env) {
+        probe.version_error = env.error().message;
+        return probe;
+    }
+    ProbeLimits limits;
+    limits.timeout = k_version_timeout;
+    limits.workdir = user.home;
+    limits.as_user = ::geteuid() == 0 ? &user : nullptr;
+    Result<std::string> version = probe_first_line({probe.binary, "--version"}, *env, limits);
+    if (version) {
+        probe.version = *version;
+    } else {
+        probe.version_error = version.error().message;
+    }
+    return probe;
+}
+
+int list_agents(const Session& session) {
     std::string out;
     char line[1024];
     std::snprintf(line, sizeof line, "%-12s %-8s %-8s %-40s %s\n", "AGENT", "KIND", "ENABLED",
                   "BINARY", "VERSION");
     out += line;
     for (const auto& [name, agent] : session.config.agents) {
-        const std::string program =
-            agent.builtin ? (agent.binary.empty() ? name : agent.binary) : agent.command[0];
-        const std::string binary = resolve_program(program, path);
-        std::string version = "-";
-        if (!binary.empty() && env) {
-            Result<std::string> answer =
-                probe_first_line({binary, "--version"}, *env, k_version_timeout);
-            version = answer ? *answer : "(" + answer.error().message + ")";
-        }
+        const AgentProbe probe = probe_agent(session.config, session.identity, agent);
+        const std::string version = probe.binary.empty() ? "-"
+                                    : probe.version      ? *probe.version
+                                                         : "(" + probe.version_error + ")";
         std::snprintf(line, sizeof line, "%-12s %-8s %-8s %-40s %s\n", name.c_str(),
-                      agent.builtin ? "built-in" : "command", binary.empty() ? "no" : "yes",
-                      binary.empty() ? (program + " not found").c_str() : binary.c_str(),
-                      version.c_str());
+                      agent.builtin ? "built-in" : "command", probe.binary.empty() ? "no" : "yes",
+                      probe.binary.empty() ? (probe.program + " not found").c_str()
+                                           : probe.binary.c_str(),
+                      escape_untrusted(version).c_str());
         out += line;
     }
     write_all(1, out);

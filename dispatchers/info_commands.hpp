@@ -7,9 +7,28 @@
 //           <redacted>. Exit 0.
 #pragma once
 
+#include <optional>
+#include <string>
+
+#include "config.hpp"
+#include "identity.hpp"
 #include "session.hpp"
 
 namespace fleet {
+
+// What `dispatch agents` and `dispatch doctor` learn of one agent.
+struct AgentProbe {
+    std::string program;                // what the config names (a name or a path)
+    std::string binary;                 // where it resolves in the agents' PATH; empty: nowhere
+    std::optional<std::string> version; // the first line of `BINARY --version`
+    std::string version_error;          // why there is none, when the binary was found
+};
+
+// Resolves `agent`'s program on the agents' PATH and asks it for --version: 5 s at most, in
+// `user`'s home, with the agents' environment, and as `user`: when the caller is root (doctor),
+// the probe's child drops to the user with no_new_privs and verifies it before exec, so root
+// never runs a program from a directory the user controls (probe.hpp).
+AgentProbe probe_agent(const Config& config, const Identity& user, const AgentConfig& agent);
 
 int list_agents(const Session& session);
 int show_config(const Session& session);

@@ -1,6 +1,6 @@
 // The audit trail of fleet-helper: one JSON line per request, allowed or refused, to syslog
 // (facility authpriv, where journald adds trusted _UID/_PID fields) and to a root-owned 0600
-// file no caller can write. Lines are ASCII JSON (untrusted_text.hpp), so no text a caller sends
+// file no caller can write. Lines are ASCII JSON (json_line.hpp), so no text a caller sends
 // can end a line or forge another.
 //
 //   mkdir(dir, 0700) if missing            its parent must be root-owned, not group/other-writable

@@ -37,6 +37,7 @@
 #include "probe.hpp"
 #include "sha256.hpp"
 #include "tools.hpp"
+#include "json_line.hpp"
 #include "untrusted_text.hpp"
 
 namespace fleet {
@@ -233,9 +234,15 @@ Outcome serve_tool(const DiagPolicy& policy, const DiagRequest& request) {
     }
     outcome.output =
         escape_untrusted(result->output) + capped_note(result->truncated, policy.max_output);
-    outcome.exit_code = result->timed_out ? k_timed_out : result->exit_code;
     if (result->timed_out) {
+        outcome.exit_code = k_timed_out;
         outcome.reason = "timed out after " + format_duration(policy.timeout);
+    } else if (result->exit_code() < 0) {
+        outcome.exit_code = k_failed;
+        outcome.decision = "failed";
+        outcome.reason = "no exit status from " + argv[0];
+    } else {
+        outcome.exit_code = result->exit_code();
     }
     return outcome;
 }

@@ -39,6 +39,7 @@
 #include "sudoers.hpp"
 #include "tools.hpp"
 #include "totp.hpp"
+#include "json_line.hpp"
 #include "untrusted_text.hpp"
 
 namespace fleet {
@@ -148,10 +149,10 @@ Outcome run_action(const HelperPolicy& policy, const Request& request) {
     }
     Outcome outcome;
     outcome.argv = argv;
-    const bool ok = !result->timed_out && result->exit_code == 0;
+    const bool ok = result->succeeded();
     outcome.exit_code = ok ? k_ok : k_failed;
     outcome.answer = {{"ok", ok},
-                      {"exit_code", result->exit_code},
+                      {"exit_code", result->exit_code()},
                       {"output", escape_untrusted(result->output)},
                       {"truncated", result->truncated},
                       {"timed_out", result->timed_out}};
@@ -159,7 +160,9 @@ Outcome run_action(const HelperPolicy& policy, const Request& request) {
         const std::string program = argv[0].substr(argv[0].rfind('/') + 1);
         outcome.reason = result->timed_out
                              ? program + " did not finish within " + format_duration(policy.timeout)
-                             : program + " exited with status " + std::to_string(result->exit_code);
+                         : result->status.exited
+                             ? program + " exited with status " + std::to_string(result->status.code)
+                             : program + " ended with " + describe(result->status);
         outcome.answer["error"] = outcome.reason;
     }
     return outcome;
@@ -208,7 +211,7 @@ std::string qr_code(const std::string& uri) {
     limits.workdir = "/";
     Result<ProbeResult> result =
         run_bounded({k_qrencode, "-t", "UTF8", "-o", "-"}, {"PATH=/usr/bin:/bin"}, limits);
-    if (!result || result->exit_code != 0) {
+    if (!result || !result->succeeded()) {
         return "(qrencode failed)\n";
     }
     return result->output;

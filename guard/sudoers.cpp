@@ -30,10 +30,9 @@ Status run_visudo(const SudoersPaths& paths, const std::vector<std::string>& arg
     if (!result) {
         return Error{ErrorKind::system, what + ": " + result.error().message};
     }
-    if (result->exit_code != 0) {
+    if (!result->succeeded()) {
         std::string first = result->output.substr(0, result->output.find('\n'));
-        return Error{ErrorKind::system, what + " failed (visudo exit " +
-                                            std::to_string(result->exit_code) +
+        return Error{ErrorKind::system, what + " failed (visudo " + describe(result->status) +
                                             (first.empty() ? ")" : "): " + first)};
     }
     return Ok{};

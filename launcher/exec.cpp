@@ -128,6 +128,15 @@ bool stdio_is_terminal() {
     return isatty(0) == 1 || isatty(1) == 1 || isatty(2) == 1;
 }
 
+bool has_controlling_terminal() {
+    const int fd = ::open("/dev/tty", O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+        ::close(fd);
+        return true;
+    }
+    return errno != ENXIO;
+}
+
 Status start_new_session() {
     if (setsid() < 0) {
         return system_error("setsid", errno);

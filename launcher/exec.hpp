@@ -8,6 +8,10 @@
 //                        rather than closes, so an exec failure can still be reported on
 //                        stderr and the fds the library itself holds stay valid until exec.
 //   stdio_is_terminal    isatty() on fds 0, 1, 2.
+//   has_controlling_terminal
+//                        open("/dev/tty") succeeds: the process has a controlling terminal,
+//                        whatever fds 0-2 are (ENXIO: it has none). Any other failure counts as
+//                        having one, so the caller detaches (fails closed).
 //   start_new_session    setsid(), checked: EPERM when the caller leads a process group; the
 //                        caller must then fork first (fleet-launch does). After it the process
 //                        has no controlling terminal, so TIOCSTI into the caller's terminal
@@ -29,6 +33,8 @@ Status reset_signals();
 Status mark_fds_cloexec(int first_fd);
 
 bool stdio_is_terminal();
+
+bool has_controlling_terminal();
 
 Status start_new_session();
 

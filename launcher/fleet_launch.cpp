@@ -9,9 +9,16 @@
 //   3. root: resolve USER[:GROUP] (identity.hpp) ................. 100 malformed/unknown, 111 NSS
 //      not root: USER must be the caller; no --drop-group ........ 111
 //   4. build the environment from the allowlist .................. 100
-//   5. a terminal on fd 0-2: setsid(); a group leader forks first
-//      and the parent (still root, doing nothing but wait and
-//      forward INT/TERM/HUP/QUIT) exits with the child's status ... 111
+//   5. the terminal (root's, never the command's):
+//      a terminal on fd 0-2: a new pty for the command, relayed by
+//      the parent, which stays root and runs nothing (pty_relay.hpp),
+//      and exits with the command's status ......................... 111
+//      else a controlling terminal (/dev/tty opens): setsid(); a
+//      group leader forks first and the parent (still root, doing
+//      nothing but wait and forward INT/TERM/HUP/QUIT) exits with
+//      the child's status ........................................ 111
+//      else nothing: the command keeps the pid and the process
+//      group, so SSM's kill of the group still reaches it
 //   6. root: drop (NNP, setgroups, setresgid, setresuid) ......... 111
 //      not root: NNP when asked .................................. 111
 //   7. verify the credentials (credentials.hpp) .................. 111
@@ -20,6 +27,7 @@
 //  10. mark every fd >= 3 close-on-exec .......................... 111
 //  11. execve, PATH from the new environment ..................... 126 / 127 / 111
 // Without a terminal there is no fork: the command keeps fleet-launch's pid.
+// Exit codes of a forked parent: the command's, 128 + N when signal N ended it.
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -34,6 +42,8 @@
 #include "environment.hpp"
 #include "exec.hpp"
 #include "identity.hpp"
+#include "pty_relay.hpp"
+#include "wait_status.hpp"
 
 extern char** environ; // NOLINT(readability-redundant-declaration)
 
@@ -215,16 +225,33 @@ int fork_into_new_session() {
             return fail(k_exit_failure, std::string("sigaction: ") + std::strerror(err));
         }
     }
-    int wait_status = 0;
-    while (waitpid(pid, &wait_status, 0) < 0) {
-        if (errno != EINTR) {
-            return fail(k_exit_failure, std::string("waitpid: ") + std::strerror(errno));
+    const fleet::Result<fleet::ExitStatus> status = fleet::wait_for_exit(pid);
+    if (!status) {
+        return fail(k_exit_failure, status.error().message);
+    }
+    return status->shell_code();
+}
+
+// Step 5: returns -1 to go on (in the process that becomes the command), or the code to exit
+// with (the relaying or waiting parent, or a failure).
+int leave_the_terminal() {
+    if (fleet::stdio_is_terminal()) {
+        fleet::Result<fleet::PtyRelay> relay = fleet::start_pty_relay();
+        if (!relay) {
+            return fail(k_exit_failure, relay.error().message);
         }
+        return relay->role == fleet::PtyRelay::Role::command ? -1 : relay->exit_code;
     }
-    if (WIFSIGNALED(wait_status)) {
-        return 128 + WTERMSIG(wait_status);
+    if (!fleet::has_controlling_terminal()) {
+        return -1;
     }
-    return WEXITSTATUS(wait_status);
+    if (getpgrp() == getpid()) {
+        return fork_into_new_session();
+    }
+    if (auto status = fleet::start_new_session(); !status) {
+        return fail(k_exit_failure, status.error().message);
+    }
+    return -1;
 }
 
 } // namespace
@@ -249,14 +276,8 @@ int main(int argc, char** argv) {
         return fail(exit_code_for(environment.error()), environment.error().message);
     }
 
-    if (fleet::stdio_is_terminal()) {
-        if (getpgrp() == getpid()) {
-            if (const int code = fork_into_new_session(); code >= 0) {
-                return code;
-            }
-        } else if (auto status = fleet::start_new_session(); !status) {
-            return fail(k_exit_failure, status.error().message);
-        }
+    if (const int code = leave_the_terminal(); code >= 0) {
+        return code;
     }
 
     if (as_root) {

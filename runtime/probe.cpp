@@ -11,6 +11,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "credentials.hpp"
 #include "exec.hpp"
 #include "fd.hpp"
 
@@ -32,11 +33,26 @@ bool has_ended(pid_t pid) {
     return info.si_pid == pid;
 }
 
-int reap(pid_t pid) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+// The child's side of run_bounded; returns only to _exit with 127.
+void start_child(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                 const ProbeLimits& limits, int output_fd) {
+    const int input =
+        limits.stdin_fd >= 0 ? limits.stdin_fd : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (::setsid() < 0) {
+        return;
     }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (limits.as_user != nullptr &&
+        (!drop_privileges(*limits.as_user, NoNewPrivs::yes) ||
+         !verify_credentials(*limits.as_user, NoNewPrivs::yes))) {
+        return;
+    }
+    if ((!limits.workdir.empty() && ::chdir(limits.workdir.c_str()) != 0) || input < 0 ||
+        ::dup2(input, 0) < 0 || ::dup2(output_fd, 1) < 0 || ::dup2(output_fd, 2) < 0 ||
+        !reset_signals() || !mark_fds_cloexec(3)) {
+        return;
+    }
+    const ExecFailure failure = exec_command(argv, env);
+    ::_exit(failure.exit_code);
 }
 
 class OutputReader {
@@ -101,15 +117,8 @@ Result<ProbeResult> run_bounded(const std::vector<std::string>& argv,
         return system_error("fork", errno);
     }
     if (pid == 0) {
-        const int input =
-            limits.stdin_fd >= 0 ? limits.stdin_fd : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (::setsid() < 0 || (!limits.workdir.empty() && ::chdir(limits.workdir.c_str()) != 0) ||
-            input < 0 || ::dup2(input, 0) < 0 || ::dup2(write_end.get(), 1) < 0 ||
-            ::dup2(write_end.get(), 2) < 0 || !reset_signals() || !mark_fds_cloexec(3)) {
-            ::_exit(127);
-        }
-        const ExecFailure failure = exec_command(argv, env);
-        ::_exit(failure.exit_code);
+        start_child(argv, env, limits, write_end.get());
+        ::_exit(127);
     }
     write_end.reset();
     ProbeResult result;
@@ -147,7 +156,11 @@ Result<ProbeResult> run_bounded(const std::vector<std::string>& argv,
     }
     ::kill(-pid, SIGKILL);
     reader.drain(result);
-    result.exit_code = reap(pid);
+    // No status (ECHILD) stays an unknown status, which is never a success.
+    Result<ExitStatus> status = wait_for_exit(pid);
+    if (status) {
+        result.status = *status;
+    }
     return result;
 }
 
@@ -166,10 +179,14 @@ Result<ProbeResult> probe_output(const std::vector<std::string>& argv,
 
 Result<std::string> probe_first_line(const std::vector<std::string>& argv,
                                      const std::vector<std::string>& env,
-                                     std::chrono::milliseconds timeout) {
-    Result<ProbeResult> result = probe_output(argv, env, timeout);
+                                     const ProbeLimits& limits) {
+    Result<ProbeResult> result = run_bounded(argv, env, limits);
     if (!result) {
         return result.error();
+    }
+    if (result->timed_out) {
+        return Error{ErrorKind::system,
+                     "no answer within " + std::to_string(limits.timeout.count()) + " ms"};
     }
     const std::string& output = result->output;
     const size_t start = output.find_first_not_of(" \t\r\n");
@@ -178,8 +195,8 @@ Result<std::string> probe_first_line(const std::vector<std::string>& argv,
         start == std::string::npos
             ? ""
             : output.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (result->exit_code != 0 || first.empty()) {
-        return Error{ErrorKind::system, "exit " + std::to_string(result->exit_code) +
+    if (!result->succeeded() || first.empty()) {
+        return Error{ErrorKind::system, describe(result->status) +
                                             (first.empty() ? ", no output" : ": " + first)};
     }
     return first;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "diag_request.hpp"
+#include "json_line.hpp"
 #include "untrusted_text.hpp"
 
 namespace {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "request.hpp"
+#include "json_line.hpp"
 #include "untrusted_text.hpp"
 
 namespace {

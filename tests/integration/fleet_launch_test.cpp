@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "accounts.hpp"
+#include "files.hpp"
 #include "process.hpp"
 
 namespace fs = std::filesystem;
@@ -364,26 +365,92 @@ TEST_F(FleetLaunch, SignalMaskAndDispositionsAreReset) {
     EXPECT_EQ(probe.at("SigIgn"), "0000000000000000");
 }
 
-// Under `script` every std stream is a terminal. Without a new session the child could push
-// keystrokes into it (the control: setpriv's drop); through fleet-launch TIOCSTI fails.
+// What a root shell under `script` (a terminal on every std stream, and the controlling one)
+// reads right after `COMMAND PROBE inject` returns: the probe pushes "echo injected\n"
+// into /dev/tty with TIOCSTI, then bash waits 1 s for a line. `redirect` is appended to the
+// command (stdio away from the terminal).
+fleet::test::ProcessResult injection_session(const std::string& command, const std::string& probe,
+                                             const std::string& redirect = "") {
+    // script's stdin stays open (no EOF typed into the session) while bash waits.
+    return fleet::test::run({"sh", "-c", "sleep 2 | script -qec \"$1\" /dev/null", "sh",
+                             "bash -c 'echo outer=$(tty); " + command + " " + probe + " inject" +
+                                 redirect + "; read -t 1 line; echo \"after=[$line]\"'"});
+}
+
+std::string value_after(const std::string& text, const std::string& key) {
+    const size_t at = text.find(key + "=");
+    if (at == std::string::npos) {
+        return "";
+    }
+    const size_t start = at + key.size() + 1;
+    return text.substr(start, text.find_first_of("\r\n", start) - start);
+}
+
+// On root's terminal, a command could type into the shell that started it. fleet-launch gives it
+// a pty of its own, relayed: what it injects stays on that pty (the control: setpriv's drop,
+// whose command shares root's terminal).
 TEST_F(FleetLaunch, TerminalIsNeverSharedWithTheCommand) {
-    const std::string control_cmd =
-        "setpriv --reuid=" + s_a + " --regid=" + s_a + " --init-groups " + s_probe + " tiocsti";
-    const ProcessResult control = fleet::test::run({"script", "-qec", control_cmd, "/dev/null"});
-    if (control.out.find("tiocsti=ok") == std::string::npos) {
+    const std::string setpriv = "setpriv --reuid=" + s_a + " --regid=" + s_a + " --init-groups";
+    const ProcessResult control = injection_session(setpriv, s_probe);
+    if (value_after(control.out, "tiocsti") != "ok") {
         GTEST_SKIP() << "TIOCSTI is disabled on this kernel (dev.tty.legacy_tiocsti=0): "
                         "no injection to prevent. control said: "
                      << control.out;
     }
-    // Exec'd directly by `script`'s shell: fleet-launch leads a session, so it forks first.
+    EXPECT_EQ(value_after(control.out, "after"), "[echo injected]") << control.out;
+    EXPECT_EQ(value_after(control.out, "tty"), value_after(control.out, "outer"));
+
+    const ProcessResult launched = injection_session(k_launcher + " " + s_a, s_probe);
+    EXPECT_EQ(value_after(launched.out, "after"), "[]") << launched.out;
+    const std::string inner = value_after(launched.out, "tty");
+    EXPECT_EQ(inner.rfind("/dev/pts/", 0), 0U) << launched.out; // it still has a terminal...
+    EXPECT_NE(inner, value_after(launched.out, "outer")) << launched.out; // ...its own
+}
+
+// A command on root's terminal leaves a child behind that reads what root types next (at 1 s,
+// after the command has returned) from the terminal fd it inherited. Through fleet-launch the child holds only the command's own
+// pty, which is gone once the command has ended.
+TEST_F(FleetLaunch, ABackgroundChildCannotReadWhatRootTypesNext) {
+    const std::string stolen = "/home/" + s_a + "/stolen";
+    const auto session = [&](const std::string& command) {
+        std::filesystem::remove(stolen);
+        fleet::test::run({"sh", "-c",
+                          "(sleep 1; echo typed-by-root; sleep 1) | script -qec \"$1\" /dev/null",
+                          "sh",
+                          command + " /bin/sh -c 'exec 3<&0; (sleep 0.3; read x <&3; echo " +
+                              "\"stolen=[$x]\" > " + stolen + ") &'; sleep 2"});
+        return fleet::test::read_file(stolen);
+    };
+    const std::string setpriv = "setpriv --reuid=" + s_a + " --regid=" + s_a + " --init-groups";
+    EXPECT_EQ(value_after(session(setpriv), "stolen"), "[typed-by-root]"); // control
+    EXPECT_NE(value_after(session(k_launcher + " " + s_a), "stolen"), "[typed-by-root]");
+    std::filesystem::remove(stolen);
+}
+
+// With stdio redirected, the command still had root's controlling terminal through /dev/tty.
+TEST_F(FleetLaunch, ARedirectedCommandLeavesTheControllingTerminal) {
+    const std::string out = s_dir + "/inject.out";
+    const std::string redirect = " </dev/null >" + out + " 2>&1";
+    const std::string setpriv = "setpriv --reuid=" + s_a + " --regid=" + s_a + " --init-groups";
+    const ProcessResult control = injection_session(setpriv, s_probe, redirect);
+    const std::string control_out = fleet::test::read_file(out);
+    if (value_after(control_out, "tiocsti") != "ok") {
+        GTEST_SKIP() << "TIOCSTI is disabled on this kernel: " << control_out;
+    }
+    EXPECT_EQ(value_after(control.out, "after"), "[echo injected]") << control.out;
+
+    const ProcessResult launched = injection_session(k_launcher + " " + s_a, s_probe, redirect);
+    const std::string launched_out = fleet::test::read_file(out);
+    EXPECT_EQ(value_after(launched_out, "devtty"), "ENXIO") << launched_out;
+    EXPECT_EQ(value_after(launched.out, "after"), "[]") << launched.out;
+
+    // Exec'd by script's shell, fleet-launch leads the terminal's session: it forks first.
     const ProcessResult leader = fleet::test::run(
-        {"script", "-qec", k_launcher + " " + s_a + " " + s_probe + " tiocsti", "/dev/null"});
-    EXPECT_NE(leader.out.find("tiocsti=EPERM"), std::string::npos) << leader.out;
-    // Started by a shell without job control: not a group leader, setsid() directly.
-    const ProcessResult member = fleet::test::run(
-        {"script", "-qec",
-         "/bin/sh -c '" + k_launcher + " " + s_a + " " + s_probe + " tiocsti; true'", "/dev/null"});
-    EXPECT_NE(member.out.find("tiocsti=EPERM"), std::string::npos) << member.out;
+        {"script", "-qec", "exec " + k_launcher + " " + s_a + " " + s_probe + " inject" + redirect,
+         "/dev/null"});
+    const std::string leader_out = fleet::test::read_file(out);
+    std::filesystem::remove(out);
+    EXPECT_EQ(value_after(leader_out, "devtty"), "ENXIO") << leader_out << leader.out;
 }
 
 TEST_F(FleetLaunch, ForkedParentPassesTheExitCodeOn) {

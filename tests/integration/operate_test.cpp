@@ -271,6 +271,59 @@ TEST_F(Operate, DoctorFindsAndFixesRootOwnedFilesWithoutFollowingSymlinks) {
     fs::remove(s_runs + "/trap");
 }
 
+// The user can hard-link any file it may read and write into its own tree (with
+// fs.protected_hardlinks=0, any file at all): root's chown through that name would hand the
+// other name's file to the user.
+TEST_F(Operate, DoctorFixNeverChownsThroughAHardLink) {
+    const std::string home = "/home/" + s_user;
+    const std::string scratch = fleet::test::make_root_scratch("doctor");
+    const std::string victim = scratch + "/victim";
+    write_file(victim, "root's\n", 0666);
+    ASSERT_EQ(chmod(victim.c_str(), 0666), 0);
+    fleet::test::run_ok({"runuser", "-u", s_user, "--", "mkdir", "-p", home + "/.claude"});
+    fleet::test::run_ok({"runuser", "-u", s_user, "--", "ln", victim, home + "/.claude/linked"});
+    // Control: a root-owned file with one name is the user's after the fix.
+    const std::string single = home + "/.claude/left-by-root";
+    write_file(single, "{}", 0644);
+
+    const ProcessResult fixed = dispatch({"doctor", "--fix"});
+    struct stat info {};
+    ASSERT_EQ(stat(victim.c_str(), &info), 0);
+    EXPECT_EQ(info.st_uid, 0U) << "doctor --fix chowned through a hard link\n" << fixed.out;
+    EXPECT_EQ(fixed.exit_code, 1) << fixed.out;
+    EXPECT_NE(fixed.out.find("hard links"), std::string::npos) << fixed.out;
+    ASSERT_EQ(stat(single.c_str(), &info), 0);
+    EXPECT_EQ(info.st_uid, s_uid) << fixed.out;
+
+    fs::remove(home + "/.claude/linked");
+    fs::remove_all(scratch);
+    EXPECT_EQ(dispatch({"doctor", "--fix"}).exit_code, 0);
+    fs::remove_all(home + "/.claude");
+}
+
+// doctor runs as root; the agents' PATH starts in the user's home (~/.local/bin), so whatever
+// it finds there must run as the user, never as root.
+TEST_F(Operate, DoctorAsksAgentsForTheirVersionAsTheUser) {
+    const std::string home = "/home/" + s_user;
+    const std::string bin = home + "/.local/bin";
+    const std::string report = home + "/claude-probe.txt";
+    fleet::test::run_ok({"runuser", "-u", s_user, "--", "mkdir", "-p", bin});
+    fleet::test::run_ok(
+        {"runuser", "-u", s_user, "--", "/bin/sh", "-c",
+         "printf '%s\\n' '#!/bin/sh' '{ id -u; pwd; grep NoNewPrivs /proc/self/status; } > \"$HOME/"
+         "claude-probe.txt\"' 'echo planted claude 9.9' > " +
+             bin + "/claude && chmod 0755 " + bin + "/claude"});
+    const ProcessResult doctor = dispatch({"doctor"});
+    const std::vector<std::string> seen = fleet::test::lines_of(read_file(report));
+    fs::remove_all(home + "/.local");
+    fs::remove(report);
+    EXPECT_NE(doctor.out.find("planted claude 9.9"), std::string::npos) << doctor.out; // it ran
+    ASSERT_EQ(seen.size(), 3U) << doctor.out;
+    EXPECT_EQ(seen[0], std::to_string(s_uid)) << "the probe ran as uid " << seen[0];
+    EXPECT_EQ(seen[1], home);
+    EXPECT_EQ(seen[2], "NoNewPrivs:\t1");
+}
+
 TEST_F(Operate, DoctorWarnsWhenTheUserCanSudoToRoot) {
     const std::string rule = "/etc/sudoers.d/" + s_user;
     write_file(rule, s_user + " ALL=(ALL) NOPASSWD: ALL\n", 0440);

@@ -4,6 +4,8 @@
 //   fl-probe            report ids, groups, /proc/self/status fields, fds, stdout's pipe size,
 //                       cwd, session, env
 //   fl-probe tiocsti    try to push one character into each terminal on fd 0-2 (TIOCSTI)
+//   fl-probe inject     open /dev/tty (the controlling terminal) and push "echo injected\n"
+//                       into it with TIOCSTI; report what fd 0 is (tty=) and how far it got
 //   fl-probe exit N     exit with status N
 #include <cerrno>
 #include <cstdio>
@@ -73,11 +75,30 @@ void tiocsti() {
     std::printf("tiocsti=no-tty\n");
 }
 
+void inject() {
+    const char* name = ttyname(0);
+    std::printf("tty=%s\n", name != nullptr ? name : "none");
+    const int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        std::printf("devtty=%s\n", strerrorname_np(errno));
+        return;
+    }
+    for (const char c : std::string("echo injected\n")) {
+        if (ioctl(fd, TIOCSTI, &c) != 0) {
+            std::printf("devtty=open\ntiocsti=%s\n", strerrorname_np(errno));
+            return;
+        }
+    }
+    std::printf("devtty=open\ntiocsti=ok\n");
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     if (argc >= 2 && std::strcmp(argv[1], "tiocsti") == 0) {
         tiocsti();
+    } else if (argc >= 2 && std::strcmp(argv[1], "inject") == 0) {
+        inject();
     } else if (argc >= 3 && std::strcmp(argv[1], "exit") == 0) {
         return static_cast<int>(std::strtol(argv[2], nullptr, 10));
     } else {

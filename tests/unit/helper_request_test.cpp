@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "request.hpp"
+#include "json_line.hpp"
 #include "untrusted_text.hpp"
 
 namespace fleet {

@@ -32,4 +32,32 @@ TEST(DecodeWaitStatus, KeepsExitCodeAndSignalApart) {
     EXPECT_EQ(fleet::describe(killed), "signal 15 (SIGTERM)");
 }
 
+TEST(DecodeWaitStatus, FoldsToAShellCodeOnlyWhenAsked) {
+    const auto exited = fleet::decode_wait_status(status_of_child([] { _exit(3); }));
+    EXPECT_EQ(exited.shell_code(), 3);
+    EXPECT_FALSE(exited.succeeded());
+    const auto ok = fleet::decode_wait_status(status_of_child([] { _exit(0); }));
+    EXPECT_TRUE(ok.succeeded());
+    const auto killed = fleet::decode_wait_status(status_of_child([] { raise(SIGKILL); }));
+    EXPECT_EQ(killed.shell_code(), 128 + SIGKILL);
+    EXPECT_FALSE(killed.succeeded());
+}
+
+// waitpid failing (here: a pid that is not our child) is no status at all, and never a success:
+// a default ExitStatus is neither exited nor signalled.
+TEST(WaitForExit, NoStatusIsAnErrorAndAnUnknownStatusNeverSucceeds) {
+    const pid_t child = fork();
+    if (child == 0) {
+        _exit(0);
+    }
+    ASSERT_TRUE(fleet::wait_for_exit(child)); // control: our child, reaped once
+    const fleet::Result<fleet::ExitStatus> again = fleet::wait_for_exit(child);
+    ASSERT_FALSE(again);
+    EXPECT_NE(again.error().message.find("waitpid"), std::string::npos);
+    const fleet::ExitStatus unknown;
+    EXPECT_FALSE(unknown.succeeded());
+    EXPECT_EQ(unknown.shell_code(), -1);
+    EXPECT_EQ(fleet::describe(unknown), "no exit status");
+}
+
 } // namespace

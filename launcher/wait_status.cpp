@@ -1,5 +1,6 @@
 #include "wait_status.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <sys/wait.h>
 
@@ -17,9 +18,22 @@ ExitStatus decode_wait_status(int status) {
     return result;
 }
 
+Result<ExitStatus> wait_for_exit(pid_t pid) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return system_error("waitpid " + std::to_string(pid), errno);
+        }
+    }
+    return decode_wait_status(status);
+}
+
 std::string describe(const ExitStatus& status) {
     if (status.exited) {
         return "exit " + std::to_string(status.code);
+    }
+    if (status.signal == 0) {
+        return "no exit status";
     }
     const char* name = sigabbrev_np(status.signal);
     std::string text = "signal " + std::to_string(status.signal) + " (" +

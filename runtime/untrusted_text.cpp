@@ -41,15 +41,29 @@ size_t utf8_sequence(std::string_view text, size_t i) {
     return 0;
 }
 
-} // namespace
+// Whether the bytes from `i` on could still become a well-formed sequence with more input.
+bool unfinished_sequence(std::string_view text, size_t i) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const size_t needed = lead >= 0xc2 && lead <= 0xdf   ? 2
+                          : lead >= 0xe0 && lead <= 0xef ? 3
+                          : lead >= 0xf0 && lead <= 0xf4 ? 4
+                                                         : 0;
+    if (needed == 0 || text.size() - i >= needed) {
+        return false;
+    }
+    for (size_t k = i + 1; k < text.size(); ++k) {
+        if ((static_cast<unsigned char>(text[k]) & 0xc0) != 0x80) {
+            return false;
+        }
+    }
+    return true;
+}
 
-std::string escape_untrusted(std::string_view bytes) {
-    std::string out;
-    out.reserve(bytes.size());
+void escape_into(std::string& out, std::string_view bytes, bool keep_byte(unsigned char)) {
     for (size_t i = 0; i < bytes.size();) {
         const auto byte = static_cast<unsigned char>(bytes[i]);
         if (byte < 0x80) {
-            if ((byte >= 0x20 && byte != 0x7f) || byte == '\n' || byte == '\t') {
+            if ((byte >= 0x20 && byte != 0x7f) || keep_byte(byte)) {
                 out += static_cast<char>(byte);
             } else {
                 append_escaped(out, byte);
@@ -72,11 +86,54 @@ std::string escape_untrusted(std::string_view bytes) {
         out.append(bytes.substr(i, length));
         i += length;
     }
+}
+
+bool keep_newline_and_tab(unsigned char byte) {
+    return byte == '\n' || byte == '\t';
+}
+
+bool keep_nothing(unsigned char /*byte*/) {
+    return false;
+}
+
+bool keep_line_control(unsigned char byte) {
+    return byte == '\n' || byte == '\t' || byte == '\r';
+}
+
+} // namespace
+
+std::string escape_untrusted(std::string_view bytes, LineBreaks breaks) {
+    std::string out;
+    out.reserve(bytes.size());
+    escape_into(out, bytes, breaks == LineBreaks::kept ? keep_newline_and_tab : keep_nothing);
     return out;
 }
 
-std::string json_line(const nlohmann::json& value) {
-    return value.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+std::string TerminalEscaper::feed(std::string_view chunk) {
+    std::string text = std::move(m_held);
+    m_held.clear();
+    text.append(chunk);
+    // Hold back a trailing lead byte and the continuation bytes after it, when they could
+    // still become one sequence.
+    const size_t from = text.size() > 3 ? text.size() - 3 : 0;
+    for (size_t i = from; i < text.size(); ++i) {
+        if (unfinished_sequence(text, i)) {
+            m_held = text.substr(i);
+            text.resize(i);
+            break;
+        }
+    }
+    std::string out;
+    out.reserve(text.size());
+    escape_into(out, text, keep_line_control);
+    return out;
+}
+
+std::string TerminalEscaper::finish() {
+    std::string out;
+    escape_into(out, m_held, keep_line_control);
+    m_held.clear();
+    return out;
 }
 
 } // namespace fleet
