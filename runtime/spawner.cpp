@@ -30,7 +30,7 @@ struct AgentSetup {
     template <typename Launcher, typename Path>
     error_code on_exec_setup(Launcher& /*launcher*/, const Path& /*executable*/,
                              const char* const* /*argv*/) const {
-        if (::setpgid(0, 0) != 0) {
+        if (::setsid() < 0) {
             return errno_code(errno);
         }
         if (!reset_signals()) {

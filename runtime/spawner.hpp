@@ -5,7 +5,9 @@
 // Parent, before fork: the caller resolved the executable (no PATH search happens here) and
 // built the environment. Child, in on_exec_setup, each step checked, any failure aborts the
 // launch and is reported to the parent through Boost's error pipe:
-//   1. setpgid(0, 0): its own process group, so TERM/KILL reach the whole group;
+//   1. setsid(): its own session and process group, so TERM/KILL reach the whole group, and
+//      no controlling terminal: an agent of a run started from a root shell cannot open
+//      /dev/tty and push keystrokes into root's terminal with TIOCSTI (CVE-2016-2779);
 //   2. signal mask emptied, every disposition SIG_DFL (dispatch blocks and ignores some);
 //   3. prctl(PR_SET_PDEATHSIG), then getppid() compared with the pid saved before fork: if
 //      dispatch already died in between, the child exits instead of running unsupervised;

@@ -97,6 +97,7 @@ protected:
         agent("family-sleeper", "[\"" + d + "/family-sleeper\"]");
         agent("short-timeout", "[\"" + d + "/family-sleeper\"]", "timeout = \"1s\"\n");
         agent("probe", "[\"" + d + "/fl-probe\"]", "env = { AGENT_SETTING = \"on\" }\n");
+        agent("inject", "[\"" + d + "/fl-probe\", \"inject\"]");
         agent("big-output", "[\"" + d + "/big-output\"]");
         agent("bulk-then-wait",
               "[\"" + d + "/bulk-then-wait\", \"{run_dir}\", \"" + d + "/marked.bin\"]");
@@ -541,6 +542,31 @@ TEST_F(Dispatch, TheAgentSeesNoFdsAndOnlyTheAllowedEnvironment) {
     EXPECT_NE(log.find("env:HOME=/home/" + s_user + "\n"), std::string::npos);
     // And the runner recorded SSM's command id without passing it on.
     EXPECT_EQ(json::parse(read_file(run_dir(id) + "/run.json"))["ssm_command_id"], "cmd-1");
+}
+
+// What a root shell under `script` reads right after COMMAND returns, COMMAND being something
+// that ends with an agent pushing "echo injected\n" into /dev/tty (fl-probe inject).
+ProcessResult terminal_session(const std::string& command) {
+    // script's stdin stays open (no EOF typed into the session) while bash waits.
+    return fleet::test::run({"sh", "-c", "sleep 2 | script -qec \"$1\" /dev/null", "sh",
+                             "bash -c '" + command +
+                                 "; read -t 1 line; echo \"after=[$line]\"'"});
+}
+
+// An operator runs dispatch from a root shell: the agents must not reach its terminal.
+TEST_F(Dispatch, AgentsNeverShareTheOperatorsTerminal) {
+    const ProcessResult control = terminal_session("setpriv --reuid=" + s_user + " --regid=" +
+                                                   s_user + " --init-groups " + s_dir +
+                                                   "/fl-probe inject");
+    if (control.out.find("tiocsti=ok") == std::string::npos) {
+        GTEST_SKIP() << "TIOCSTI is disabled on this kernel: " << control.out;
+    }
+    EXPECT_NE(control.out.find("after=[echo injected]"), std::string::npos) << control.out;
+
+    const ProcessResult session =
+        terminal_session(k_dispatch + " -c " + s_config + " -a inject run x");
+    EXPECT_NE(session.out.find("after=[]"), std::string::npos) << session.out;
+    EXPECT_NE(session.out.find("devtty=ENXIO"), std::string::npos) << session.out;
 }
 
 TEST_F(Dispatch, AClosedConsoleStopsOutputButNotTheLogOrTheAgent) {
