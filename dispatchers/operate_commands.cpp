@@ -13,6 +13,7 @@
 #include "proc.hpp"
 #include "report.hpp"
 #include "run_store.hpp"
+#include "untrusted_text.hpp"
 
 namespace fleet {
 
@@ -145,23 +146,29 @@ int prune_runs(const CommandLine& line, const Session& session) {
     }
     const WallTime now = std::chrono::system_clock::now();
     size_t removed = 0, running = 0;
-    std::vector<RunStatus> finished;
+    // The id is the directory's own name as listed (a valid run id, list_ids): never the run_id
+    // status.json claims, which the agent could have rewritten to "../..".
+    struct Finished {
+        std::string id;
+        RunStatus status;
+    };
+    std::vector<Finished> finished;
     for (const std::string& id : *ids) {
         Result<RunStatus> status = store.read_status(id);
         if (!status) {
-            std::fprintf(stderr, "dispatch: %s\n", status.error().message.c_str());
+            std::fprintf(stderr, "dispatch: %s\n", escape_untrusted(status.error().message).c_str());
         } else if (is_running(*status)) {
             ++running;
         } else {
-            finished.push_back(std::move(*status));
+            finished.push_back({id, std::move(*status)});
         }
     }
     // Newest first to the millisecond (ids alone order runs only to the second).
-    std::stable_sort(finished.begin(), finished.end(), [](const RunStatus& a, const RunStatus& b) {
-        return a.started_at > b.started_at;
+    std::stable_sort(finished.begin(), finished.end(), [](const Finished& a, const Finished& b) {
+        return a.status.started_at > b.status.started_at;
     });
     for (size_t index = 0; index < finished.size(); ++index) {
-        const RunStatus& status = finished[index];
+        const auto& [id, status] = finished[index];
         if (line.keep && index < *line.keep) {
             continue;
         }
@@ -171,19 +178,18 @@ int prune_runs(const CommandLine& line, const Session& session) {
             continue;
         }
         if (line.dry_run) {
-            std::printf("would remove %s (%s)\n", status.run_id.c_str(), to_string(status.state));
+            std::printf("would remove %s (%s)\n", id.c_str(), to_string(status.state));
             ++removed;
             continue;
         }
         std::error_code error;
         // remove_all removes symlinks themselves, never what they point to.
-        std::filesystem::remove_all(store.path() + "/" + status.run_id, error);
+        std::filesystem::remove_all(store.path() + "/" + id, error);
         if (error) {
-            std::fprintf(stderr, "dispatch: remove %s: %s\n", status.run_id.c_str(),
-                         error.message().c_str());
+            std::fprintf(stderr, "dispatch: remove %s: %s\n", id.c_str(), error.message().c_str());
             continue;
         }
-        std::printf("removed %s (%s)\n", status.run_id.c_str(), to_string(status.state));
+        std::printf("removed %s (%s)\n", id.c_str(), to_string(status.state));
         ++removed;
     }
     std::printf("%s %zu of %zu finished runs; %zu running left alone\n",

@@ -127,6 +127,7 @@ Result<RunStatus> RunStore::read_status(const std::string& id) const {
             return Error{ErrorKind::system, "run " + id + ": " + parsed.error().message};
         }
         status = std::move(*parsed);
+        status.run_id = id; // the directory's name, whatever the file claims
     } else {
         // The runner creates the directory, takes the lock, then writes status.json: a run
         // caught in between has none yet.
@@ -155,7 +156,7 @@ Result<CompactStatus> RunStore::read_status_json(const std::string& id) const {
     // Only a run that says "running" needs the lock probed.
     const bool alive =
         text->find("\"running\"") == std::string::npos || run_lock_is_held(run->dir.get());
-    Result<CompactStatus> compact = compact_status_json(*text, alive);
+    Result<CompactStatus> compact = compact_status_json(*text, id, alive);
     if (!compact) {
         return Error{ErrorKind::system, "run " + id + ": " + compact.error().message};
     }

@@ -45,7 +45,8 @@ public:
     // Opens an existing run directory; `id` must be a valid run id.
     Result<RunDir> open_run(const std::string& id) const;
 
-    // status.json of a run, with "running" turned into "lost" when nobody holds the lock.
+    // status.json of a run, with "running" turned into "lost" when nobody holds the lock, and
+    // run_id set to `id` (what the file says is not trusted: an agent may have rewritten it).
     // A run without status.json yet reads as running (lock held) or lost (lock free).
     Result<RunStatus> read_status(const std::string& id) const;
 

@@ -170,9 +170,11 @@ std::string to_json(const RunStatus& status, int indent) {
     return document.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
-Result<CompactStatus> compact_status_json(const std::string& text, bool runner_alive) {
+Result<CompactStatus> compact_status_json(const std::string& text, const std::string& run_id,
+                                          bool runner_alive) {
     try {
         json document = json::parse(text);
+        document["run_id"] = run_id;
         if (!runner_alive && document.at("state") == to_string(RunState::running)) {
             document["state"] = to_string(RunState::lost);
         }

@@ -89,12 +89,14 @@ RunState state_for_exit_code(int exit_code);
 std::string to_json(const RunStatus& status, int indent = 2);
 
 // status.json text as one compact line, with a "running" state turned into "lost" when
-// `runner_alive` is false: one parse and one dump, for listing thousands of runs.
+// `runner_alive` is false and the run id set to `run_id` (the directory's name: the file's own
+// claim is not trusted): one parse and one dump, for listing thousands of runs.
 struct CompactStatus {
     std::string json;
     std::string started_at;
 };
-Result<CompactStatus> compact_status_json(const std::string& text, bool runner_alive);
+Result<CompactStatus> compact_status_json(const std::string& text, const std::string& run_id,
+                                          bool runner_alive);
 Result<RunStatus> run_status_from_json(const std::string& text);
 
 } // namespace fleet

@@ -185,6 +185,47 @@ TEST_F(Operate, PruneRemovesOldFinishedRunsAndNeverARunningOne) {
     dispatch({"cancel", running});
 }
 
+// status.json sits in the run directory, which the agent can write: prune must remove the
+// directory it listed, whatever run_id the file claims.
+TEST_F(Operate, PruneRemovesTheListedDirectoryNeverTheIdStatusJsonClaims) {
+    fs::remove_all(s_runs);
+    const std::string id = run_id_of(dispatch({"-a", "quick", "run", "x"}).out);
+    ASSERT_FALSE(id.empty());
+    const std::string keep = "/home/" + s_user + "/.local/keep"; // runs/../../../keep
+    fs::create_directories(keep);
+    write_file(keep + "/precious", "mine\n", 0644);
+    const std::string status_path = s_runs + "/" + id + "/status.json";
+    json forged = json::parse(read_file(status_path));
+    forged["run_id"] = "../../../keep";
+    write_file(status_path, forged.dump(), 0644);
+    ASSERT_EQ(chown(status_path.c_str(), s_uid, static_cast<gid_t>(-1)), 0);
+
+    const ProcessResult pruned = dispatch({"prune", "--keep", "0"});
+    EXPECT_EQ(pruned.exit_code, 0) << pruned.err;
+    EXPECT_TRUE(fs::exists(keep + "/precious")) << "prune followed a forged run_id\n" << pruned.out;
+    EXPECT_FALSE(fs::exists(s_runs + "/" + id)) << pruned.out; // control: the run is gone
+    EXPECT_NE(pruned.out.find("removed " + id), std::string::npos) << pruned.out;
+    fs::remove_all(keep);
+}
+
+// Readers take the id from the directory they opened, never from the file.
+TEST_F(Operate, StatusAndListNameARunByItsDirectory) {
+    const std::string id = run_id_of(dispatch({"-a", "quick", "run", "x"}).out);
+    ASSERT_FALSE(id.empty());
+    const std::string status_path = s_runs + "/" + id + "/status.json";
+    json forged = json::parse(read_file(status_path));
+    forged["run_id"] = "../../../elsewhere";
+    write_file(status_path, forged.dump(), 0644);
+    EXPECT_EQ(status_json(id)["run_id"], id);
+    const json listed = json::parse(dispatch({"list", "--json"}).out);
+    bool found = false;
+    for (const json& run : listed) {
+        EXPECT_NE(run["run_id"], "../../../elsewhere");
+        found = found || run["run_id"] == id;
+    }
+    EXPECT_TRUE(found) << listed.dump();
+}
+
 TEST_F(Operate, LogsFollowEndsWithTheRunAndShowsEveryByte) {
     const std::string id = run_id_of(dispatch({"--detach", "-a", "ticker", "run", "x"}).out);
     ASSERT_FALSE(id.empty());
