@@ -103,7 +103,7 @@ int cancel_run(const CommandLine& line, const Session& session) {
     } else {
         const std::string request = "cancel-" + line.agent;
         const Fd fd(::openat(run->dir.get(), request.c_str(),
-                             O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600));
+                             O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600));
         if (!fd.valid() || ::kill(status->pid, SIGUSR1) != 0) {
             return fail(k_exit_setup,
                         "request cancel of " + line.agent + ": " + std::strerror(errno));

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <limits>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -234,13 +235,17 @@ int print_logs(const CommandLine& line, const Session& session) {
             return Ok{};
         }
         const std::string name = stream.name + ".log";
-        stream.log = Fd(::openat(run->dir.get(), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-        if (!stream.log.valid()) {
-            if (errno == ENOENT && line.follow) {
+        Result<Fd> log = open_regular_at(run->dir.get(), name, std::numeric_limits<size_t>::max());
+        if (!log) {
+            const bool missing = ::faccessat(run->dir.get(), name.c_str(), F_OK,
+                                             AT_SYMLINK_NOFOLLOW) != 0 &&
+                                 errno == ENOENT;
+            if (missing && line.follow) {
                 return Ok{};
             }
-            return system_error("run " + line.run_id + ": " + name, errno);
+            return Error{log.error().kind, "run " + line.run_id + ": " + log.error().message};
         }
+        stream.log = std::move(*log);
         if (line.tail) {
             ::lseek(stream.log.get(), tail_offset(stream.log.get(), *line.tail), SEEK_SET);
         }

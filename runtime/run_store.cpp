@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -175,14 +176,14 @@ Result<Fd> acquire_run_lock(int dir_fd) {
 }
 
 bool run_lock_is_held(int dir_fd) {
-    const Fd lock(::openat(dir_fd, "lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!lock.valid()) {
+    const Result<Fd> lock = open_regular_at(dir_fd, "lock", std::numeric_limits<size_t>::max());
+    if (!lock) {
         return false;
     }
-    if (::flock(lock.get(), LOCK_SH | LOCK_NB) != 0) {
+    if (::flock(lock->get(), LOCK_SH | LOCK_NB) != 0) {
         return errno == EWOULDBLOCK;
     }
-    ::flock(lock.get(), LOCK_UN);
+    ::flock(lock->get(), LOCK_UN);
     return false;
 }
 

@@ -6,7 +6,8 @@
 //
 // The runner holds flock(LOCK_EX) on `lock` for the whole run. A reader that finds state
 // "running" while it can take the lock reports "lost": the runner was SIGKILLed or the host
-// rebooted. Readers open every file with O_NOFOLLOW, so a file planted as a symlink is refused.
+// rebooted. Readers open every file as open_regular_at does (io.hpp): a file planted as a
+// symlink is refused, and a FIFO, a device or a socket can neither block nor feed a reader.
 #pragma once
 
 #include <string>

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <signal.h>
@@ -131,6 +132,13 @@ public:
             m_log.warn("prctl(PR_SET_CHILD_SUBREAPER): {}", std::strerror(errno));
         }
         create_ballast();
+        if (Result<Fd> prompt = open_regular_at(m_run.dir.get(), "prompt.txt",
+                                                std::numeric_limits<size_t>::max());
+            prompt) {
+            m_prompt = std::move(*prompt);
+        } else {
+            m_log.error("prompt.txt: {}", prompt.error().message);
+        }
         wait_for_signals();
         if (m_options.run_timeout.count() > 0) {
             m_run_timer.expires_after(m_options.run_timeout);
@@ -352,8 +360,12 @@ private:
         if (!log.valid()) {
             return system_error("create " + log_name, errno);
         }
+        // The prompt from the file pinned at the start (m_prompt), never by its name, which an
+        // agent started earlier could have replaced by now: a fresh open file description of
+        // the same inode, so each agent reads it from its start.
         Fd input(agent.plan.stdin_prompt
-                     ? ::openat(m_run.dir.get(), "prompt.txt", O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+                     ? ::open(("/proc/self/fd/" + std::to_string(m_prompt.get())).c_str(),
+                              O_RDONLY | O_CLOEXEC)
                      : ::open("/dev/null", O_RDONLY | O_CLOEXEC));
         if (!input.valid()) {
             return system_error("open stdin for " + agent.plan.name, errno);
@@ -586,36 +598,35 @@ private:
         maybe_finish_run();
     }
 
-    // The last k_judged_tail bytes of an agent's log: where the CLIs put their verdicts.
+    // The last k_judged_tail bytes of an agent's log: where the CLIs put their verdicts. The
+    // agent may have replaced its log (by a FIFO, a link): then there is nothing to judge.
     std::string log_tail(const Agent& agent) const {
-        const std::string name = agent.plan.name + ".log";
-        const Fd log(::openat(m_run.dir.get(), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        const Result<Fd> log = open_regular_at(m_run.dir.get(), agent.plan.name + ".log",
+                                               std::numeric_limits<size_t>::max());
         struct stat info {};
-        if (!log.valid() || ::fstat(log.get(), &info) != 0) {
+        if (!log || ::fstat(log->get(), &info) != 0) {
+            m_log.warn("agent {}: log not judged: {}", agent.plan.name,
+                       log ? std::strerror(errno) : log.error().message);
             return "";
         }
         const off_t start = std::max<off_t>(0, info.st_size - k_judged_tail);
         std::string tail(static_cast<size_t>(info.st_size - start), '\0');
-        const ssize_t n = ::pread(log.get(), tail.data(), tail.size(), start);
+        const ssize_t n = ::pread(log->get(), tail.data(), tail.size(), start);
         tail.resize(n > 0 ? static_cast<size_t>(n) : 0);
         return tail;
     }
 
-    // Copies <workdir>/<artifact> to <run dir>/<agent>.<artifact>; a missing file is noted.
+    // Copies <workdir>/<artifact> to <run dir>/<agent>.<artifact>: only a regular file of at
+    // most k_max_artifact (open_regular_at); anything else is noted and not collected.
     void collect_artifact(const Agent& agent, AgentStatus& status) {
         const std::string from = agent.plan.workdir + "/" + agent.plan.artifact;
-        const Fd source(::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-        if (!source.valid()) {
-            m_log.warn("agent {}: no {} to collect: {}", agent.plan.name, agent.plan.artifact,
-                       std::strerror(errno));
-            return;
-        }
-        Result<std::string> content = read_fd(source.get(), k_max_artifact);
-        const std::string name = agent.plan.name + "." + agent.plan.artifact;
+        Result<std::string> content = read_file_at(AT_FDCWD, from, k_max_artifact);
         if (!content) {
-            m_log.warn("agent {}: {}: {}", agent.plan.name, from, content.error().message);
+            m_log.warn("agent {}: no {} collected: {}", agent.plan.name, agent.plan.artifact,
+                       content.error().message);
             return;
         }
+        const std::string name = agent.plan.name + "." + agent.plan.artifact;
         if (Status written = write_file_atomically(m_run.dir.get(), name, *content); !written) {
             m_log.error("agent {}: {}", agent.plan.name, written.error().message);
             return;
@@ -759,6 +770,7 @@ private:
     // The read buffer of every agent's pipe (read_chunk); its pages are touched only as used.
     std::unique_ptr<char[]> m_buffer = std::make_unique_for_overwrite<char[]>(k_copy_buffer_size);
     const int m_pipe_capacity; // what each agent's pipe asks for (pipe_capacity)
+    Fd m_prompt;               // prompt.txt, opened before any agent runs
     asio::io_context m_io;
     asio::signal_set m_signals;
     asio::steady_timer m_run_timer;

@@ -6,7 +6,12 @@
 //   a ballast file (".reserve", 256 KiB) is allocated: if a log hits ENOSPC it is deleted, so
 //     status.json can still be written on a full filesystem;
 //   signal_set{SIGCHLD, SIGTERM, SIGINT, SIGHUP}: SIGCHLD reaps every child with
-//     waitpid(-1, WNOHANG) (agents and orphans alike); TERM/INT/HUP cancel the run.
+//     waitpid(-1, WNOHANG) (agents and orphans alike); TERM/INT/HUP cancel the run;
+//   prompt.txt is opened once, before any agent runs: each agent's stdin is a fresh open of
+//     that inode (/proc/self/fd/N), never of the name, which an earlier agent may have replaced.
+// Every file an agent could have replaced (its log, read back for the verdict, an artifact,
+// prompt.txt) is opened as io.hpp's open_regular_at does: no symlink, a FIFO cannot block the
+// open, only a regular file within a size cap is read.
 // Per agent, up to max_parallel at once:
 //   open <agent>.log O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC (fresh, never truncated: truncating
 //     big files is slow, performance.md §2); pipe2(O_CLOEXEC); spawn (spawner.hpp); close

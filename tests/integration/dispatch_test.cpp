@@ -49,6 +49,12 @@ protected:
             {"kill-self", "kill -\"$1\" $$\nsleep 5\n"},
             {"cat-file", "exec cat \"$1\"\n"},
             {"quick", "echo quick\n"},
+            // What an agent can do to the files the runner reads after it (issue 14, item 11).
+            {"fifo-artifact", "mkfifo blueprint.md\necho made a fifo\n"},
+            {"fifo-log", "rm -f \"$FLEET_DISPATCH_RUN_DIR/claude.log\"\n"
+                         "mkfifo \"$FLEET_DISPATCH_RUN_DIR/claude.log\"\n"},
+            {"fifo-prompt", "rm -f \"$FLEET_DISPATCH_RUN_DIR/prompt.txt\"\n"
+                            "mkfifo \"$FLEET_DISPATCH_RUN_DIR/prompt.txt\"\n"},
             {"background-holder", "sleep 30 &\necho done\n"},
             {"setsid-holder", "setsid sleep 123 &\necho started\n"},
             {"sleeper", "echo started\nexec sleep 30\n"},
@@ -86,6 +92,8 @@ protected:
             text += "[agents." + agent_name + "]\ncommand = " + command + "\n" + more;
         };
         agent("quick", "[\"" + d + "/quick\"]");
+        agent("fifo-artifact", "[\"" + d + "/fifo-artifact\"]");
+        agent("fifo-prompt", "[\"" + d + "/fifo-prompt\"]");
         agent("write-arg", "[\"" + d + "/write-arg\", \"{prompt}\"]");
         agent("write-stdin", "[\"" + d + "/write-stdin\"]", "stdin = \"prompt\"\n");
         agent("copy-file", "[\"" + d + "/copy-file\", \"{prompt_file}\"]");
@@ -730,6 +738,44 @@ TEST_F(Dispatch, ListStatusAndLogsReadRunsBack) {
     EXPECT_EQ(dispatch({"logs", id1, "--agent", "other"}).exit_code, 2);
     EXPECT_EQ(dispatch({"status", "../../../etc"}).exit_code, 2);
     EXPECT_EQ(dispatch({"status", "20990101-000000-zzzzzz"}).exit_code, 2);
+}
+
+// The runner is single-threaded: one open() of a FIFO an agent planted where the runner expects
+// a file would stop everything, the run's timeout included. Each case must end in seconds.
+TEST_F(Dispatch, FifosWhereFilesWereExpectedBlockNothing) {
+    const auto started = std::chrono::steady_clock::now();
+    RunOptions bounded;
+    bounded.timeout_seconds = 30;
+    const ProcessResult artifact =
+        dispatch({"--timeout", "4s", "-a", "fifo-artifact", "blueprint", "plan"}, bounded);
+    EXPECT_EQ(artifact.exit_code, 0) << artifact.err;
+    const json artifact_status = status_json(run_id_of(artifact.out));
+    EXPECT_EQ(artifact_status["agents"][0]["state"], "succeeded");
+    EXPECT_FALSE(artifact_status["agents"][0].contains("artifact")) << "a FIFO was collected";
+
+    // A built-in adapter's verdict is read from the log's tail: the agent replaced its log.
+    const std::string config = write_config(
+        "fifo-log.toml", "[agents.claude]\nbinary = \"" + s_dir + "/fifo-log\"\n");
+    const ProcessResult log = dispatch({"--timeout", "4s", "-a", "claude", "run", "x"}, bounded,
+                                       config);
+    EXPECT_EQ(log.exit_code, 1) << log.err;
+    const json log_status = status_json(run_id_of(log.out), config);
+    EXPECT_EQ(log_status["agents"][0]["state"], "failed");
+    EXPECT_EQ(log_status["agents"][0]["reason"], "no result record in the output");
+    const ProcessResult logs = dispatch({"logs", run_id_of(log.out)}, bounded, config);
+    EXPECT_NE(logs.exit_code, 0);
+    EXPECT_NE(logs.err.find("not a regular file"), std::string::npos) << logs.err;
+
+    // The agent after it still reads the prompt (from the file as it was before any agent ran).
+    const std::string serial = write_config("serial.toml", "", "max_parallel = 1\n");
+    bounded.input = "the prompt\n";
+    const ProcessResult prompt = dispatch(
+        {"--timeout", "4s", "-a", "fifo-prompt,write-stdin", "--prompt-file", "-", "run"},
+        bounded, serial);
+    EXPECT_EQ(prompt.exit_code, 0) << prompt.err;
+    EXPECT_EQ(read_file(run_dir(run_id_of(prompt.out)) + "/work-write-stdin/stdin.bin"),
+              "the prompt\n");
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(12));
 }
 
 TEST_F(Dispatch, ReadersRefuseFilesPlantedAsSymlinks) {
