@@ -28,14 +28,16 @@ e2e: build
 	FLEET_E2E_CACHE=$(abspath $(E2E_CACHE)) ctest --test-dir $(BUILD_DIR) -L e2e --output-on-failure
 
 # libFuzzer on the guard programs' request parsers (fleet-helper's argv, fleet-diag's
-# request string), FUZZ_SECONDS each, from the seeds in tests/fuzz (copied: libFuzzer adds what
-# it finds to its corpus directory).
+# request string) and on each agent CLI's outcome parser (what an agent prints), FUZZ_SECONDS
+# each, from the seeds in tests/fuzz (copied: libFuzzer adds what it finds to its corpus).
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = request_fuzz:request_seeds diag_request_fuzz:diag_seeds
+OUTCOME_AGENTS = claude codex gemini grok aider
+FUZZ_TARGETS = request_fuzz:request_seeds diag_request_fuzz:diag_seeds \
+	$(foreach agent,$(OUTCOME_AGENTS),outcome_fuzz_$(agent):outcome_seeds_$(agent))
 fuzz:
 	@deploy/install-deps --fuzz
 	@cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DFLEET_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
-	@cmake --build build-fuzz -j$(JOBS) --target request_fuzz diag_request_fuzz
+	@cmake --build build-fuzz -j$(JOBS) --target $(foreach pair,$(FUZZ_TARGETS),$(firstword $(subst :, ,$(pair))))
 	@for pair in $(FUZZ_TARGETS); do \
 	    target=$${pair%%:*}; seeds=$${pair#*:}; \
 	    rm -rf build-fuzz/$$seeds && cp -r tests/fuzz/$$seeds build-fuzz/$$seeds && \

@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
+
+#include "toml_check.hpp"
 
 namespace fleet {
 
@@ -12,6 +16,8 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t k_max_reason = 160;
+// The CLIs' records nest a few levels; anything deeper is skipped unparsed.
+constexpr int k_max_json_depth = 64;
 
 const std::vector<Adapter>& adapters() {
     static const std::vector<Adapter> table = {
@@ -88,7 +94,35 @@ std::string reason_from_message(const std::string& message) {
     return short_text(message);
 }
 
-// Calls `visit` with each line of `log` that parses as a JSON object.
+// Whether `text` nests arrays and objects no deeper than `limit` (strings skipped): a line of a
+// million '[' would otherwise be built into a million nested arrays, hundreds of MiB in the
+// runner, before anything looked at it.
+bool nesting_within(std::string_view text, int limit) {
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) {
+                return false;
+            }
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return true;
+}
+
+// Calls `visit` with each line of `log` that parses as a JSON object (nested at most
+// k_max_json_depth deep; deeper lines are not the CLIs' and are skipped).
 template <typename Visit>
 void for_each_json_line(const std::string& log, Visit visit) {
     size_t start = 0;
@@ -98,7 +132,8 @@ void for_each_json_line(const std::string& log, Visit visit) {
             end = log.size();
         }
         const size_t brace = log.find_first_not_of(" \t\r", start);
-        if (brace < end && log[brace] == '{') {
+        if (brace < end && log[brace] == '{' &&
+            nesting_within(std::string_view(log).substr(brace, end - brace), k_max_json_depth)) {
             const json line = json::parse(log.begin() + static_cast<long>(brace),
                                           log.begin() + static_cast<long>(end), nullptr, false);
             if (line.is_object()) {
@@ -109,9 +144,11 @@ void for_each_json_line(const std::string& log, Visit visit) {
     }
 }
 
+// A count: a non-negative integer (a negative or fractional one is no count).
 std::optional<uint64_t> number_at(const json& object, const char* key) {
     const auto it = object.find(key);
-    if (it == object.end() || !it->is_number()) {
+    if (it == object.end() || !it->is_number_integer() ||
+        (!it->is_number_unsigned() && it->get<int64_t>() < 0)) {
         return std::nullopt;
     }
     return it->get<uint64_t>();
@@ -146,11 +183,19 @@ AgentOutcome claude_outcome(const std::string& log, std::optional<int> exit_code
         cost != result->end() && cost->is_number()) {
         outcome.usage.cost_usd = cost->get<double>();
     }
-    if (const auto turns = number_at(*result, "num_turns")) {
+    if (const auto turns = number_at(*result, "num_turns");
+        turns && *turns <= static_cast<uint64_t>(std::numeric_limits<int>::max())) {
         outcome.usage.turns = static_cast<int>(*turns);
     }
-    // Judge by is_error, never by subtype: API errors come with subtype "success".
-    if (result->value("is_error", false)) {
+    // Judge by is_error, never by subtype: API errors come with subtype "success". A record
+    // whose is_error is not a boolean says nothing we can trust: a failure.
+    const auto is_error = result->find("is_error");
+    if (is_error != result->end() && !is_error->is_boolean()) {
+        outcome.failed = true;
+        outcome.reason = "result record without a boolean is_error";
+        return outcome;
+    }
+    if (is_error != result->end() && is_error->get<bool>()) {
         outcome.failed = true;
         const std::string subtype = string_at(*result, "subtype");
         if (const auto status = number_at(*result, "api_error_status")) {
@@ -322,9 +367,9 @@ AdapterCommand adapter_command(const Adapter& adapter, const std::string& model,
         } else if (adapter.name == "codex") {
             command.args.insert(command.args.end(),
                                 {"-c", "model_provider=\"fleet\"", "-c",
-                                 "model_providers.fleet={ name = \"fleet\", base_url = \"" +
-                                     base_url +
-                                     "\", env_key = \"CODEX_API_KEY\", wire_api = \"responses\", "
+                                 "model_providers.fleet={ name = \"fleet\", base_url = " +
+                                     toml_quote(base_url) +
+                                     ", env_key = \"CODEX_API_KEY\", wire_api = \"responses\", "
                                      "supports_websockets = false }"});
         } else if (adapter.name == "gemini") {
             command.env["GOOGLE_GEMINI_BASE_URL"] = base_url;

@@ -9,6 +9,7 @@
 #include "io.hpp"
 #include "probe.hpp"
 #include "run_command.hpp"
+#include "toml_check.hpp"
 #include "untrusted_text.hpp"
 
 extern char** environ; // NOLINT(readability-redundant-declaration)
@@ -19,28 +20,10 @@ namespace {
 
 constexpr std::chrono::milliseconds k_version_timeout{5000};
 
-// A TOML basic string.
-std::string quoted(const std::string& text) {
-    std::string out = "\"";
-    for (const char c : text) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            char escape[8];
-            std::snprintf(escape, sizeof escape, "\\u%04x", c);
-            out += escape;
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
-}
-
 std::string quoted_list(const std::vector<std::string>& items) {
     std::string out = "[";
     for (size_t i = 0; i < items.size(); ++i) {
-        out += (i == 0 ? "" : ", ") + quoted(items[i]);
+        out += (i == 0 ? "" : ", ") + toml_quote(items[i]);
     }
     return out + "]";
 }
@@ -111,12 +94,12 @@ int list_agents(const Session& session) {
 int show_config(const Session& session) {
     const Config& config = session.config;
     std::string out = "# effective configuration, from " + config.source + "\n";
-    out += "user = " + quoted(config.user) + "\n";
-    out += "runs_dir = " + quoted(session.runs_dir) + "\n";
-    out += "default_agent = " + quoted(config.default_agent) + "\n";
+    out += "user = " + toml_quote(config.user) + "\n";
+    out += "runs_dir = " + toml_quote(session.runs_dir) + "\n";
+    out += "default_agent = " + toml_quote(config.default_agent) + "\n";
     out += "max_parallel = " + std::to_string(config.max_parallel) + "\n";
-    out += "timeout = " + quoted(format_duration(config.timeout)) + "\n";
-    out += "grace = " + quoted(format_duration(config.grace)) + "\n";
+    out += "timeout = " + toml_quote(format_duration(config.timeout)) + "\n";
+    out += "grace = " + toml_quote(format_duration(config.grace)) + "\n";
     out += std::string("no_new_privs = ") + (config.no_new_privs ? "true" : "false") + "\n";
     out += "unified = " + quoted_list(config.unified) + "\n";
     out += "path = " + quoted_list(config.path) + "\n";
@@ -125,16 +108,16 @@ int show_config(const Session& session) {
         if (agent.builtin) {
             out += "# built-in adapter\n";
             if (!agent.binary.empty()) {
-                out += "binary = " + quoted(agent.binary) + "\n";
+                out += "binary = " + toml_quote(agent.binary) + "\n";
             }
             if (!agent.args.empty()) {
                 out += "args = " + quoted_list(agent.args) + "\n";
             }
             if (!agent.model.empty()) {
-                out += "model = " + quoted(agent.model) + "\n";
+                out += "model = " + toml_quote(agent.model) + "\n";
             }
             if (!agent.base_url.empty()) {
-                out += "base_url = " + quoted(agent.base_url) + "\n";
+                out += "base_url = " + toml_quote(agent.base_url) + "\n";
             }
         } else {
             out += "command = " + quoted_list(agent.command) + "\n";
@@ -145,27 +128,27 @@ int show_config(const Session& session) {
             std::string table;
             for (const auto& [key, value] : agent.env) {
                 table += (table.empty() ? "" : ", ") + key + " = " +
-                         (looks_secret(key) ? quoted("<redacted>") : quoted(value));
+                         (looks_secret(key) ? toml_quote("<redacted>") : toml_quote(value));
             }
             for (const auto& [key, value] : agent.secret_env) {
-                table += (table.empty() ? "" : ", ") + key + " = " + quoted("<redacted>");
+                table += (table.empty() ? "" : ", ") + key + " = " + toml_quote("<redacted>");
             }
             out += "env = { " + table + " }\n";
         }
         if (!agent.env_file.empty()) {
-            out += "env_file = " + quoted(agent.env_file) + "\n";
+            out += "env_file = " + toml_quote(agent.env_file) + "\n";
         }
         if (agent.timeout.count() > 0) {
-            out += "timeout = " + quoted(format_duration(agent.timeout)) + "\n";
+            out += "timeout = " + toml_quote(format_duration(agent.timeout)) + "\n";
         }
         if (!agent.workdir.empty()) {
-            out += "workdir = " + quoted(agent.workdir) + "\n";
+            out += "workdir = " + toml_quote(agent.workdir) + "\n";
         }
     }
     for (const auto& [name, task] : config.tasks) {
-        out += "\n[tasks." + name + "]\ntemplate = " + quoted(task.template_text) + "\n";
+        out += "\n[tasks." + name + "]\ntemplate = " + toml_quote(task.template_text) + "\n";
         if (!task.artifact.empty()) {
-            out += "artifact = " + quoted(task.artifact) + "\n";
+            out += "artifact = " + toml_quote(task.artifact) + "\n";
         }
     }
     write_all(1, out);

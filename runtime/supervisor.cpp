@@ -616,6 +616,25 @@ private:
         return tail;
     }
 
+    // What the agent's own output says. The parsers read what the agent wrote, so they must not
+    // throw (tests/fuzz); should one still, it costs this agent its verdict, never the run.
+    AgentOutcome judge(const Agent& agent, const ExitStatus& exit) const {
+        AgentOutcome outcome;
+        if (!agent.plan.judge) {
+            return outcome;
+        }
+        try {
+            outcome = agent.plan.judge(log_tail(agent),
+                                       exit.exited ? std::optional<int>(exit.code) : std::nullopt);
+        } catch (const std::exception& e) {
+            m_log.error("agent {}: its output could not be judged: {}", agent.plan.name, e.what());
+            outcome = AgentOutcome{};
+            outcome.failed = true;
+            outcome.reason = "output could not be judged";
+        }
+        return outcome;
+    }
+
     // Copies <workdir>/<artifact> to <run dir>/<agent>.<artifact>: only a regular file of at
     // most k_max_artifact (open_regular_at); anything else is noted and not collected.
     void collect_artifact(const Agent& agent, AgentStatus& status) {
@@ -650,12 +669,8 @@ private:
             status.signal = exit.signal;
             status.core_dumped = exit.core_dumped;
         }
-        AgentOutcome outcome;
-        if (agent.plan.judge) {
-            outcome = agent.plan.judge(log_tail(agent),
-                                       exit.exited ? std::optional<int>(exit.code) : std::nullopt);
-            status.usage = outcome.usage;
-        }
+        const AgentOutcome outcome = judge(agent, exit);
+        status.usage = outcome.usage;
         if (agent.stop_state) {
             // A timed-out or cancelled agent never counts as succeeded, whatever it exited with.
             status.state = *agent.stop_state;

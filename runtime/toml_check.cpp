@@ -1,6 +1,7 @@
 #include "toml_check.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace fleet {
 
@@ -12,6 +13,24 @@ Result<toml::table> parse_toml(std::string_view text, const std::string& subject
         return input_error(subject + ":" + std::to_string(where.line) + ":" +
                            std::to_string(where.column) + ": " + std::string(e.description()));
     }
+}
+
+std::string toml_quote(std::string_view text) {
+    std::string out = "\"";
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (byte < 0x20 || byte == 0x7f) {
+            char escape[8];
+            std::snprintf(escape, sizeof escape, "\\u%04x", byte);
+            out += escape;
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
 }
 
 void TomlChecker::fail(const std::string& where, const std::string& why) {

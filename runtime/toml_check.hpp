@@ -15,6 +15,11 @@
 
 namespace fleet {
 
+// `text` as a TOML basic string, quotes included: '"' and '\\' escaped, control characters
+// as \uXXXX. What dispatch writes into TOML (its `config` output, codex's -c values) cannot end
+// the string or add a key.
+std::string toml_quote(std::string_view text);
+
 // Parses `text`; an error reads "<subject>:<line>:<column>: <description>".
 Result<toml::table> parse_toml(std::string_view text, const std::string& subject);
 

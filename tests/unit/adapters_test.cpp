@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <toml++/toml.h>
 
 #include "adapters.hpp"
 
@@ -91,6 +92,57 @@ TEST(ReadOutcome, AiderErrorsFailDespiteExitZero) {
     EXPECT_TRUE(outcome.failed);
     EXPECT_EQ(outcome.reason, "APIConnectionError: Connection refused");
     EXPECT_FALSE(fleet::read_outcome("aider", "Applied edit to x.py\n", 0).failed);
+}
+
+// The base URL lands in a TOML value on codex's command line: it stays one string whatever it
+// holds (a quote and a key of its own here), and the provider keeps its own keys.
+TEST(Adapters, CodexBaseUrlIsOneQuotedTomlString) {
+    const std::string hostile = "http://h/v1\", wire_api = \"chat\\";
+    const auto codex = fleet::adapter_command(*fleet::builtin_adapter("codex"), "", hostile, {},
+                                              "p", "/r/prompt.txt");
+    std::string provider;
+    for (const std::string& arg : codex.args) {
+        if (arg.rfind("model_providers.fleet=", 0) == 0) {
+            provider = arg;
+        }
+    }
+    ASSERT_FALSE(provider.empty());
+    toml::table parsed;
+    ASSERT_NO_THROW(parsed = toml::parse(provider)) << provider;
+    const toml::table& fleet = *parsed["model_providers"]["fleet"].as_table();
+    EXPECT_EQ(fleet["base_url"].value<std::string>(), hostile);
+    EXPECT_EQ(fleet["wire_api"].value<std::string>(), "responses");
+}
+
+// Each parser reads what an agent wrote: nothing it writes may throw, crash or pass for success.
+TEST(ReadOutcome, HostileOutputNeverThrows) {
+    // is_error that is not a boolean: no verdict can be read from it, so it is a failure.
+    const auto odd = fleet::read_outcome("claude", "{\"type\":\"result\",\"is_error\":\"no\"}\n", 0);
+    EXPECT_TRUE(odd.failed);
+    EXPECT_EQ(odd.reason, "result record without a boolean is_error");
+    // Negative or fractional counts are no counts.
+    const auto counts = fleet::read_outcome(
+        "claude",
+        "{\"type\":\"result\",\"is_error\":false,\"num_turns\":-3,\"usage\":{\"input_tokens\":"
+        "-1,\"output_tokens\":2.5}}\n",
+        0);
+    EXPECT_FALSE(counts.failed);
+    EXPECT_FALSE(counts.usage.turns.has_value());
+    EXPECT_FALSE(counts.usage.input_tokens.has_value());
+    EXPECT_FALSE(counts.usage.output_tokens.has_value());
+    // A line nested a million levels deep would overflow a recursive parser's stack.
+    const std::string deep = "{\"a\":" + std::string(1000000, '[') + "\n";
+    for (const char* agent : {"claude", "codex", "gemini", "grok", "aider"}) {
+        EXPECT_NO_THROW(fleet::read_outcome(agent, deep, 0)) << agent;
+        EXPECT_NO_THROW(fleet::read_outcome(agent, std::string("{\"type\":\"result\",\"usage\":"
+                                                               "[],\"stats\":7,\"error\":1}\n"),
+                                            0))
+            << agent;
+    }
+    // Control: a record nested as the CLIs nest theirs is read.
+    EXPECT_TRUE(fleet::read_outcome("claude",
+                                    "{\"type\":\"result\",\"is_error\":true,\"x\":[[{}]]}\n", 1)
+                    .failed);
 }
 
 TEST(ReadOutcome, GenericAgentsHaveNone) {
