@@ -13,7 +13,6 @@
 #include "proc.hpp"
 #include "report.hpp"
 #include "run_store.hpp"
-#include "untrusted_text.hpp"
 
 namespace fleet {
 
@@ -156,7 +155,7 @@ int prune_runs(const CommandLine& line, const Session& session) {
     for (const std::string& id : *ids) {
         Result<RunStatus> status = store.read_status(id);
         if (!status) {
-            std::fprintf(stderr, "dispatch: %s\n", escape_untrusted(status.error().message).c_str());
+            warn(status.error().message);
         } else if (is_running(*status)) {
             ++running;
         } else {
@@ -186,7 +185,7 @@ int prune_runs(const CommandLine& line, const Session& session) {
         // remove_all removes symlinks themselves, never what they point to.
         std::filesystem::remove_all(store.path() + "/" + id, error);
         if (error) {
-            std::fprintf(stderr, "dispatch: remove %s: %s\n", id.c_str(), error.message().c_str());
+            warn("remove " + id + ": " + error.message());
             continue;
         }
         std::printf("removed %s (%s)\n", id.c_str(), to_string(status.state));

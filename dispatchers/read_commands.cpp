@@ -16,6 +16,7 @@
 #include "report.hpp"
 #include "run_command.hpp"
 #include "run_store.hpp"
+#include "untrusted_text.hpp"
 
 namespace fleet {
 
@@ -37,10 +38,15 @@ bool matches(const RunStatus& status, const CommandLine& line) {
     return true;
 }
 
+// Text read back from status.json (which the agents could write), made safe for a terminal.
+std::string safe(const std::string& text) {
+    return escape_untrusted(text, LineBreaks::escaped);
+}
+
 std::string labels_text(const RunStatus& status) {
     std::string text;
     for (const auto& [key, value] : status.labels) {
-        text += (text.empty() ? "" : ",") + key + "=" + value;
+        text += (text.empty() ? "" : ",") + safe(key) + "=" + safe(value);
     }
     return text;
 }
@@ -48,7 +54,7 @@ std::string labels_text(const RunStatus& status) {
 std::string agent_names(const RunStatus& status) {
     std::string names;
     for (const AgentStatus& agent : status.agents) {
-        names += (names.empty() ? "" : ",") + agent.name;
+        names += (names.empty() ? "" : ",") + safe(agent.name);
     }
     return names;
 }
@@ -117,7 +123,7 @@ int list_runs(const CommandLine& line, const Session& session) {
         if (line.json && !filtered) {
             Result<CompactStatus> status = store.read_status_json(id);
             if (!status) {
-                std::fprintf(stderr, "dispatch: %s\n", status.error().message.c_str());
+                warn(status.error().message);
                 continue;
             }
             listed.push_back({id.substr(0, 15), status->started_at, std::move(status->json)});
@@ -125,7 +131,7 @@ int list_runs(const CommandLine& line, const Session& session) {
         }
         Result<RunStatus> status = store.read_status(id);
         if (!status) {
-            std::fprintf(stderr, "dispatch: %s\n", status.error().message.c_str());
+            warn(status.error().message);
             continue;
         }
         if (!matches(*status, line)) {
@@ -139,7 +145,7 @@ int list_runs(const CommandLine& line, const Session& session) {
         std::snprintf(row, sizeof row, "%-24s %-10s %-5s %-25s %-24s %s\n", id.c_str(),
                       to_string(status->state),
                       status->exit_code ? std::to_string(*status->exit_code).c_str() : "-",
-                      status->started_at.c_str(), agent_names(*status).c_str(),
+                      safe(status->started_at).c_str(), agent_names(*status).c_str(),
                       labels_text(*status).c_str());
         listed.push_back({id.substr(0, 15), status->started_at, row});
     }
@@ -181,8 +187,8 @@ int show_status(const CommandLine& line, const Session& session) {
     }
     std::string text = summary_text(*status);
     text.erase(0, 1); // no blank line before it here
-    text += "started " + status->started_at +
-            (status->finished_at.empty() ? "" : ", finished " + status->finished_at) + "\n";
+    text += "started " + safe(status->started_at) +
+            (status->finished_at.empty() ? "" : ", finished " + safe(status->finished_at)) + "\n";
     if (!status->labels.empty()) {
         text += "labels: " + labels_text(*status) + "\n";
     }
@@ -218,13 +224,13 @@ int print_logs(const CommandLine& line, const Session& session) {
     struct Stream {
         std::string name;
         Fd log;
-        LinePrefixer lines;
+        ConsoleStream out;
     };
     const bool prefixed = agents.size() > 1;
     std::vector<Stream> streams;
     streams.reserve(agents.size());
     for (const std::string& agent : agents) {
-        streams.push_back({agent, Fd(), LinePrefixer(prefixed ? "[" + agent + "] " : "")});
+        streams.push_back({agent, Fd(), ConsoleStream(prefixed ? "[" + agent + "] " : "")});
     }
     Console console(1);
     std::vector<char> buffer(k_copy_buffer_size);
@@ -266,12 +272,7 @@ int print_logs(const CommandLine& line, const Session& session) {
             if (n == 0) {
                 return Ok{};
             }
-            const std::string_view chunk(buffer.data(), static_cast<size_t>(n));
-            if (prefixed) {
-                console.write(stream.lines.feed(chunk));
-            } else {
-                console.write(chunk);
-            }
+            stream.out.write({buffer.data(), static_cast<size_t>(n)}, console);
         }
     };
     bool running = true;
@@ -292,7 +293,7 @@ int print_logs(const CommandLine& line, const Session& session) {
         std::this_thread::sleep_for(k_follow_poll);
     }
     for (Stream& stream : streams) {
-        console.write(stream.lines.finish());
+        stream.out.finish(console);
     }
     return k_exit_ok;
 }

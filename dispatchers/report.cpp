@@ -3,11 +3,16 @@
 #include <cstdio>
 
 #include "status.hpp"
+#include "untrusted_text.hpp"
 
 namespace fleet {
 
+void warn(const std::string& message) {
+    std::fprintf(stderr, "dispatch: %s\n", escape_untrusted(message, LineBreaks::escaped).c_str());
+}
+
 int fail(int code, const std::string& message) {
-    std::fprintf(stderr, "dispatch: %s\n", message.c_str());
+    warn(message);
     return code;
 }
 

@@ -1,5 +1,6 @@
 // How dispatch reports a failure: one line on stderr, "dispatch: <message>", and an exit code
-// from the documented set (status.hpp).
+// from the documented set (status.hpp). The message is escaped (untrusted_text.hpp): it may
+// quote what an agent wrote, and it stays one line.
 #pragma once
 
 #include <string>
@@ -7,6 +8,9 @@
 #include "result.hpp"
 
 namespace fleet {
+
+// Prints the line (a problem the command goes on after: one run of many it could not read).
+void warn(const std::string& message);
 
 // Prints the line and returns `code`, so callers can `return fail(…)`.
 int fail(int code, const std::string& message);

@@ -25,6 +25,7 @@
 #include "report.hpp"
 #include "sha256.hpp"
 #include "supervisor.hpp"
+#include "untrusted_text.hpp"
 
 extern char** environ; // NOLINT(readability-redundant-declaration)
 
@@ -259,7 +260,7 @@ AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session&
 }
 
 // One frame of the live display: a line per agent, redrawn in place (cursor up, clear line).
-// Agent text is untrusted: control characters become spaces, so it cannot move the cursor or
+// Agent text is untrusted: it is escaped (untrusted_text.hpp), so it cannot move the cursor or
 // retitle the operator's terminal.
 class LiveDisplay {
 public:
@@ -277,10 +278,7 @@ public:
                           to_string(agent.state),
                           std::chrono::duration<double>(agent.elapsed).count(),
                           static_cast<unsigned long long>(agent.bytes));
-            std::string line = head;
-            for (const char c : agent.last_line) {
-                line += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c;
-            }
+            std::string line = head + escape_untrusted(agent.last_line, LineBreaks::escaped);
             if (line.size() > columns - 1) {
                 line.resize(columns - 1);
             }
@@ -363,17 +361,22 @@ std::string resolve_program(const std::string& program, const std::string& path)
 }
 
 std::string summary_text(const RunStatus& status) {
+    // status.json is read back from a directory the agents could write: every text in it is
+    // escaped on its way to the operator's terminal, one line per field.
+    const auto safe = [](const std::string& text) {
+        return escape_untrusted(text, LineBreaks::escaped);
+    };
     std::string run_dir;
     if (!status.agents.empty()) {
         const std::string& log = status.agents.front().log;
-        run_dir = log.substr(0, log.rfind('/'));
+        run_dir = safe(log.substr(0, log.rfind('/')));
     }
-    std::string text = "\n== run " + status.run_id + ": " + to_string(status.state) + " (exit " +
-                       std::to_string(status.exit_code.value_or(-1)) + "); logs in " + run_dir +
-                       "\n";
+    std::string text = "\n== run " + safe(status.run_id) + ": " + to_string(status.state) +
+                       " (exit " + std::to_string(status.exit_code.value_or(-1)) + "); logs in " +
+                       run_dir + "\n";
     int width = 5;
     for (const AgentStatus& agent : status.agents) {
-        width = std::min(40, std::max(width, static_cast<int>(agent.name.size())));
+        width = std::min(40, std::max(width, static_cast<int>(safe(agent.name).size())));
     }
     size_t shown = 0;
     for (const AgentStatus& agent : status.agents) {
@@ -384,18 +387,18 @@ std::string summary_text(const RunStatus& status) {
         if (!agent.log_error.empty()) {
             note += (note.empty() ? "" : "; ") + agent.log_error;
         }
-        if (note.size() > k_max_summary_note) {
-            note = note.substr(0, k_max_summary_note - 3) + "...";
-        }
+        note = note.size() > k_max_summary_note
+                   ? safe(note.substr(0, k_max_summary_note - 3)) + "..."
+                   : safe(note);
         char line[512];
         std::snprintf(line, sizeof line, "%-*.*s  %-12s %-10s %7s %10llu B%s%s\n", width, width,
-                      agent.name.c_str(), to_string(agent.state), outcome.c_str(),
+                      safe(agent.name).c_str(), to_string(agent.state), outcome.c_str(),
                       format_seconds(agent.started_at, agent.finished_at).c_str(),
                       static_cast<unsigned long long>(agent.bytes), note.empty() ? "" : "  ",
                       note.c_str());
         // SSM's console shows 2,500 characters: the summary stays within k_max_summary.
         const std::string more = "... and " + std::to_string(status.agents.size() - shown) +
-                                 " more agents: dispatch status " + status.run_id + "\n";
+                                 " more agents: dispatch status " + safe(status.run_id) + "\n";
         if (text.size() + std::strlen(line) + more.size() > k_max_summary) {
             text += more;
             break;

@@ -15,6 +15,8 @@ constexpr size_t k_max_partial_line = size_t{64} * 1024;
 
 } // namespace
 
+Console::Console(int fd) : m_fd(fd), m_terminal(fd >= 0 && ::isatty(fd) == 1) {}
+
 void Console::write(std::string_view data) {
     if (m_fd < 0 || m_error != 0 || data.empty()) {
         return;
@@ -53,9 +55,29 @@ std::string LinePrefixer::finish() {
     return line;
 }
 
+void ConsoleStream::write(std::string_view chunk, Console& console) {
+    if (!console.terminal()) {
+        if (m_prefixed) {
+            console.write(m_lines.feed(chunk));
+        } else {
+            console.write(chunk);
+        }
+        return;
+    }
+    const std::string text = m_escaper.feed(chunk);
+    console.write(m_prefixed ? m_lines.feed(text) : text);
+}
+
+void ConsoleStream::finish(Console& console) {
+    if (console.terminal()) {
+        const std::string held = m_escaper.finish();
+        console.write(m_prefixed ? m_lines.feed(held) : held);
+    }
+    console.write(m_lines.finish());
+}
+
 AgentOutput::AgentOutput(Fd log, std::string prefix, TrackLastLine track)
-    : m_log(std::move(log)), m_prefixed(!prefix.empty()), m_track(track),
-      m_lines(std::move(prefix)) {}
+    : m_log(std::move(log)), m_track(track), m_console(std::move(prefix)) {}
 
 bool AgentOutput::consume(std::string_view chunk, Console& console) {
     bool failed_now = false;
@@ -78,11 +100,7 @@ bool AgentOutput::consume(std::string_view chunk, Console& console) {
     if (m_track == TrackLastLine::yes) {
         track_last_line(chunk);
     }
-    if (m_prefixed) {
-        console.write(m_lines.feed(chunk)); // whole lines only, one console write per chunk
-    } else {
-        console.write(chunk); // raw: no copy on the hot path
-    }
+    m_console.write(chunk, console);
     return failed_now;
 }
 
@@ -113,9 +131,7 @@ void AgentOutput::track_last_line(std::string_view chunk) {
 }
 
 void AgentOutput::finish(Console& console) {
-    if (m_prefixed) {
-        console.write(m_lines.finish());
-    }
+    m_console.finish(console);
 }
 
 } // namespace fleet

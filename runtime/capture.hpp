@@ -4,7 +4,9 @@
 //     newline per message and forces O_APPEND);
 //   - a closed stdout (EPIPE; SIGPIPE is ignored) stops console output, the log goes on;
 //   - a failing log (ENOSPC) is remembered, the agent and the console go on;
-//   - with several agents the console gets whole lines prefixed "[agent] ", the log stays raw.
+//   - with several agents the console gets whole lines prefixed "[agent] ", the log stays raw;
+//   - a console that is a terminal gets the agents' text escaped (untrusted_text.hpp): an agent
+//     cannot send escape sequences to the operator's terminal. Pipes and files get every byte.
 // Console writes block like tee's: a reader that stops reading slows the agents down.
 #pragma once
 
@@ -13,6 +15,7 @@
 #include <string_view>
 
 #include "fd.hpp"
+#include "untrusted_text.hpp"
 
 namespace fleet {
 
@@ -26,17 +29,19 @@ constexpr size_t k_copy_buffer_size = size_t{128} * 1024;
 class Console {
 public:
     // `fd` -1: a console that takes nothing (dispatch's output goes to /dev/null anyway).
-    explicit Console(int fd) : m_fd(fd) {}
+    explicit Console(int fd);
 
     // Writes all of `data`; after the first error every later write is dropped.
     void write(std::string_view data);
 
     int fd() const { return m_fd; }
+    bool terminal() const { return m_terminal; }
     bool broken() const { return m_error != 0; }
     int error() const { return m_error; }
 
 private:
     int m_fd;
+    bool m_terminal;
     int m_error = 0;
 };
 
@@ -57,6 +62,25 @@ private:
     std::string m_partial;
 };
 
+// One stream of an agent's text on its way to the console: whole lines, each starting with
+// `prefix`, when a prefix is given (several agents), else chunks as they come; escaped first
+// when the console is a terminal. A pipe or a file console gets the bytes unchanged, without a
+// copy when there is no prefix.
+class ConsoleStream {
+public:
+    explicit ConsoleStream(std::string prefix)
+        : m_prefixed(!prefix.empty()), m_lines(std::move(prefix)) {}
+
+    void write(std::string_view chunk, Console& console);
+    // The end of the stream: what is held back (an unfinished line or UTF-8 sequence).
+    void finish(Console& console);
+
+private:
+    bool m_prefixed;
+    LinePrefixer m_lines;
+    TerminalEscaper m_escaper; // only used when the console is a terminal
+};
+
 // Whether an AgentOutput remembers the agent's last line (only a live display needs it, and
 // finding it scans every chunk once more).
 enum class TrackLastLine { no, yes };
@@ -69,7 +93,7 @@ public:
     // Copies one chunk. Returns true only on the call where the log first failed.
     bool consume(std::string_view chunk, Console& console);
 
-    // Ends a partial console line (prefixed mode) with a newline.
+    // Ends the console stream (ConsoleStream::finish).
     void finish(Console& console);
 
     uint64_t bytes() const { return m_bytes; }
@@ -81,9 +105,8 @@ private:
     void track_last_line(std::string_view chunk);
 
     Fd m_log;
-    bool m_prefixed;
     TrackLastLine m_track;
-    LinePrefixer m_lines;
+    ConsoleStream m_console;
     uint64_t m_bytes = 0;
     std::string m_log_error;
     std::string m_last_line;

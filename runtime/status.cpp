@@ -166,8 +166,9 @@ std::string to_json(const RunStatus& status, int indent) {
         {"labels", status.labels},
         {"agents", std::move(agents)},
     };
-    // Replace invalid UTF-8 (an agent name cannot have it, a reason quoted from output can).
-    return document.dump(indent, ' ', false, json::error_handler_t::replace);
+    // ASCII only (\uXXXX), invalid UTF-8 replaced: a reason quoted from an agent's output can
+    // hold C1 controls, which a terminal showing `status --json` must not receive raw.
+    return document.dump(indent, ' ', true, json::error_handler_t::replace);
 }
 
 Result<CompactStatus> compact_status_json(const std::string& text, const std::string& run_id,
@@ -178,7 +179,7 @@ Result<CompactStatus> compact_status_json(const std::string& text, const std::st
         if (!runner_alive && document.at("state") == to_string(RunState::running)) {
             document["state"] = to_string(RunState::lost);
         }
-        return CompactStatus{document.dump(-1, ' ', false, json::error_handler_t::replace),
+        return CompactStatus{document.dump(-1, ' ', true, json::error_handler_t::replace),
                              document.value("started_at", "")};
     } catch (const nlohmann::json::exception& e) {
         return input_error(std::string("status.json: ") + e.what());

@@ -128,24 +128,7 @@ TEST(HelperRequest, JsonNeverShowsTheCodeAndEscapesNames) {
     EXPECT_EQ(json_line(json).find("123456"), std::string::npos);
 }
 
-TEST(UntrustedText, KeepsPrintableUtf8NewlinesAndTabs) {
-    EXPECT_EQ(escape_untrusted("plain text\n\tgrüße ✓ 🚀"), "plain text\n\tgrüße ✓ 🚀");
-}
-
-TEST(UntrustedText, EscapesControlsAndInvalidUtf8) {
-    EXPECT_EQ(escape_untrusted(std::string("\x1b]0;x\x07", 6)), "\\x1b]0;x\\x07");
-    EXPECT_EQ(escape_untrusted(std::string("a\0b\r\x7f", 5)), "a\\x00b\\x0d\\x7f");
-    EXPECT_EQ(escape_untrusted("\xc2\x9b"
-                               "31m"),
-              "\\xc2\\x9b31m"); // C1 CSI
-    EXPECT_EQ(escape_untrusted("\xff\xfe"), "\\xff\\xfe");
-    EXPECT_EQ(escape_untrusted("\xc0\xaf"), "\\xc0\\xaf");                   // overlong '/'
-    EXPECT_EQ(escape_untrusted("\xed\xa0\x80"), "\\xed\\xa0\\x80");          // surrogate
-    EXPECT_EQ(escape_untrusted("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80"); // > U+10FFFF
-    EXPECT_EQ(escape_untrusted("\xe2\x82"), "\\xe2\\x82");                   // truncated
-}
-
-TEST(UntrustedText, JsonLinesAreOneAsciiLine) {
+TEST(JsonLine, IsOneAsciiLine) {
     const std::string line = json_line({{"text", "a\nb\u00e9\x1b"}});
     EXPECT_EQ(line, R"({"text":"a\nb\u00e9\u001b"})");
 }
