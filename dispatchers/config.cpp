@@ -268,30 +268,22 @@ Result<Config> load_config(const std::string& explicit_path, bool as_root) {
             path = k_default_config_path;
         }
     }
-    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd.valid()) {
-        if (errno == ENOENT && !required) {
-            return parse_config("", "built-in defaults");
-        }
-        return input_error("config " + path + ": " + std::strerror(errno));
-    }
-    struct stat info {};
-    if (::fstat(fd.get(), &info) != 0) {
-        return system_error("config " + path, errno);
-    }
-    if (as_root) {
-        if (Status owned = check_root_owned(path, info, "config " + path, StickyAncestors::allowed);
-            !owned) {
-            return owned.error();
-        }
-    } else if (!S_ISREG(info.st_mode)) {
-        return input_error("config " + path + " is not a regular file");
-    }
-    Result<std::string> text = read_fd(fd.get(), k_max_config_bytes);
+    // As root: root's, not writable by group or others, nor any directory above it (a sticky
+    // /tmp is fine: others cannot replace root's entries there). Not root: the caller's own.
+    TrustRules rules;
+    rules.owner = as_root ? Owner::root : Owner::anyone;
+    rules.forbidden = as_root ? 022 : 0;
+    rules.ancestors = as_root ? Ancestors::sticky_ok : Ancestors::unchecked;
+    rules.missing = required ? IfMissing::error : IfMissing::absent;
+    rules.max_bytes = k_max_config_bytes;
+    Result<std::optional<std::string>> text = read_trusted_file(path, "config " + path, rules);
     if (!text) {
-        return input_error("config " + path + ": " + text.error().message);
+        return text.error();
     }
-    return parse_config(*text, path);
+    if (!*text) {
+        return parse_config("", "built-in defaults");
+    }
+    return parse_config(**text, path);
 }
 
 } // namespace fleet

@@ -1,13 +1,7 @@
 #include "env_file.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
-#include <sys/stat.h>
-
 #include "environment.hpp"
-#include "fd.hpp"
-#include "io.hpp"
+#include "trusted_file.hpp"
 
 namespace fleet {
 
@@ -57,27 +51,19 @@ Result<EnvPairs> parse_env_file(std::string_view text, const std::string& source
 }
 
 Result<EnvPairs> read_env_file(const std::string& path, bool as_root) {
-    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd.valid()) {
-        return input_error("env_file " + path + ": " + std::strerror(errno));
-    }
-    struct stat info {};
-    if (::fstat(fd.get(), &info) != 0) {
-        return system_error("env_file " + path, errno);
-    }
-    if (!S_ISREG(info.st_mode)) {
-        return input_error("env_file " + path + " is not a regular file");
-    }
-    if (as_root && (info.st_uid != 0 || (info.st_mode & 007) != 0)) {
-        return input_error("env_file " + path +
-                           " must be owned by root and not readable by "
-                           "others (chown root: and chmod o-rwx it)");
-    }
-    Result<std::string> text = read_fd(fd.get(), k_max_env_file);
+    // As root: root's, no access for others (the agent user must not read it itself), and no
+    // directory above it in which anyone but root could replace it (sticky /tmp is fine).
+    TrustRules rules;
+    rules.owner = as_root ? Owner::root : Owner::anyone;
+    rules.forbidden = as_root ? 007 : 0;
+    rules.ancestors = as_root ? Ancestors::sticky_ok : Ancestors::unchecked;
+    rules.max_bytes = k_max_env_file;
+    Result<std::optional<std::string>> text =
+        read_trusted_file(path, "env_file " + path, rules);
     if (!text) {
-        return input_error("env_file " + path + ": " + text.error().message);
+        return text.error();
     }
-    return parse_env_file(*text, path);
+    return parse_env_file(**text, path);
 }
 
 } // namespace fleet

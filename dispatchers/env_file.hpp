@@ -5,7 +5,9 @@
 // optional "export " prefix is accepted; a VALUE in matching single or double quotes loses them
 // (nothing else is interpreted: no escapes, no ${expansion}). A bad line is an error that names
 // the file and line number, never the value.
-// As root the file must be owned by root and not readable, writable or executable by others.
+// As root the file must be owned by root and not readable, writable or executable by others,
+// and every directory above it root's and not writable by group or others, or sticky
+// (trusted_file.hpp).
 // Values reach agents only through their environment: never argv, run.json, status.json, the
 // runner's log or `dispatch config`.
 #pragma once

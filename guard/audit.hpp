@@ -3,9 +3,12 @@
 // file no caller can write. Lines are ASCII JSON (json_line.hpp), so no text a caller sends
 // can end a line or forge another.
 //
-//   mkdir(dir, 0700) if missing            its parent must be root-owned, not group/other-writable
-//   open(dir, O_DIRECTORY|O_NOFOLLOW); fstat: owned by root, not group/other-writable
-//   openat(dir, name, O_WRONLY|O_APPEND|O_CREAT|O_NOFOLLOW|O_CLOEXEC, 0600)
+//   mkdir(dir, 0700) if missing (root, Access::root_only only)
+//   open(dir, O_DIRECTORY|O_NOFOLLOW); check_trusted_directory (trusted_file.hpp): the log's
+//   own directory root's and not group/other-writable, every directory above it root's and
+//   not writable by others (group-writable is fine: Ubuntu's /var/log is root:syslog 0775)
+//   openat(dir, name, O_WRONLY|O_APPEND|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC[|O_CREAT], 0600):
+//   created only by root for Access::root_only; fleet-diag appends to what setup-diag made
 //   fstat: regular, owned by root, no group/other access (group write allowed for
 //   Access::group_write); else refused (nothing is written)
 //   write(line + "\n") in one call: O_APPEND makes concurrent helpers' lines whole

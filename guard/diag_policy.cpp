@@ -109,8 +109,10 @@ Result<DiagPolicy> parse_diag_policy(std::string_view text, const std::string& s
 }
 
 Result<DiagPolicy> load_diag_policy(const std::string& path, bool required) {
-    Result<std::optional<std::string>> text = read_root_owned_file(
-        path, "policy " + path, StickyAncestors::refused, k_max_policy_bytes, !required);
+    TrustRules rules;
+    rules.missing = required ? IfMissing::error : IfMissing::absent;
+    rules.max_bytes = k_max_policy_bytes;
+    Result<std::optional<std::string>> text = read_trusted_file(path, "policy " + path, rules);
     if (!text) {
         return text.error();
     }

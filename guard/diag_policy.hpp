@@ -14,7 +14,7 @@
 //   containers = [...]   when set, the only containers logs may name
 //   max_output = 1048576 bytes of output per request, then "[output truncated]"
 //   timeout    = "20s"   per external tool; TERM, then KILL 2 s later
-//   audit_log  = "/var/log/fleet-diag.log"
+//   audit_log  = "/var/log/fleet-diag/audit.log"   in a directory of its own (setup-diag)
 //   [tools]    systemctl journalctl df free uptime ps ss docker podman = absolute paths
 #pragma once
 
@@ -64,7 +64,7 @@ struct DiagPolicy {
     std::set<std::string> containers;
     size_t max_output = size_t{1} << 20;
     Duration timeout = std::chrono::seconds(20);
-    std::string audit_log = "/var/log/fleet-diag.log";
+    std::string audit_log = "/var/log/fleet-diag/audit.log";
     std::map<std::string, std::string> tools{
         {"systemctl", "/usr/bin/systemctl"},
         {"journalctl", "/usr/bin/journalctl"},

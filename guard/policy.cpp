@@ -147,8 +147,9 @@ Result<HelperPolicy> parse_policy(std::string_view text, const std::string& sour
 }
 
 Result<HelperPolicy> load_policy(const std::string& path) {
-    Result<std::optional<std::string>> text = read_root_owned_file(
-        path, "policy " + path, StickyAncestors::refused, k_max_policy_bytes, false);
+    TrustRules rules;
+    rules.max_bytes = k_max_policy_bytes;
+    Result<std::optional<std::string>> text = read_trusted_file(path, "policy " + path, rules);
     if (!text) {
         return text.error();
     }

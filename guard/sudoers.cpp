@@ -133,15 +133,9 @@ Result<SudoersInstall> install_sudoers(const std::string& user, const std::strin
     if (account->pw_uid == 0) {
         return input_error("user '" + user + "' is root already");
     }
-    const Fd helper(::open(helper_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    struct stat helper_info {};
-    if (!helper.valid() || ::fstat(helper.get(), &helper_info) != 0) {
-        return system_error("helper " + helper_path, errno);
-    }
-    if (Status owned = check_root_owned(helper_path, helper_info, "helper " + helper_path,
-                                        StickyAncestors::refused);
-        !owned) {
-        return owned.error();
+    if (Result<Fd> helper = open_trusted_file(helper_path, "helper " + helper_path, TrustRules{});
+        !helper) {
+        return helper.error();
     }
     const Fd dir(::open(paths.dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dir.valid()) {

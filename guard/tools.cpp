@@ -38,12 +38,11 @@ bool harden_guard_process() {
 }
 
 Status check_trusted_executable(const std::string& path) {
-    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-    struct stat info {};
-    if (!fd.valid() || ::fstat(fd.get(), &info) != 0) {
-        return system_error("executable " + path, errno);
+    Result<Fd> fd = open_trusted_file(path, "executable " + path, TrustRules{});
+    if (!fd) {
+        return fd.error();
     }
-    return check_root_owned(path, info, "executable " + path, StickyAncestors::refused);
+    return Ok{};
 }
 
 } // namespace fleet

@@ -16,6 +16,7 @@
 #include "atomic_file.hpp"
 #include "fd.hpp"
 #include "io.hpp"
+#include "trusted_file.hpp"
 
 namespace fleet {
 
@@ -64,13 +65,10 @@ Result<Fd> open_private_dir(const std::string& dir, bool create) {
     if (!fd.valid()) {
         return system_error("TOTP directory " + dir, errno);
     }
-    struct stat info {};
-    if (::fstat(fd.get(), &info) != 0) {
-        return system_error("TOTP directory " + dir, errno);
-    }
-    if (info.st_uid != 0 || (info.st_mode & 022) != 0) {
-        return input_error("TOTP directory " + dir +
-                           " must be owned by root and not writable by group or others");
+    if (Status trusted =
+            check_trusted_directory(fd.get(), "TOTP directory " + dir, Ancestors::not_writable);
+        !trusted) {
+        return trusted.error();
     }
     return fd;
 }
@@ -213,25 +211,19 @@ Result<std::string> base32_decode(std::string_view text) {
 
 Result<std::string> read_totp_secret(const std::string& path) {
     const std::string subject = "TOTP secret " + path;
-    const Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-    if (!fd.valid()) {
-        if (errno == ENOENT) {
-            return input_error("TOTP is not enrolled (run fleet-helper totp enroll as root)");
-        }
-        return system_error(subject, errno);
-    }
-    struct stat info {};
-    if (::fstat(fd.get(), &info) != 0) {
-        return system_error(subject, errno);
-    }
-    if (!S_ISREG(info.st_mode) || info.st_uid != 0 || (info.st_mode & 077) != 0) {
-        return input_error(subject + " must be a regular file owned by root, mode 0600");
-    }
-    Result<std::string> text = read_fd(fd.get(), 1024);
+    // Root's, root only (0600 or less), in directories only root can change.
+    TrustRules rules;
+    rules.forbidden = 077;
+    rules.missing = IfMissing::absent;
+    rules.max_bytes = 1024;
+    Result<std::optional<std::string>> text = read_trusted_file(path, subject, rules);
     if (!text) {
-        return input_error(subject + ": " + text.error().message);
+        return text.error();
     }
-    std::string& line = *text;
+    if (!*text) {
+        return input_error("TOTP is not enrolled (run fleet-helper totp enroll as root)");
+    }
+    std::string& line = **text;
     line.erase(std::remove_if(line.begin(), line.end(),
                               [](char c) { return c == '\n' || c == ' ' || c == '\t'; }),
                line.end());

@@ -324,8 +324,37 @@ TEST_F(Agents, SecretsReachAgentsOnlyThroughTheEnvironment) {
     chmod(env_file.c_str(), 0644);
     const ProcessResult refused = dispatch(config_path, {"-a", "claude", "run", "x"});
     EXPECT_EQ(refused.exit_code, 2);
-    EXPECT_NE(refused.err.find("not readable by others"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("too open (chmod o-rwx it)"), std::string::npos) << refused.err;
     EXPECT_EQ(refused.out, "");
+    chmod(env_file.c_str(), 0600);
+
+    // Root reads it before the drop: never through a symlink (one to a root-only file of
+    // KEY=VALUE lines would hand that file to the agent), never from a directory the user
+    // could write (the file could be swapped), never a FIFO (root would hang).
+    const std::string user_dir = s_home + "/keys";
+    fs::create_directories(user_dir);
+    fs::copy_file(env_file, user_dir + "/claude.env");
+    const uid_t uid = fleet::test::uid_of(s_user);
+    ASSERT_EQ(chown(user_dir.c_str(), uid, static_cast<gid_t>(-1)), 0);
+    const std::string link = s_dir + "/link.env";
+    fs::create_symlink(env_file, link);
+    const std::string fifo = s_dir + "/fifo.env";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    for (const std::string& planted : {user_dir + "/claude.env", link, fifo}) {
+        const std::string planted_config = s_dir + "/planted.toml";
+        write_file(planted_config,
+                   "user = \"" + s_user + "\"\npath = [\"" + s_fakes + "\"]\n[agents.claude]\n" +
+                       "env_file = \"" + planted + "\"\n",
+                   0644);
+        const ProcessResult planted_run =
+            dispatch(planted_config, {"-a", "claude", "run", "x"});
+        EXPECT_EQ(planted_run.exit_code, 2) << planted << ": " << planted_run.err;
+        EXPECT_EQ(planted_run.out, "") << planted;
+    }
+    fs::remove_all(user_dir);
+    fs::remove(link);
+    fs::remove(fifo);
+    EXPECT_EQ(dispatch(config_path, {"-a", "claude", "run", "x"}).exit_code, 0); // control
 }
 
 TEST_F(Agents, AgentsListsBinariesAndVersions) {

@@ -131,7 +131,8 @@ TEST_F(Ansible, TheRoleAppliesForRealIntoAScratchRootAndAgainChangesNothing) {
         {"/var/lib/fleet-diag/.ssh/authorized_keys", 0644},
         {"/etc/ssh/sshd_config.d/fleet-diag-diag.conf", 0644},
         {"/etc/systemd/system/amazon-ssm-agent.service.d/fleet-dispatch.conf", 0644},
-        {"/var/log/fleet-diag.log", 0620}};
+        {"/var/log/fleet-diag", 0750},
+        {"/var/log/fleet-diag/audit.log", 0620}};
     for (const auto& [path, mode] : modes) {
         struct stat info {};
         ASSERT_EQ(stat((root + path).c_str(), &info), 0) << path;

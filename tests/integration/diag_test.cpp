@@ -76,7 +76,11 @@ protected:
         write_file(s_root + "/persist" + s_root + "/state/token", "TOP-SECRET-PERSISTED\n", 0644);
         s_policy = s_root + "/diag.toml";
         write_policy("");
+        make_audit_log();
     }
+
+    // What setup-diag makes: fleet-diag never creates its log.
+    static void make_audit_log() { write_file(s_root + "/log/diag.log", "", 0620); }
 
     static void TearDownTestSuite() { fs::remove_all(s_root); }
 
@@ -385,10 +389,42 @@ TEST_F(Diag, RefusesEverythingWithAnUntrustedPolicyOrAuditLog) {
     EXPECT_NE(result.err.find("audit log unavailable"), std::string::npos);
     chmod(log.c_str(), 0620);
     EXPECT_EQ(diag({"df"}).exit_code, 0);
+
+    // It never creates its log, not even as root: a log no one set up is refused.
+    fs::remove(log);
+    EXPECT_EQ(diag({"df"}).exit_code, 125);
+    EXPECT_FALSE(fs::exists(log));
+    make_audit_log();
+    EXPECT_EQ(diag({"df"}).exit_code, 0); // control
+
+    // The log's directory must be root's and not group/other-writable; above it, a group may
+    // write (Ubuntu's /var/log is root:syslog 0775), others may not.
+    const std::string var_log = s_root + "/var-log";
+    fs::create_directories(var_log + "/fleet-diag");
+    write_file(var_log + "/fleet-diag/audit.log", "", 0620);
+    ASSERT_EQ(chown(var_log.c_str(), 0, fleet::test::gid_of_group("adm")), 0);
+    std::string text = policy_text("");
+    text.replace(text.find(log), log.size(), var_log + "/fleet-diag/audit.log");
+    const std::string ubuntu_policy = s_root + "/ubuntu-log.toml";
+    write_file(ubuntu_policy, text, 0644);
+    const auto df = [&] {
+        return fleet::test::run({s_diag, "--policy", ubuntu_policy, "--", "df"}).exit_code;
+    };
+    chmod(var_log.c_str(), 0775);
+    EXPECT_EQ(df(), 0) << "a group-writable /var/log (Ubuntu's root:syslog 0775) was refused";
+    chmod(var_log.c_str(), 0777);
+    EXPECT_EQ(df(), 125);
+    chmod(var_log.c_str(), 0775);
+    chmod((var_log + "/fleet-diag").c_str(), 0775);
+    EXPECT_EQ(df(), 125);
+    chmod((var_log + "/fleet-diag").c_str(), 0755);
+    EXPECT_EQ(df(), 0);
+    fs::remove_all(var_log);
+    fs::remove(ubuntu_policy);
 }
 
 TEST_F(Diag, AuditsEveryRequestEscaped) {
-    fs::remove(s_root + "/log/diag.log");
+    make_audit_log();
     diag({"cat", tree("app.log")});
     diag({"cat", "/etc/shadow"});
     diag({"cat", "x\x1b[2J"});

@@ -691,7 +691,7 @@ TEST_F(Dispatch, AnUnsafeConfigIsRefusedWhenRoot) {
     chmod(config.c_str(), 0664);
     ProcessResult result = dispatch({"run", "x"}, {}, config);
     EXPECT_EQ(result.exit_code, 2);
-    EXPECT_NE(result.err.find("owned by root"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("too open (chmod go-w it)"), std::string::npos) << result.err;
     chmod(config.c_str(), 0644);
 
     ASSERT_EQ(chown(config.c_str(), s_uid, s_uid), 0);
@@ -704,6 +704,16 @@ TEST_F(Dispatch, AnUnsafeConfigIsRefusedWhenRoot) {
     EXPECT_NE(result.err.find(dir), std::string::npos) << result.err;
     ASSERT_EQ(chown(dir.c_str(), 0, 0), 0);
     EXPECT_EQ(dispatch({"run", "x"}, {}, config).exit_code, 0); // control again
+
+    // A FIFO at the config path: refused at once, never waited on.
+    const std::string fifo = dir + "/fifo.toml";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+    RunOptions bounded;
+    bounded.timeout_seconds = 10;
+    result = dispatch({"run", "x"}, bounded, fifo);
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_NE(result.err.find("not a regular file"), std::string::npos) << result.err;
+    fs::remove(fifo);
 }
 
 TEST_F(Dispatch, ListStatusAndLogsReadRunsBack) {

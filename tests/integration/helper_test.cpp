@@ -279,7 +279,7 @@ TEST_F(Helper, RefusesEverythingWhenThePolicyIsNotTrusted) {
     chmod(policy.c_str(), 0664);
     ProcessResult result = ping();
     EXPECT_EQ(result.exit_code, 2);
-    EXPECT_NE(answer(result)["error"].get<std::string>().find("must be owned by root"),
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("too open (chmod go-w it)"),
               std::string::npos);
     chmod(policy.c_str(), 0644);
 
@@ -313,7 +313,7 @@ TEST_F(Helper, RefusesAnExecutableOthersCouldReplace) {
     chmod(fake("systemctl").c_str(), 0775);
     const ProcessResult result = helper({"service", "status", "nginx"});
     EXPECT_EQ(result.exit_code, 2);
-    EXPECT_NE(answer(result)["error"].get<std::string>().find("must be owned by root"),
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("too open (chmod go-w it)"),
               std::string::npos);
     EXPECT_FALSE(fs::exists(fake("argv")));
     chmod(fake("systemctl").c_str(), 0755);
@@ -446,7 +446,21 @@ TEST_F(Helper, TotpRefusesWithoutASecretAndGuardsEnrolment) {
     chmod((s_root + "/secrets/totp").c_str(), 0644);
     result = helper({"service", "stop", "nginx", "--totp", "123456"});
     EXPECT_EQ(result.exit_code, 3);
-    EXPECT_NE(answer(result)["error"].get<std::string>().find("mode 0600"), std::string::npos);
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("has mode 0644, too open"),
+              std::string::npos);
+
+    // A directory above the secret that its group could write: the secret could be replaced.
+    chmod((s_root + "/secrets/totp").c_str(), 0600);
+    const auto error_of = [&] {
+        return answer(helper({"service", "stop", "nginx", "--totp", "123456"}))["error"]
+            .get<std::string>();
+    };
+    EXPECT_EQ(error_of().find("directory"), std::string::npos) << error_of(); // control
+    chmod((s_root + "/secrets").c_str(), 0770);
+    EXPECT_NE(error_of().find("directory " + s_root + "/secrets must be owned by root"),
+              std::string::npos)
+        << error_of();
+    chmod((s_root + "/secrets").c_str(), 0700);
 }
 
 TEST_F(Helper, AuditsEveryRequestOnOneEscapedLine) {
