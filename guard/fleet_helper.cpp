@@ -6,12 +6,17 @@
 // required or refused, 4 usage.
 //
 // Order of work, as root:
+//   block TERM, INT, HUP, QUIT                 sudo relays the caller's signals: none may end
+//                                              the helper between an action and its record
 //   umask 077; not dumpable; no core files     the TOTP secret passes through this process
 //   parse argv                                 a usage error is still answered and audited
 //   started through sudo?                      SUDO_* set by sudo, or sudo as the parent
 //   load the policy                            default path; --policy only without sudo
 //   open the audit log                         cannot open: refuse (fail closed)
-//   decide, TOTP, check the executable, run    each refusal answered and audited
+//   decide, TOTP, check the executable         each refusal answered and audited
+//   audit "start" to both sinks, then run      the file sink failing refuses the action: an
+//                                              action never runs without a record
+//   audit "end" (also after an exception, with the signals that arrived meanwhile); answer
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -50,6 +55,9 @@ enum Exit { k_ok = 0, k_failed = 1, k_refused = 2, k_totp = 3, k_usage = 4 };
 constexpr size_t k_max_output = size_t{64} * 1024;
 constexpr const char* k_default_audit_log = "/var/log/fleet-dispatch/helper.log";
 constexpr const char* k_qrencode = "/usr/bin/qrencode";
+// Held (blocked) for the helper's whole life: what sudo relays from the caller cannot end it
+// between an action and its audit record. The actions get them unblocked (probe.hpp).
+constexpr int k_held_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
 
 constexpr const char* k_help = R"(usage: fleet-helper [--policy PATH] COMMAND ...
 
@@ -116,6 +124,34 @@ struct Outcome {
     std::string reason;
     nlohmann::json argv; // what ran, when something ran
     std::optional<uint64_t> totp_counter;
+    std::vector<std::string> signals; // blocked signals that arrived while it was served
+};
+
+// The audit trail of one request: one line to both sinks before an action runs ("start") and
+// one when the request is over ("end"), each with what is known by then.
+class AuditTrail {
+public:
+    AuditTrail(const Result<AuditLog>& log, const Result<Request>& request,
+               const std::vector<std::string>& args, const Caller& caller)
+        : m_log(log), m_request(request), m_args(args), m_caller(caller),
+          m_started(std::chrono::steady_clock::now()) {}
+
+    enum class Phase { start, end };
+
+    // Writes the line; the file sink's result (syslog is best effort).
+    Status record(const Outcome& outcome, Phase phase) const;
+
+    std::chrono::milliseconds elapsed() const {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - m_started);
+    }
+
+private:
+    const Result<AuditLog>& m_log;
+    const Result<Request>& m_request;
+    const std::vector<std::string>& m_args;
+    const Caller& m_caller;
+    std::chrono::steady_clock::time_point m_started;
 };
 
 Outcome refusal(int exit_code, const std::string& decision, const std::string& reason) {
@@ -131,10 +167,17 @@ Outcome refused(const std::string& reason) {
     return refusal(k_refused, "refused", reason);
 }
 
-Outcome run_action(const HelperPolicy& policy, const Request& request) {
+Outcome run_action(const HelperPolicy& policy, const Request& request, const AuditTrail& trail,
+                   std::optional<uint64_t> totp_counter) {
     const std::vector<std::string> argv = action_argv(policy, request);
     if (Status trusted = check_trusted_executable(argv[0]); !trusted) {
         return refused(trusted.error().message);
+    }
+    Outcome starting;
+    starting.argv = argv;
+    starting.totp_counter = totp_counter;
+    if (Status logged = trail.record(starting, AuditTrail::Phase::start); !logged) {
+        return refused("cannot write the audit log, so nothing runs: " + logged.error().message);
     }
     ProbeLimits limits;
     limits.timeout = policy.timeout;
@@ -168,7 +211,8 @@ Outcome run_action(const HelperPolicy& policy, const Request& request) {
     return outcome;
 }
 
-Outcome serve_action(const HelperPolicy& policy, const Request& request) {
+Outcome serve_action(const HelperPolicy& policy, const Request& request,
+                     const AuditTrail& trail) {
     const Decision decision = decide(policy, request);
     if (!decision.allowed) {
         return refused(decision.reason);
@@ -189,7 +233,7 @@ Outcome serve_action(const HelperPolicy& policy, const Request& request) {
         }
         counter = check->counter;
     }
-    Outcome outcome = run_action(policy, request);
+    Outcome outcome = run_action(policy, request, trail, counter);
     outcome.totp_counter = counter;
     return outcome;
 }
@@ -255,7 +299,8 @@ Outcome serve_install_sudoers(const Request& request) {
 }
 
 Outcome serve(const Result<Request>& request, const Caller& caller,
-              const Result<HelperPolicy>& policy, const Result<AuditLog>& audit) {
+              const Result<HelperPolicy>& policy, const Result<AuditLog>& audit,
+              const AuditTrail& trail) {
     if (!request) {
         return refusal(k_usage, "usage_error", request.error().message);
     }
@@ -295,29 +340,31 @@ Outcome serve(const Result<Request>& request, const Caller& caller,
     case Command::totp_enroll:
         return serve_enroll(*policy, *request);
     default:
-        return serve_action(*policy, *request);
+        return serve_action(*policy, *request, trail);
     }
 }
 
-std::string audit_line(const Outcome& outcome, const Result<Request>& request,
-                       const std::vector<std::string>& args, const Caller& caller,
-                       std::chrono::milliseconds duration) {
+Status AuditTrail::record(const Outcome& outcome, Phase phase) const {
     nlohmann::json line = {
         {"time", format_timestamp(std::chrono::system_clock::now())},
         {"pid", ::getpid()},
-        {"uid", caller.uid},
+        {"phase", phase == Phase::start ? "start" : "end"},
+        {"uid", m_caller.uid},
         {"sudo_user",
-         caller.sudo_user ? nlohmann::json(*caller.sudo_user) : nlohmann::json(nullptr)},
-        {"sudo_uid", caller.sudo_uid ? nlohmann::json(*caller.sudo_uid) : nlohmann::json(nullptr)},
+         m_caller.sudo_user ? nlohmann::json(*m_caller.sudo_user) : nlohmann::json(nullptr)},
+        {"sudo_uid",
+         m_caller.sudo_uid ? nlohmann::json(*m_caller.sudo_uid) : nlohmann::json(nullptr)},
         {"decision", outcome.decision},
         {"reason", outcome.reason},
-        {"exit_code", outcome.exit_code},
-        {"duration_ms", duration.count()}};
-    if (request) {
-        line["request"] = request_json(*request);
+        {"duration_ms", elapsed().count()}};
+    if (phase == Phase::end) {
+        line["exit_code"] = outcome.exit_code;
+    }
+    if (m_request) {
+        line["request"] = request_json(*m_request);
     } else {
         nlohmann::json words = nlohmann::json::array();
-        for (const std::string& arg : args) {
+        for (const std::string& arg : m_args) {
             words.push_back(escape_untrusted(arg));
         }
         line["request"] = {{"argv", words}};
@@ -331,7 +378,27 @@ std::string audit_line(const Outcome& outcome, const Result<Request>& request,
     if (outcome.totp_counter) {
         line["totp_counter"] = *outcome.totp_counter;
     }
-    return json_line(line);
+    if (!outcome.signals.empty()) {
+        line["signals"] = outcome.signals;
+    }
+    const std::string text = json_line(line);
+    syslog_audit("fleet-helper", text, outcome.decision == "allowed");
+    return m_log ? m_log->append(text) : Status(Ok{});
+}
+
+// The signals blocked at the start (k_held_signals) that arrived since, by name.
+std::vector<std::string> held_signals_pending() {
+    sigset_t pending;
+    std::vector<std::string> names;
+    if (::sigpending(&pending) != 0) {
+        return names;
+    }
+    for (const int sig : k_held_signals) {
+        if (sigismember(&pending, sig) == 1) {
+            names.push_back(std::string("SIG") + sigabbrev_np(sig));
+        }
+    }
+    return names;
 }
 
 // harden_guard_process (tools.hpp), and a small RLIMIT_FSIZE from the caller lifted: SIGXFSZ in
@@ -342,12 +409,21 @@ bool harden_process() {
            (::geteuid() != 0 || ::setrlimit(RLIMIT_FSIZE, &unlimited) == 0);
 }
 
+// Blocks k_held_signals; false, errno set, when it cannot.
+bool hold_signals() {
+    sigset_t held;
+    sigemptyset(&held);
+    for (const int sig : k_held_signals) {
+        sigaddset(&held, sig);
+    }
+    return ::sigprocmask(SIG_BLOCK, &held, nullptr) == 0;
+}
+
 int helper_main(int argc, char** argv) {
-    if (!harden_process()) {
+    if (!hold_signals() || !harden_process()) {
         std::cerr << "fleet-helper: cannot set up the process: " << std::strerror(errno) << "\n";
         return k_refused;
     }
-    const auto started = std::chrono::steady_clock::now();
     const std::vector<std::string> args(argv + 1, argv + argc);
     const Result<Request> request = parse_request(args);
     if (request && (request->command == Command::help || request->command == Command::version)) {
@@ -363,22 +439,26 @@ int helper_main(int argc, char** argv) {
     const Result<HelperPolicy> policy = load_policy(policy_path);
     const Result<AuditLog> audit =
         AuditLog::open(policy ? policy->audit_log : std::string(k_default_audit_log));
+    const AuditTrail trail(audit, request, args, caller);
     if (Status oath = init_oath(); !oath) {
         std::cout << json_line({{"ok", false}, {"error", oath.error().message}}) << "\n";
         return k_refused;
     }
-    Outcome outcome = serve(request, caller, policy, audit);
-    const auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - started);
+    Outcome outcome;
+    try {
+        outcome = serve(request, caller, policy, audit, trail);
+    } catch (const std::exception& e) {
+        // Cannot continue (out of memory, a library bug): still on record, and answered.
+        outcome = refusal(k_failed, "failed", std::string("internal error: ") + e.what());
+    }
+    outcome.signals = held_signals_pending();
     // The audit line first: whatever happens to stdout, the request is on record.
-    const std::string line = audit_line(outcome, request, args, caller, duration);
-    syslog_audit("fleet-helper", line, outcome.decision == "allowed");
-    const Status logged = audit ? audit->append(line) : Status(Ok{});
+    const Status logged = trail.record(outcome, AuditTrail::Phase::end);
     if (outcome.answer.is_object()) {
         if (request) {
             outcome.answer["request"] = request_json(*request);
         }
-        outcome.answer["duration_ms"] = duration.count();
+        outcome.answer["duration_ms"] = trail.elapsed().count();
         if (!logged) {
             outcome.answer["audit_error"] = logged.error().message;
         }
@@ -396,5 +476,13 @@ int helper_main(int argc, char** argv) {
 } // namespace fleet
 
 int main(int argc, char** argv) {
-    return fleet::helper_main(argc, argv);
+    try {
+        return fleet::helper_main(argc, argv);
+    } catch (const std::exception& e) {
+        // Only before a request is served (serve() has its own catch, audited): one answer.
+        std::cout << fleet::json_line({{"ok", false}, {"error", std::string("internal error: ") +
+                                                                 e.what()}})
+                  << "\n";
+        return 2;
+    }
 }

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <thread>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -34,7 +35,8 @@ namespace {
 
 const std::string k_helper_build = FLEET_HELPER_PATH;
 
-// A fake systemctl/apt-get: records what it got, then behaves as ./mode says.
+// A fake systemctl/apt-get: records what it got, then behaves as ./mode says ("slow": a second,
+// then a marker, as a systemctl that finishes what it was asked whatever happens to its caller).
 constexpr const char* k_recorder = R"(#!/bin/sh
 here=$(dirname "$0")
 printf '%s\n' "$0" "$@" > "$here/argv"
@@ -47,6 +49,7 @@ fail) echo "Failed to restart nginx.service: Unit nginx.service not found." >&2;
 big) head -c 200000 /dev/zero | tr '\0' 'x' ;;
 escape) printf 'red \033[31mtext\033[0m \377\376 bell\007\n' ;;
 hang) trap '' TERM; echo $$ > "$here/hang.pid"; sleep 300 & echo $! > "$here/sleep.pid"; wait ;;
+slow) echo started > "$here/slow"; sleep 1; echo finished >> "$here/slow" ;;
 esac
 )";
 
@@ -112,10 +115,15 @@ protected:
         return lines.empty() ? json() : json::parse(lines[0]);
     }
 
-    static std::vector<json> audit_lines() {
+    // The audit file's records: each request's "end" record, or with `all` every record ("start"
+    // ones too: written before an action runs).
+    static std::vector<json> audit_lines(bool all = false) {
         std::vector<json> lines;
         for (const std::string& line : lines_of(read_file(s_root + "/log/helper.log"))) {
-            lines.push_back(json::parse(line));
+            const json record = json::parse(line);
+            if (all || record["phase"] == "end") {
+                lines.push_back(record);
+            }
         }
         return lines;
     }
@@ -488,6 +496,37 @@ TEST_F(Helper, AuditsEveryRequestOnOneEscapedLine) {
     EXPECT_EQ(info.st_mode & 07777, 0600U);
 }
 
+// sudo relays the caller's signals to the helper. A TERM in the middle of an action must not end
+// the helper before the action is on record: a "start" record before it runs, an "end" record
+// after, with the signal noted; the action finishes as systemctl would.
+TEST_F(Helper, ASignalDuringAnActionNeverLeavesItUnaudited) {
+    fs::remove(s_root + "/log/helper.log");
+    fs::remove(fake("slow"));
+    write_file(fake("mode"), "slow", 0644);
+    fleet::test::Started started =
+        fleet::test::start({s_helper, "--policy", s_policy, "service", "restart", "nginx"});
+    for (int i = 0; i < 100 && !fs::exists(fake("slow")); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_TRUE(fs::exists(fake("slow"))) << "the action never started";
+    ASSERT_EQ(kill(started.pid, SIGTERM), 0);
+    ASSERT_EQ(kill(started.pid, SIGHUP), 0);
+    const ProcessResult result = fleet::test::finish(started);
+    EXPECT_EQ(result.signal, 0) << "a signal ended the helper";
+    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_EQ(read_file(fake("slow")), "started\nfinished\n");
+    const std::vector<json> records = audit_lines(true);
+    ASSERT_EQ(records.size(), 2U) << read_file(s_root + "/log/helper.log");
+    EXPECT_EQ(records[0]["phase"], "start");
+    EXPECT_EQ(records[0]["decision"], "allowed");
+    EXPECT_EQ(records[0]["argv"][2], "restart");
+    EXPECT_FALSE(records[0].contains("exit_code")); // not over yet
+    EXPECT_EQ(records[1]["phase"], "end");
+    EXPECT_EQ(records[1]["exit_code"], 0);
+    EXPECT_EQ(records[1]["signals"], json({"SIGTERM", "SIGHUP"}));
+    EXPECT_EQ(records[0]["pid"], records[1]["pid"]);
+}
+
 // A caller that closes stdout or leaves with the reader of it: the audit log neither receives
 // the answer nor loses the line.
 TEST_F(Helper, AuditsWhenStdoutIsClosedOrGone) {
@@ -537,12 +576,15 @@ TEST_F(Helper, AuditsToSyslogAuthpriv) {
         return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : std::string();
     };
     helper({"service", "status", "nginx"});
+    const std::string starting = receive(); // an action's record before it runs
     const std::string allowed = receive();
     helper({"service", "status", "apache2"});
     const std::string refused = receive();
     unlink("/dev/log");
     close(sock);
+    EXPECT_NE(starting.find("\"phase\":\"start\""), std::string::npos) << starting;
     EXPECT_EQ(allowed.rfind("<86>", 0), 0U) << allowed; // authpriv.info
+    EXPECT_NE(allowed.find("\"phase\":\"end\""), std::string::npos) << allowed;
     EXPECT_NE(allowed.find("fleet-helper["), std::string::npos);
     EXPECT_NE(allowed.find("\"decision\":\"allowed\""), std::string::npos);
     EXPECT_EQ(refused.rfind("<85>", 0), 0U) << refused; // authpriv.notice
