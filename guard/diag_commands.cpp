@@ -2,12 +2,30 @@
 
 namespace fleet {
 
+namespace {
+
+// What `systemctl status UNIT` answers with: state, not processes (no command line is among
+// these properties).
+constexpr const char* k_status_properties =
+    "--property=Id,Description,LoadState,FragmentPath,UnitFileState,ActiveState,SubState,"
+    "ActiveEnterTimestamp,Result,MainPID,ExecMainCode,ExecMainStatus,NRestarts,TasksCurrent,"
+    "MemoryCurrent,CPUUsageNSec";
+
+} // namespace
+
 std::vector<std::string> diag_tool_argv(const DiagPolicy& policy, const DiagRequest& request) {
     const std::string tool = policy.tools.at(diag_command_name(request));
     const std::string lines = std::to_string(request.lines.value_or(k_default_tool_lines));
     switch (request.command) {
     case DiagCommand::systemctl: {
-        std::vector<std::string> argv{tool, "--no-pager", "--no-ask-password", request.verb};
+        // status answers with the unit's state as properties: systemctl's own status page
+        // prints the unit's process tree, each process's full command line in it.
+        const bool status = request.verb == "status";
+        std::vector<std::string> argv{tool, "--no-pager", "--no-ask-password",
+                                      status ? "show" : request.verb};
+        if (status) {
+            argv.emplace_back(k_status_properties);
+        }
         if (request.verb == "list-units") {
             if (request.failed_only) {
                 argv.emplace_back("--failed");

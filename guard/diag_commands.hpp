@@ -3,7 +3,9 @@
 // tool allows it, and "--" before operands. Defaults bound the output: journalctl -n 200,
 // container logs --tail 200.
 //
-//   systemctl --no-pager --no-ask-password VERB -- UNIT...
+//   systemctl --no-pager --no-ask-password show --property=<state properties> -- UNIT...
+//                                                     (status: never the process tree)
+//   systemctl --no-pager --no-ask-password is-active|is-enabled|is-failed -- UNIT...
 //   systemctl --no-pager --no-ask-password list-units [--failed] [--type=TYPE]
 //   systemctl --no-pager --no-ask-password list-timers
 //   journalctl --no-pager --quiet --lines=N [--unit=U]... [--since=T] [--until=T]
@@ -12,7 +14,10 @@
 //   docker|podman ps --format "table {{.Names}}\t{{.Image}}\t{{.Status}}"
 //   docker|podman logs --tail N [--since T] -- NAME
 //
-// ps shows comm, never args: other processes' command lines carry secrets often enough.
+// ps shows comm, never args: other processes' command lines carry secrets often enough. For
+// the same reason status is answered from `systemctl show` (systemctl status prints the
+// unit's cgroup tree with every command line), slices and scopes are refused, and journalctl
+// has no json, export or verbose output (_CMDLINE).
 #pragma once
 
 #include <string>

@@ -86,9 +86,18 @@ bool is_one_of(std::string_view word, std::initializer_list<std::string_view> se
     return std::find(set.begin(), set.end(), word) != set.end();
 }
 
+// A unit an answer may name: a valid name, and not a slice or a scope. Those group other
+// units' processes (user.slice holds every login's, init.scope PID 1), and what systemd says of
+// them lists every process's full command line, which `ps` here deliberately does not show.
 Status check_unit(const std::string& unit) {
     if (!is_valid_unit_name(unit)) {
         return refused(shown(unit) + " is not a unit name");
+    }
+    for (const std::string_view grouping : {".slice", ".scope"}) {
+        if (std::string_view(unit).ends_with(grouping)) {
+            return refused(shown(unit) + " is a " + std::string(grouping.substr(1)) +
+                           ": it would show other processes' command lines");
+        }
     }
     return Ok{};
 }
@@ -204,8 +213,9 @@ Result<DiagRequest> parse_journalctl(const std::vector<std::string>& words, Diag
             }
             request.priority = *value;
         } else {
-            if (!is_one_of(*value, {"short", "short-iso", "json", "cat"})) {
-                return refused("-o takes short, short-iso, json or cat, not " + shown(*value));
+            // No json, export or verbose: their records carry _CMDLINE, every command line.
+            if (!is_one_of(*value, {"short", "short-iso", "cat"})) {
+                return refused("-o takes short, short-iso or cat, not " + shown(*value));
             }
             request.output_format = *value;
         }
@@ -494,7 +504,7 @@ std::string diag_usage() {
   systemctl list-units [--failed] [--type=TYPE]
   systemctl list-timers
   journalctl [-u UNIT]... [-n N] [--since T] [--until T] [-p PRIO] [-b]
-             [-o short|short-iso|json|cat] [--no-hostname]
+             [-o short|short-iso|cat] [--no-hostname]
   cat PATH | head [-n N] PATH | tail [-n N] PATH | ls [-l] [-a] PATH | stat PATH
   df | free | uptime | ps | ss -tlnu
   docker ps | docker logs [--tail N] [--since T] NAME   (podman likewise)

@@ -8,10 +8,10 @@
 // unterminated quote, an empty word, more than 64 words or 4096 bytes.
 //
 // Grammar (options are whole words from each command's exact list, before any operand):
-//   systemctl status|is-active|is-enabled|is-failed UNIT...
+//   systemctl status|is-active|is-enabled|is-failed UNIT...   (no .slice or .scope unit)
 //   systemctl list-units [--failed] [--type=TYPE]        systemctl list-timers
 //   journalctl [-u UNIT]... [-n N] [--since T] [--until T] [-p PRIO] [-b]
-//              [-o short|short-iso|json|cat] [--no-hostname]
+//              [-o short|short-iso|cat] [--no-hostname]
 //   cat PATH     head [-n N] PATH     tail [-n N] PATH     ls [-l] [-a] PATH     stat PATH
 //   df   free   uptime   ps   ss -tlnu
 //   docker|podman ps      docker|podman logs [--tail N] [--since T] NAME

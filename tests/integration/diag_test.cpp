@@ -270,8 +270,8 @@ TEST_F(Diag, TheFallbackResolverRefusesWhatOpenat2Refuses) {
 TEST_F(Diag, RunsEachToolWithTheArgvItBuilt) {
     const std::string fake = s_root + "/fake/";
     const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> cases = {
-        {{"systemctl", "status", "nginx"},
-         {fake + "systemctl", "--no-pager", "--no-ask-password", "status", "--", "nginx"}},
+        {{"systemctl", "is-active", "nginx"},
+         {fake + "systemctl", "--no-pager", "--no-ask-password", "is-active", "--", "nginx"}},
         {{"systemctl", "is-active", "nginx", "ssh"},
          {fake + "systemctl", "--no-pager", "--no-ask-password", "is-active", "--", "nginx",
           "ssh"}},
@@ -298,6 +298,14 @@ TEST_F(Diag, RunsEachToolWithTheArgvItBuilt) {
         EXPECT_EQ(result.exit_code, 0) << request[0] << result.err;
         EXPECT_EQ(recorded_argv(), argv);
     }
+    // status: the unit's state from `systemctl show`, never systemctl's status page, which
+    // prints the unit's process tree with every command line in it.
+    EXPECT_EQ(diag({"systemctl", "status", "nginx"}).exit_code, 0);
+    const std::vector<std::string> status = recorded_argv();
+    ASSERT_EQ(status.size(), 7U);
+    EXPECT_EQ(status[3], "show");
+    EXPECT_EQ(status[4].rfind("--property=", 0), 0U);
+    EXPECT_EQ(status[6], "nginx");
     std::vector<std::string> env = lines_of(read_file(s_root + "/record/env"));
     std::erase_if(env, [](const std::string& line) { return line.rfind("PWD=", 0) == 0; });
     std::sort(env.begin(), env.end());
@@ -314,6 +322,10 @@ TEST_F(Diag, RefusedToolRequestsRunNothing) {
                                                {"journalctl", "-f"},
                                                {"systemctl", "edit", "nginx"},
                                                {"systemctl", "status", "ngin*"},
+                                               {"systemctl", "status", "user.slice"},
+                                               {"systemctl", "status", "init.scope"},
+                                               {"journalctl", "-o", "json"},
+                                               {"journalctl", "-o", "verbose"},
                                                {"docker", "-H", "tcp://x", "ps"},
                                                {"docker", "inspect", "web"},
                                                {"less", "/etc/hostname"},
@@ -323,6 +335,8 @@ TEST_F(Diag, RefusedToolRequestsRunNothing) {
         EXPECT_FALSE(fs::exists(s_root + "/record/argv"));
     }
     EXPECT_EQ(diag({"journalctl", "-n", "5"}).exit_code, 0); // control
+    EXPECT_EQ(diag({"journalctl", "-o", "short-iso"}).exit_code, 0);
+    EXPECT_EQ(diag({"systemctl", "status", "nginx.service"}).exit_code, 0);
 }
 
 TEST_F(Diag, PassesTheToolsExitCodeAndEscapesItsOutput) {

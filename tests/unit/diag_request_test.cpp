@@ -76,7 +76,7 @@ TEST(DiagRequest, ParsesEveryAllowedForm) {
           "systemctl list-units --failed --type=service",
           "systemctl list-timers",
           "journalctl",
-          "journalctl -u nginx -u ssh -n 50 --since today --until now -p err -b -o json",
+          "journalctl -u nginx -u ssh -n 50 --since today --until now -p err -b -o short-iso",
           "journalctl -b --no-hostname",
           "journalctl --since '2026-01-02 10:00:00' --until -1h",
           "cat /etc/hostname",
@@ -121,7 +121,14 @@ TEST(DiagRequest, RefusesWhatTheGrammarDoesNotNameWithAControlEach) {
         {"journalctl -n 10001", "journalctl -n 10000"},
         {"journalctl -n -5", "journalctl -n 5"},
         {"journalctl -n 05", "journalctl -n 5"},
-        {"journalctl -o verbose", "journalctl -o json"},
+        {"journalctl -o verbose", "journalctl -o short-iso"},
+        {"journalctl -o json", "journalctl -o cat"}, // _CMDLINE of every entry
+        {"journalctl -o export", "journalctl -o cat"},
+        {"systemctl status user.slice", "systemctl status nginx"}, // every login's processes
+        {"systemctl status system.slice", "systemctl status nginx.service"},
+        {"systemctl status init.scope", "systemctl status nginx"},
+        {"systemctl is-active session-1.scope", "systemctl is-active nginx"},
+        {"journalctl -u user.slice", "journalctl -u nginx"},
         {"journalctl -o export", "journalctl -o cat"},
         {"journalctl -p 8", "journalctl -p 7"},
         {"journalctl --since --rotate", "journalctl --since -1h"},
@@ -202,16 +209,26 @@ TEST(DiagRequest, RefusesWhatTheGrammarDoesNotNameWithAControlEach) {
 TEST(DiagCommands, BuildsArgvFromTheTypedRequest) {
     const DiagPolicy policy;
     const auto argv = [&](const char* text) { return diag_tool_argv(policy, *parse(text)); };
-    EXPECT_EQ(argv("systemctl status nginx ssh"),
+    EXPECT_EQ(argv("systemctl is-active nginx ssh"),
               (std::vector<std::string>{"/usr/bin/systemctl", "--no-pager", "--no-ask-password",
-                                        "status", "--", "nginx", "ssh"}));
+                                        "is-active", "--", "nginx", "ssh"}));
+    // status is answered from `systemctl show`: systemctl's status page prints the unit's
+    // process tree with every command line.
+    const std::vector<std::string> status = argv("systemctl status nginx ssh");
+    ASSERT_EQ(status.size(), 8U);
+    EXPECT_EQ(status[3], "show");
+    EXPECT_EQ(status[4].rfind("--property=Id,Description,", 0), 0U) << status[4];
+    EXPECT_EQ(status[4].find("ExecStart"), std::string::npos);
+    EXPECT_EQ(status[4].find("StatusText"), std::string::npos);
+    EXPECT_EQ(std::vector<std::string>(status.begin() + 5, status.end()),
+              (std::vector<std::string>{"--", "nginx", "ssh"}));
     EXPECT_EQ(argv("systemctl list-units --failed --type=timer"),
               (std::vector<std::string>{"/usr/bin/systemctl", "--no-pager", "--no-ask-password",
                                         "list-units", "--failed", "--type=timer"}));
-    EXPECT_EQ(argv("journalctl -u nginx -n 5 --since -1h -p err -b -o json --no-hostname"),
+    EXPECT_EQ(argv("journalctl -u nginx -n 5 --since -1h -p err -b -o short-iso --no-hostname"),
               (std::vector<std::string>{"/usr/bin/journalctl", "--no-pager", "--quiet", "--lines=5",
                                         "--unit=nginx", "--since=-1h", "--priority=err",
-                                        "--output=json", "--boot=0", "--no-hostname"}));
+                                        "--output=short-iso", "--boot=0", "--no-hostname"}));
     EXPECT_EQ(argv("journalctl"), (std::vector<std::string>{"/usr/bin/journalctl", "--no-pager",
                                                             "--quiet", "--lines=200"}));
     EXPECT_EQ(argv("ps"), (std::vector<std::string>{"/usr/bin/ps", "-eo",
