@@ -9,6 +9,9 @@ std::vector<std::string> action_argv(const HelperPolicy& policy, const Request& 
         return {policy.systemctl, "--no-pager", request.action, "--", request.name};
     }
     std::vector<std::string> argv{policy.apt_get, "-y"};
+    if (request.action == "install") {
+        argv.emplace_back("--no-remove"); // whatever apt decides after the simulation
+    }
     if (request.action == "install" || request.action == "upgrade") {
         argv.insert(argv.end(), {"-o", "Dpkg::Options::=--force-confdef", "-o",
                                  "Dpkg::Options::=--force-confold"});
@@ -18,6 +21,26 @@ std::vector<std::string> action_argv(const HelperPolicy& policy, const Request& 
         argv.insert(argv.end(), {"--", request.name});
     }
     return argv;
+}
+
+std::vector<std::string> simulation_argv(const HelperPolicy& policy, const Request& request) {
+    if (request.action == "update") {
+        return {};
+    }
+    std::vector<std::string> argv{policy.apt_get, "-s"};
+    if (request.action == "install") {
+        argv.emplace_back("--no-remove");
+    }
+    argv.push_back(request.action);
+    if (package_action_takes_name(request.action)) {
+        argv.insert(argv.end(), {"--", request.name});
+    }
+    return argv;
+}
+
+std::vector<std::string> unit_names_argv(const HelperPolicy& policy, const std::string& unit) {
+    return {policy.systemctl, "--no-pager", "show", "--property=Id", "--property=Names",
+            "--value", "--", unit};
 }
 
 std::vector<std::string> action_environment() {

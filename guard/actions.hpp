@@ -3,7 +3,7 @@
 // nothing (restricted-channels.md §2 rule 4, §5).
 //
 //   service ACTION NAME   SYSTEMCTL --no-pager ACTION -- NAME
-//   package install NAME  APT_GET -y -o Dpkg::Options::=--force-confdef
+//   package install NAME  APT_GET -y --no-remove -o Dpkg::Options::=--force-confdef
 //                                 -o Dpkg::Options::=--force-confold install -- NAME
 //   package remove NAME   APT_GET -y remove -- NAME
 //   package update        APT_GET -y update
@@ -24,6 +24,14 @@ namespace fleet {
 
 // Precondition: decide(policy, request).allowed.
 std::vector<std::string> action_argv(const HelperPolicy& policy, const Request& request);
+
+// The simulation of a package action (transaction.hpp): APT_GET -s [--no-remove] ACTION
+// [-- NAME]. Empty for update, which changes no package.
+std::vector<std::string> simulation_argv(const HelperPolicy& policy, const Request& request);
+
+// The unit's id and every other name it answers to (aliases), one line each:
+// SYSTEMCTL --no-pager show --property=Id --property=Names --value -- NAME
+std::vector<std::string> unit_names_argv(const HelperPolicy& policy, const std::string& unit);
 
 // tool_environment() (tools.hpp), and apt and debconf non-interactive.
 std::vector<std::string> action_environment();

@@ -14,6 +14,9 @@
 //   load the policy                            default path; --policy only without sudo
 //   open the audit log                         cannot open: refuse (fail closed)
 //   decide, TOTP, check the executable         each refusal answered and audited
+//   vet: a unit's aliases (systemctl show),    a protected unit under another name, a
+//   a package transaction (apt-get -s)         transaction that removes more than asked:
+//                                              refused (transaction.hpp)
 //   audit "start" to both sinks, then run      the file sink failing refuses the action: an
 //                                              action never runs without a record
 //   audit "end" (also after an exception, with the signals that arrived meanwhile); answer
@@ -27,6 +30,7 @@
 #include <fcntl.h>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -44,6 +48,7 @@
 #include "sudoers.hpp"
 #include "tools.hpp"
 #include "totp.hpp"
+#include "transaction.hpp"
 #include "json_line.hpp"
 #include "untrusted_text.hpp"
 
@@ -167,11 +172,77 @@ Outcome refused(const std::string& reason) {
     return refusal(k_refused, "refused", reason);
 }
 
+// Runs a read-only question the helper asks before an action (a simulation, a unit's names):
+// the same executable check, environment and limits as the action, output kept for parsing.
+Result<ProbeResult> ask(const HelperPolicy& policy, const std::vector<std::string>& argv) {
+    if (Status trusted = check_trusted_executable(argv[0]); !trusted) {
+        return trusted.error();
+    }
+    ProbeLimits limits;
+    limits.timeout = policy.timeout;
+    limits.grace = policy.grace;
+    limits.max_output = k_max_output;
+    limits.workdir = "/";
+    Result<ProbeResult> result = run_bounded(argv, action_environment(), limits);
+    if (result && !result->succeeded()) {
+        // apt's own reason is its last "E: " line; otherwise how it ended.
+        const size_t at = result->output.rfind("E: ");
+        const std::string why =
+            at != std::string::npos
+                ? result->output.substr(at + 3, result->output.find('\n', at) - at - 3)
+                : describe(result->status);
+        return input_error(argv[0].substr(argv[0].rfind('/') + 1) + " " + argv[1] + ": " + why);
+    }
+    return result;
+}
+
+// What the helper checks beyond the policy before it acts (transaction.hpp, policy.hpp
+// is_protected_unit): nullopt to go on, else the refusal.
+std::optional<Outcome> vet_action(const HelperPolicy& policy, const Request& request) {
+    if (request.command == Command::service &&
+        (request.action == "stop" || request.action == "disable")) {
+        Result<ProbeResult> names = ask(policy, unit_names_argv(policy, request.name));
+        if (!names) {
+            return refused("cannot tell which unit '" + request.name +
+                           "' is, so it is not stopped: " + names.error().message);
+        }
+        std::vector<std::string> all;
+        std::istringstream words(names->output);
+        for (std::string name; words >> name;) {
+            all.push_back(name);
+        }
+        if (is_protected_unit(policy, all)) {
+            return refused("service '" + request.name + "' is protected (it is " +
+                           (all.empty() ? request.name : all.front()) +
+                           "): the helper never stops or disables it");
+        }
+    }
+    if (request.command == Command::package) {
+        const std::vector<std::string> simulation = simulation_argv(policy, request);
+        if (simulation.empty()) {
+            return std::nullopt;
+        }
+        Result<ProbeResult> simulated = ask(policy, simulation);
+        if (!simulated) {
+            return refused("the simulated transaction failed, so nothing ran: " +
+                           simulated.error().message);
+        }
+        if (Status judged = judge_removals(policy, request, simulated_removals(simulated->output));
+            !judged) {
+            return refused(judged.error().message);
+        }
+    }
+    return std::nullopt;
+}
+
 Outcome run_action(const HelperPolicy& policy, const Request& request, const AuditTrail& trail,
                    std::optional<uint64_t> totp_counter) {
     const std::vector<std::string> argv = action_argv(policy, request);
     if (Status trusted = check_trusted_executable(argv[0]); !trusted) {
         return refused(trusted.error().message);
+    }
+    if (std::optional<Outcome> refusal = vet_action(policy, request)) {
+        return *refusal;
     }
     Outcome starting;
     starting.argv = argv;

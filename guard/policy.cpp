@@ -174,7 +174,7 @@ Decision decide(const HelperPolicy& policy, const Request& request) {
             return decision;
         }
         if ((request.action == "stop" || request.action == "disable") &&
-            policy.protected_services.count(request.name) != 0) {
+            is_protected_unit(policy, {request.name})) {
             decision.reason = "service " + shown +
                               " is protected: the helper never stops or "
                               "disables it";
@@ -215,6 +215,20 @@ Decision decide(const HelperPolicy& policy, const Request& request) {
     }
     decision.reason = "not a service or package request";
     return decision;
+}
+
+bool is_protected_unit(const HelperPolicy& policy, const std::vector<std::string>& names) {
+    constexpr std::string_view k_unit_types[] = {".service", ".socket", ".target", ".path",
+                                                 ".timer",   ".mount",  ".automount"};
+    return std::any_of(names.begin(), names.end(), [&](std::string name) {
+        for (const std::string_view type : k_unit_types) {
+            if (name.size() > type.size() && name.ends_with(type)) {
+                name.resize(name.size() - type.size());
+                break;
+            }
+        }
+        return policy.protected_services.count(name.substr(0, name.find('@'))) != 0;
+    });
 }
 
 nlohmann::json policy_json(const HelperPolicy& policy) {

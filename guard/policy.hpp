@@ -74,6 +74,13 @@ struct Decision {
 // Judges a service or package request: valid name, listed, action allowed, not protected.
 Decision decide(const HelperPolicy& policy, const Request& request);
 
+// Whether a unit named by any of `names` (a unit's id and aliases, as systemctl reports them)
+// is protected: its name with the type suffix (".service", ".socket", ...) and any "@instance"
+// removed is in the protected set. "ssh.socket", "sshd.service" (Debian's alias of
+// ssh.service) and "ssh@x.service" are all ssh. decide() checks the requested name so; the
+// helper asks systemd for the unit's other names before it stops or disables anything.
+bool is_protected_unit(const HelperPolicy& policy, const std::vector<std::string>& names);
+
 // The effective policy, for `fleet-helper policy`.
 nlohmann::json policy_json(const HelperPolicy& policy);
 

@@ -37,8 +37,15 @@ const std::string k_helper_build = FLEET_HELPER_PATH;
 
 // A fake systemctl/apt-get: records what it got, then behaves as ./mode says ("slow": a second,
 // then a marker, as a systemctl that finishes what it was asked whatever happens to its caller).
+// The questions the helper asks first (apt-get -s, systemctl show) are recorded in ./queries
+// and answered from ./simulation and ./names (the unit's own name when there is none).
 constexpr const char* k_recorder = R"(#!/bin/sh
 here=$(dirname "$0")
+for last; do :; done
+case " $* " in
+*" -s "*) printf '%s\n' "$0" "$@" >> "$here/queries"; cat "$here/simulation" 2>/dev/null; exit 0 ;;
+*" show "*) printf '%s\n' "$0" "$@" >> "$here/queries"; cat "$here/names" 2>/dev/null || echo "$last"; exit 0 ;;
+esac
 printf '%s\n' "$0" "$@" > "$here/argv"
 /usr/bin/env > "$here/env"
 pwd > "$here/cwd"
@@ -80,8 +87,9 @@ protected:
     static void TearDownTestSuite() { fs::remove_all(s_root); }
 
     void SetUp() override {
-        fs::remove(fake("argv"));
-        fs::remove(fake("mode"));
+        for (const char* name : {"argv", "mode", "queries", "simulation", "names"}) {
+            fs::remove(fake(name));
+        }
         s_policy = s_root + "/helper.toml";
         write_policy("");
     }
@@ -169,7 +177,7 @@ TEST_F(Helper, RunsEveryAllowedPackageAction) {
     const std::string apt = fake("apt-get");
     const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> cases = {
         {{"package", "install", "htop"},
-         {apt, "-y", "-o", "Dpkg::Options::=--force-confdef", "-o",
+         {apt, "-y", "--no-remove", "-o", "Dpkg::Options::=--force-confdef", "-o",
           "Dpkg::Options::=--force-confold", "install", "--", "htop"}},
         {{"package", "remove", "htop"}, {apt, "-y", "remove", "--", "htop"}},
         {{"package", "update"}, {apt, "-y", "update"}},
@@ -179,6 +187,98 @@ TEST_F(Helper, RunsEveryAllowedPackageAction) {
         EXPECT_EQ(result.exit_code, 0) << result.out;
         EXPECT_EQ(recorded_argv(), argv);
     }
+    // Each transaction was simulated first; update changes no package and is not.
+    EXPECT_EQ(lines_of(read_file(fake("queries"))),
+              (std::vector<std::string>{apt, "-s", "--no-remove", "install", "--", "htop", apt,
+                                        "-s", "remove", "--", "htop"}));
+}
+
+// What apt would remove besides the named package decides, not the name alone.
+TEST_F(Helper, RefusesATransactionThatWouldRemoveMoreThanAsked) {
+    write_file(fake("simulation"), "Inst x\nRemv htop [3.2.2-2]\nRemv libnl-3-200:amd64 [1]\n",
+               0644);
+    ProcessResult result = helper({"package", "remove", "htop"});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("would also remove libnl-3-200"),
+              std::string::npos)
+        << result.out;
+    EXPECT_FALSE(fs::exists(fake("argv"))) << "it ran";
+    write_file(fake("simulation"), "Remv htop [3.2.2-2]\nRemv openssh-server [1:9.2]\n", 0644);
+    result = helper({"package", "remove", "htop"});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("would remove protected "
+                                                              "openssh-server"),
+              std::string::npos)
+        << result.out;
+    write_file(fake("simulation"), "Remv sudo [1.9.13]\nInst sudo-ldap\n", 0644);
+    result = helper({"package", "install", "htop"}); // an install removes nothing at all
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_FALSE(fs::exists(fake("argv")));
+    write_file(fake("simulation"), "Remv htop [3.2.2-2]\n", 0644);
+    EXPECT_EQ(helper({"package", "remove", "htop"}).exit_code, 0); // control: only htop
+    EXPECT_TRUE(fs::exists(fake("argv")));
+}
+
+// A protected unit under another spelling: its type suffix, an instance, or an alias that only
+// systemd knows (asked with systemctl show before anything is stopped).
+TEST_F(Helper, ProtectedUnitsAreProtectedUnderEverySpelling) {
+    std::string text = policy_text("");
+    text.replace(text.find("[services]\n"), 11,
+                 "[services]\n\"ssh.socket\" = [\"stop\"]\n\"sshd.service\" = [\"disable\"]\n"
+                 "\"ssh@x.service\" = [\"stop\"]\nremote-login = [\"stop\"]\n");
+    text.replace(text.find("service = [\"stop\"]"), 18, "service = []"); // no TOTP here
+    write_file(s_policy, text, 0644);
+    for (const auto& request : std::vector<std::vector<std::string>>{
+             {"service", "stop", "ssh.socket"},
+             {"service", "disable", "sshd.service"},
+             {"service", "stop", "ssh@x.service"}}) {
+        const ProcessResult result = helper(request);
+        EXPECT_EQ(result.exit_code, 2) << request[2] << ": " << result.out;
+        EXPECT_NE(result.out.find("protected"), std::string::npos) << result.out;
+    }
+    // An alias only systemd knows: remote-login.service is ssh.service here.
+    write_file(fake("names"), "ssh.service\nssh.service remote-login.service\n", 0644);
+    ProcessResult result = helper({"service", "stop", "remote-login"});
+    EXPECT_EQ(result.exit_code, 2) << result.out;
+    EXPECT_NE(answer(result)["error"].get<std::string>().find("protected (it is ssh.service)"),
+              std::string::npos)
+        << result.out;
+    EXPECT_FALSE(fs::exists(fake("argv")));
+    fs::remove(fake("names"));
+    result = helper({"service", "stop", "remote-login"}); // control: a unit of its own
+    EXPECT_EQ(result.exit_code, 0) << result.out;
+    EXPECT_EQ(recorded_argv().back(), "remote-login");
+}
+
+// The same judgement against this host's real apt (a wrapper runs the real apt-get only for
+// simulations, so nothing is ever installed or removed): openssh-client takes openssh-server
+// with it; sudo-ldap replaces sudo.
+TEST_F(Helper, RealAptSimulationsCatchWhatTheNameHides) {
+    if (fleet::test::run({"dpkg-query", "-W", "openssh-server", "sudo"}).exit_code != 0 ||
+        fleet::test::run({"apt-cache", "show", "sudo-ldap"}).exit_code != 0) {
+        GTEST_SKIP() << "needs openssh-server and sudo installed and sudo-ldap known to apt";
+    }
+    const std::string wrapper = fake("real-apt-get");
+    write_file(wrapper,
+               "#!/bin/sh\ncase \" $* \" in *\" -s \"*) exec /usr/bin/apt-get \"$@\" ;; esac\n"
+               "printf '%s\\n' \"$0\" \"$@\" > \"$(dirname \"$0\")/argv\"\n",
+               0755);
+    std::string text = policy_text("");
+    text.replace(text.find(fake("apt-get")), fake("apt-get").size(), wrapper);
+    text.replace(text.find("[packages]\n"), 11,
+                 "[packages]\nopenssh-client = [\"remove\"]\nsudo-ldap = [\"install\"]\n");
+    write_file(s_policy, text, 0644);
+    ProcessResult result = helper({"package", "remove", "openssh-client"});
+    EXPECT_EQ(result.exit_code, 2) << result.out;
+    EXPECT_NE(result.out.find("openssh-server"), std::string::npos) << result.out;
+    result = helper({"package", "install", "sudo-ldap"});
+    EXPECT_EQ(result.exit_code, 2) << result.out;
+    EXPECT_NE(result.out.find("remove is disabled"), std::string::npos) << result.out;
+    EXPECT_FALSE(fs::exists(fake("argv"))) << "a transaction ran";
+    result = helper({"package", "remove", "htop"}); // control: not installed, removes nothing
+    EXPECT_EQ(result.exit_code, 0) << result.out;
+    EXPECT_TRUE(fs::exists(fake("argv")));
+    fs::remove(wrapper);
 }
 
 TEST_F(Helper, BuildsTheEnvironmentFromNothing) {

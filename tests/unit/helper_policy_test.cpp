@@ -6,6 +6,7 @@
 #include "actions.hpp"
 #include "policy.hpp"
 #include "sudoers.hpp"
+#include "transaction.hpp"
 
 namespace fleet {
 namespace {
@@ -179,6 +180,42 @@ TEST(HelperSudoers, UserNamesAndFileNames) {
     EXPECT_EQ(sudoers_file_name("ubuntu"), "fleet-helper-ubuntu");
     EXPECT_EQ(sudoers_file_name("john.doe"), "fleet-helper-john%2edoe");
     EXPECT_NE(sudoers_file_name("john.doe"), sudoers_file_name("john_doe"));
+}
+
+TEST(HelperTransaction, ReadsRemovalsFromASimulation) {
+    EXPECT_EQ(simulated_removals("Reading package lists...\nRemv ansible-core [2.14]\n"
+                                 "Remv libnl-3-200:amd64 [3.7]\nInst x (1 Debian)\nConf x\n"),
+              (std::vector<std::string>{"ansible-core", "libnl-3-200"}));
+    EXPECT_TRUE(simulated_removals("Inst htop (3.2)\nConf htop\n").empty());
+}
+
+TEST(HelperTransaction, OnlyTheNamedPackageMayGo) {
+    const HelperPolicy policy = *parse_policy("", "test");
+    Request remove{Command::package, "remove", "htop", {}, {}, {}, false};
+    EXPECT_TRUE(judge_removals(policy, remove, {"htop"}));
+    EXPECT_TRUE(judge_removals(policy, remove, {}));
+    const Status more = judge_removals(policy, remove, {"htop", "libfoo"});
+    ASSERT_FALSE(more);
+    EXPECT_EQ(more.error().message, "package remove htop would also remove libfoo: only the "
+                                    "named package may go");
+    const Status guarded = judge_removals(policy, remove, {"htop", "openssh-server"});
+    ASSERT_FALSE(guarded);
+    EXPECT_NE(guarded.error().message.find("protected openssh-server"), std::string::npos);
+    Request install{Command::package, "install", "sudo-ldap", {}, {}, {}, false};
+    EXPECT_FALSE(judge_removals(policy, install, {"sudo-ldap"})); // an install removes nothing
+    EXPECT_TRUE(judge_removals(policy, install, {}));
+}
+
+TEST(HelperPolicy, ProtectedUnitsUnderEverySpelling) {
+    const HelperPolicy policy = *parse_policy(k_policy, "test");
+    for (const char* name : {"ssh", "ssh.service", "ssh.socket", "sshd.service",
+                             "ssh@192.0.2.1:22.service", "postgresql.service", "postgresql@15-main"}) {
+        EXPECT_TRUE(is_protected_unit(policy, {name})) << name;
+    }
+    for (const char* name : {"nginx", "nginx.service", "sshguard.service", "ssh-agent.service"}) {
+        EXPECT_FALSE(is_protected_unit(policy, {name})) << name;
+    }
+    EXPECT_TRUE(is_protected_unit(policy, {"remote-login.service", "ssh.service"}));
 }
 
 TEST(HelperPolicy, TheShippedExampleIsValidAndAllowsNothing) {
