@@ -39,7 +39,9 @@ protected:
         s_root = fleet::test::make_root_scratch("install-test");
         fs::create_directories(s_root + "/bin");
         for (const auto& [from, to] :
-             {std::pair{DISPATCH_PATH, "dispatch"}, std::pair{FLEET_HELPER_PATH, "fleet-helper"}}) {
+             {std::pair{DISPATCH_PATH, "dispatch"}, std::pair{FLEET_HELPER_PATH, "fleet-helper"},
+              std::pair{FLEET_LAUNCH_PATH, "fleet-launch"},
+              std::pair{FLEET_ADMIN_PATH, "fleet-admin"}}) {
             fs::copy_file(from, s_root + "/bin/" + to);
         }
         fleet::test::copy_executables(FAKES_DIR, s_root + "/fakes");
@@ -119,6 +121,7 @@ TEST_F(Install, MigratesTheOldScriptsAndTheOldCommandLineWorks) {
     ASSERT_EQ(stat(s_legacy.c_str(), &info), 0);
     EXPECT_EQ(info.st_uid, 0U); // root runs what is in it: the user cannot swap the links
     EXPECT_EQ(info.st_mode & 07777, 0755U);
+    EXPECT_NE(fleet::test::run({"lsattr", "-d", s_legacy}).out.find("-i-"), std::string::npos);
     EXPECT_NE(read_file("/etc/fleet-dispatch/config.toml").find("user = \"" + s_user + "\""),
               std::string::npos);
     ASSERT_EQ(stat("/etc/fleet-dispatch/secrets", &info), 0);
@@ -188,6 +191,70 @@ TEST_F(Install, MigratesTheOldScriptsAndTheOldCommandLineWorks) {
     EXPECT_FALSE(fs::exists("/etc/sudoers.d/fleet-helper-" + s_user));
     EXPECT_TRUE(fs::exists("/etc/fleet-dispatch/config.toml"));
     EXPECT_TRUE(fs::exists(run_dir + "/status.json"));
+}
+
+// What the user could do to the legacy directory in its home before: rename it away and put one
+// of its own, with its own dispatch-unified.sh, where SSM's root looks. Once set up, it can do
+// none of that; and a directory the user replaced by a symlink is refused, not followed.
+TEST_F(Install, TheLegacyDirectoryCannotBeSwappedByTheUser) {
+    const auto as_user = [&](const std::string& command) {
+        return fleet::test::run({"/usr/sbin/runuser", "-u", s_user, "--", "/bin/sh", "-c", command})
+            .exit_code;
+    };
+    // Control: the old world, where the user can swap it.
+    ASSERT_EQ(as_user("mv " + s_legacy + " " + s_legacy + ".x && mv " + s_legacy + ".x " +
+                      s_legacy),
+              0);
+    const ProcessResult result = setup({});
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_NE(as_user("mv " + s_legacy + " " + s_home + "/gone"), 0) << "renamed away";
+    EXPECT_NE(as_user("rm -f " + s_legacy + "/dispatch-unified.sh"), 0) << "removed";
+    EXPECT_NE(as_user("ln -sfn /tmp/evil " + s_legacy + "/dispatch-unified.sh"), 0);
+    EXPECT_NE(as_user("touch " + s_legacy + "/new"), 0);
+    EXPECT_EQ(fs::read_symlink(s_legacy + "/dispatch-unified.sh"), s_root + "/bin/dispatch");
+    EXPECT_TRUE(fs::is_directory(s_legacy));
+
+    // Given back by --uninstall, then replaced by a symlink to a root-only directory: a re-run
+    // refuses it, and changes nothing there.
+    ASSERT_EQ(setup({"--uninstall"}).exit_code, 0);
+    const std::string private_dir = s_root + "/private";
+    fs::create_directory(private_dir);
+    chmod(private_dir.c_str(), 0700);
+    ASSERT_EQ(as_user("mv " + s_legacy + " " + s_legacy + ".real && ln -s " + private_dir + " " +
+                      s_legacy),
+              0);
+    const ProcessResult swapped = setup({});
+    EXPECT_EQ(swapped.exit_code, 1) << swapped.out << swapped.err;
+    EXPECT_NE(swapped.err.find("is a symlink or not a directory"), std::string::npos)
+        << swapped.err;
+    struct stat info {};
+    ASSERT_EQ(stat(private_dir.c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 07777, 0700U) << "setup changed the directory behind the link";
+    EXPECT_FALSE(fs::exists(private_dir + "/dispatch-unified.sh"));
+    fs::remove(s_legacy);
+    fs::rename(s_legacy + ".real", s_legacy);
+    fs::remove_all(private_dir);
+    fs::remove_all("/etc/fleet-dispatch");
+}
+
+// Where the filesystem has no immutable flag (ramfs here, in a mount namespace of its own), the
+// old command lines are not kept: nothing is linked, the error names what to use instead.
+TEST_F(Install, WithoutAnImmutableFlagTheOldNamesAreRefused) {
+    const std::string mount_point = s_root + "/ramfs";
+    fs::create_directory(mount_point);
+    const std::string legacy = mount_point + "/claude-executor";
+    const ProcessResult result = fleet::test::run(
+        {"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+         "mount -t ramfs none \"$1\" && mkdir \"$1/claude-executor\" && echo old > "
+         "\"$1/claude-executor/dispatch.sh\" && \"$2\" legacy-dir --dir \"$1/claude-executor\" "
+         "--target /usr/bin/dispatch; echo \"exit=$?\"; ls -a \"$1/claude-executor\"",
+         "sh", mount_point, s_root + "/bin/fleet-admin"});
+    EXPECT_NE(result.out.find("exit=1"), std::string::npos) << result.out << result.err;
+    EXPECT_NE(result.err.find("cannot be made immutable"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("/usr/bin/dispatch-unified TASK PROMPT"), std::string::npos)
+        << result.err;
+    EXPECT_EQ(result.out.find("dispatch-unified.sh"), std::string::npos) << result.out;
+    fs::remove(mount_point);
 }
 
 TEST_F(Install, RefusesBadInputBeforeChangingAnything) {

@@ -23,6 +23,8 @@ std::string join(const std::vector<std::string>& parts) {
 
 Accounts::~Accounts() {
     for (auto it = m_users.rbegin(); it != m_users.rend(); ++it) {
+        // An immutable directory (the legacy directory a test left behind) would keep the home.
+        run({"chattr", "-R", "-f", "-i", "/home/" + *it});
         run({"userdel", "-r", "-f", *it});
     }
     for (auto it = m_groups.rbegin(); it != m_groups.rend(); ++it) {
