@@ -161,12 +161,19 @@ TEST(HelperActions, BuildsFixedArgvWithDoubleDash) {
         (std::vector<std::string>{"/opt/bin/systemctl", "--no-pager", "restart", "--", "nginx"}));
     EXPECT_EQ(action_argv(p, request(Command::package, "install", "htop")),
               (std::vector<std::string>{
-                  "/opt/bin/apt-get", "-y", "-o", "Dpkg::Options::=--force-confdef", "-o",
-                  "Dpkg::Options::=--force-confold", "install", "--", "htop"}));
+                  "/opt/bin/apt-get", "-y", "--no-remove", "-o", "Dpkg::Options::=--force-confdef",
+                  "-o", "Dpkg::Options::=--force-confold", "install", "--", "htop"}));
     EXPECT_EQ(action_argv(p, request(Command::package, "remove", "htop")),
               (std::vector<std::string>{"/opt/bin/apt-get", "-y", "remove", "--", "htop"}));
     EXPECT_EQ(action_argv(p, request(Command::package, "update")),
               (std::vector<std::string>{"/opt/bin/apt-get", "-y", "update"}));
+    // Every transaction but update is simulated first (transaction.hpp).
+    EXPECT_EQ(simulation_argv(p, request(Command::package, "install", "htop")),
+              (std::vector<std::string>{"/opt/bin/apt-get", "-s", "--no-remove", "install", "--",
+                                        "htop"}));
+    EXPECT_EQ(simulation_argv(p, request(Command::package, "upgrade")),
+              (std::vector<std::string>{"/opt/bin/apt-get", "-s", "upgrade"}));
+    EXPECT_TRUE(simulation_argv(p, request(Command::package, "update")).empty());
 }
 
 TEST(HelperSudoers, UserNamesAndFileNames) {
