@@ -6,8 +6,9 @@
 // required or refused, 4 usage.
 //
 // Order of work, as root:
-//   block TERM, INT, HUP, QUIT                 sudo relays the caller's signals: none may end
+//   block every signal but the fault ones      sudo relays the caller's signals: none may end
 //                                              the helper between an action and its record
+//   root's resource limits                     not the caller's, which sudo hands down
 //   umask 077; not dumpable; no core files     the TOTP secret passes through this process
 //   parse argv                                 a usage error is still answered and audited
 //   started through sudo?                      SUDO_* set by sudo, or sudo as the parent
@@ -20,6 +21,7 @@
 //   audit "start" to both sinks, then run      the file sink failing refuses the action: an
 //                                              action never runs without a record
 //   audit "end" (also after an exception, with the signals that arrived meanwhile); answer
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -60,9 +62,29 @@ enum Exit { k_ok = 0, k_failed = 1, k_refused = 2, k_totp = 3, k_usage = 4 };
 constexpr size_t k_max_output = size_t{64} * 1024;
 constexpr const char* k_default_audit_log = "/var/log/fleet-dispatch/helper.log";
 constexpr const char* k_qrencode = "/usr/bin/qrencode";
-// Held (blocked) for the helper's whole life: what sudo relays from the caller cannot end it
-// between an action and its audit record. The actions get them unblocked (probe.hpp).
-constexpr int k_held_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+// Not held: the signals a fault raises synchronously (blocking them would hang or kill the
+// process anyway). Every other catchable signal is held (blocked) for the helper's whole life:
+// sudo relays TERM, INT, HUP, QUIT, USR1, USR2, ALRM... from the caller, and a caller may
+// signal its own sudo; none may end the helper between an action and its audit record. The
+// actions get every signal unblocked (probe.hpp).
+constexpr int k_fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+
+// The limits an action gets, whatever the caller's were (sudo hands them down): a caller's small
+// RLIMIT_CPU, RLIMIT_AS or RLIMIT_NOFILE could end dpkg halfway through an unpack the simulation
+// passed, or the helper before its end record (SIGXCPU, SIGXFSZ). Root's defaults; where root
+// lacks CAP_SYS_RESOURCE (a container) a hard limit stays and the soft one is raised to it,
+// except for CPU time and file size, whose signals would end the helper: those must be unlimited.
+struct Limit {
+    int resource;
+    rlim_t soft;
+    rlim_t hard;
+};
+constexpr Limit k_limits[] = {
+    {RLIMIT_CPU, RLIM_INFINITY, RLIM_INFINITY},   {RLIMIT_FSIZE, RLIM_INFINITY, RLIM_INFINITY},
+    {RLIMIT_DATA, RLIM_INFINITY, RLIM_INFINITY},  {RLIMIT_AS, RLIM_INFINITY, RLIM_INFINITY},
+    {RLIMIT_STACK, rlim_t{8} << 20, RLIM_INFINITY}, {RLIMIT_NOFILE, 1024, 1 << 20},
+    {RLIMIT_NPROC, RLIM_INFINITY, RLIM_INFINITY}, {RLIMIT_MEMLOCK, rlim_t{8} << 20, rlim_t{8} << 20},
+};
 
 constexpr const char* k_help = R"(usage: fleet-helper [--policy PATH] COMMAND ...
 
@@ -457,42 +479,75 @@ Status AuditTrail::record(const Outcome& outcome, Phase phase) const {
     return m_log ? m_log->append(text) : Status(Ok{});
 }
 
-// The signals blocked at the start (k_held_signals) that arrived since, by name.
+// The held signals that arrived since the start, by name.
 std::vector<std::string> held_signals_pending() {
     sigset_t pending;
     std::vector<std::string> names;
     if (::sigpending(&pending) != 0) {
         return names;
     }
-    for (const int sig : k_held_signals) {
-        if (sigismember(&pending, sig) == 1) {
-            names.push_back(std::string("SIG") + sigabbrev_np(sig));
+    for (int sig = 1; sig < SIGRTMIN; ++sig) {
+        // SIGCHLD (the actions' own ends), SIGPIPE (ignored), SIGWINCH, SIGURG: no one's request.
+        const bool routine = sig == SIGCHLD || sig == SIGPIPE || sig == SIGWINCH || sig == SIGURG;
+        if (!routine && sigismember(&pending, sig) == 1) {
+            const char* name = sigabbrev_np(sig);
+            names.push_back(name != nullptr ? std::string("SIG") + name : std::to_string(sig));
         }
     }
     return names;
 }
 
-// harden_guard_process (tools.hpp), and a small RLIMIT_FSIZE from the caller lifted: SIGXFSZ in
-// the middle of the state or audit write would lose it.
-bool harden_process() {
-    const rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
-    return harden_guard_process() &&
-           (::geteuid() != 0 || ::setrlimit(RLIMIT_FSIZE, &unlimited) == 0);
+// harden_guard_process (tools.hpp), and root's resource limits (k_limits) instead of the
+// caller's. Empty, or what stopped it.
+std::string harden_process() {
+    if (!harden_guard_process()) {
+        return std::string("cannot set up the process: ") + std::strerror(errno);
+    }
+    if (::geteuid() != 0) {
+        return ""; // only root may raise them; without root nothing runs as root anyway
+    }
+    for (const Limit& limit : k_limits) {
+        const rlimit wanted{limit.soft, limit.hard};
+        if (::setrlimit(limit.resource, &wanted) == 0) {
+            continue;
+        }
+        rlimit current{};
+        if (errno != EPERM || ::getrlimit(limit.resource, &current) != 0) {
+            return std::string("cannot set a resource limit: ") + std::strerror(errno);
+        }
+        const bool must_be_unlimited =
+            limit.resource == RLIMIT_CPU || limit.resource == RLIMIT_FSIZE;
+        if (must_be_unlimited && current.rlim_max != RLIM_INFINITY) {
+            return std::string("the caller's ") +
+                   (limit.resource == RLIMIT_CPU ? "CPU time" : "file size") +
+                   " limit cannot be lifted, and it could end an action halfway: refused";
+        }
+        const rlimit raised{std::min(limit.soft, current.rlim_max), current.rlim_max};
+        if (::setrlimit(limit.resource, &raised) != 0) {
+            return std::string("cannot set a resource limit: ") + std::strerror(errno);
+        }
+    }
+    return "";
 }
 
-// Blocks k_held_signals; false, errno set, when it cannot.
+// Blocks every catchable signal but the fault signals; false, errno set, when it cannot.
 bool hold_signals() {
     sigset_t held;
-    sigemptyset(&held);
-    for (const int sig : k_held_signals) {
-        sigaddset(&held, sig);
+    sigfillset(&held);
+    for (const int sig : k_fault_signals) {
+        sigdelset(&held, sig);
     }
     return ::sigprocmask(SIG_BLOCK, &held, nullptr) == 0;
 }
 
 int helper_main(int argc, char** argv) {
-    if (!hold_signals() || !harden_process()) {
+    if (!hold_signals()) {
         std::cerr << "fleet-helper: cannot set up the process: " << std::strerror(errno) << "\n";
+        return k_refused;
+    }
+    if (const std::string problem = harden_process(); !problem.empty()) {
+        std::cout << json_line({{"ok", false}, {"error", problem}}) << "\n";
+        std::cerr << "fleet-helper: " << problem << "\n";
         return k_refused;
     }
     const std::vector<std::string> args(argv + 1, argv + argc);

@@ -596,7 +596,7 @@ TEST_F(Helper, AuditsEveryRequestOnOneEscapedLine) {
     EXPECT_EQ(info.st_mode & 07777, 0600U);
 }
 
-// sudo relays the caller's signals to the helper. A TERM in the middle of an action must not end
+// sudo relays the caller's signals to the helper. A signal in the middle of an action must not end
 // the helper before the action is on record: a "start" record before it runs, an "end" record
 // after, with the signal noted; the action finishes as systemctl would.
 TEST_F(Helper, ASignalDuringAnActionNeverLeavesItUnaudited) {
@@ -611,6 +611,8 @@ TEST_F(Helper, ASignalDuringAnActionNeverLeavesItUnaudited) {
     ASSERT_TRUE(fs::exists(fake("slow"))) << "the action never started";
     ASSERT_EQ(kill(started.pid, SIGTERM), 0);
     ASSERT_EQ(kill(started.pid, SIGHUP), 0);
+    ASSERT_EQ(kill(started.pid, SIGUSR1), 0); // sudo relays USR1 too; its default is to end
+    ASSERT_EQ(kill(started.pid, SIGALRM), 0);
     const ProcessResult result = fleet::test::finish(started);
     EXPECT_EQ(result.signal, 0) << "a signal ended the helper";
     EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
@@ -623,8 +625,32 @@ TEST_F(Helper, ASignalDuringAnActionNeverLeavesItUnaudited) {
     EXPECT_FALSE(records[0].contains("exit_code")); // not over yet
     EXPECT_EQ(records[1]["phase"], "end");
     EXPECT_EQ(records[1]["exit_code"], 0);
-    EXPECT_EQ(records[1]["signals"], json({"SIGTERM", "SIGHUP"}));
+    EXPECT_EQ(records[1]["signals"], json({"SIGHUP", "SIGUSR1", "SIGALRM", "SIGTERM"}));
     EXPECT_EQ(records[0]["pid"], records[1]["pid"]);
+}
+
+// sudo hands the caller's resource limits down: the action gets root's (or, without
+// CAP_SYS_RESOURCE, the caller's hard ones in full), and a CPU time or file size limit that would
+// end it halfway is refused outright.
+TEST_F(Helper, TheCallersResourceLimitsNeverReachTheAction) {
+    const std::string limits = fake("limits");
+    write_file(fake("mode"), "ok", 0644);
+    // The fake reports the limits it got.
+    const std::string reporter = fake("limit-reporter");
+    write_file(reporter, "#!/bin/sh\nulimit -Sn > " + limits + "\n", 0755);
+    std::string text = policy_text("");
+    text.replace(text.find(fake("systemctl")), fake("systemctl").size(), reporter);
+    write_file(s_policy, text, 0644);
+    const ProcessResult few_files = fleet::test::run(
+        {"prlimit", "--nofile=16:64", s_helper, "--policy", s_policy, "service", "status", "nginx"});
+    EXPECT_EQ(few_files.exit_code, 0) << few_files.out << few_files.err;
+    EXPECT_NE(read_file(limits), "16\n") << "the caller's soft limit reached the action";
+    const ProcessResult cpu = fleet::test::run(
+        {"prlimit", "--cpu=5:5", s_helper, "--policy", s_policy, "service", "status", "nginx"});
+    EXPECT_EQ(cpu.exit_code, 2) << cpu.out;
+    EXPECT_NE(cpu.out.find("CPU time limit cannot be lifted"), std::string::npos) << cpu.out;
+    fs::remove(limits);
+    fs::remove(reporter);
 }
 
 // A caller that closes stdout or leaves with the reader of it: the audit log neither receives
