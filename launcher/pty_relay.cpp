@@ -77,20 +77,26 @@ bool write_fully(int fd, const char* data, size_t size) {
     return true;
 }
 
-// Reads what the master holds without waiting and hands it to `out_fd` (-1: dropped). False at
-// EIO or EOF: no process holds the slave any more.
-bool copy_output(int master, int& out_fd) {
+// How much of the master one turn of the loop copies, and how much is still handed on once the
+// command has ended: a writer that never stops (`yes`, or a child left on the pty) must not keep
+// the relay from its signals and stdin, nor from ending.
+constexpr int k_reads_per_turn = 4;
+constexpr int k_reads_after_end = 64; // 1 MiB
+
+// Reads at most `reads` chunks of what the master holds, without waiting, and hands them to
+// `out_fd` (-1: dropped). False at EIO or EOF: no process holds the slave any more.
+bool copy_output(int master, int& out_fd, int reads) {
     char buffer[16384];
-    for (;;) {
+    for (int i = 0; i < reads; ++i) {
         const ssize_t n = ::read(master, buffer, sizeof buffer);
-        if (n > 0) {
-            if (out_fd >= 0 && !write_fully(out_fd, buffer, static_cast<size_t>(n))) {
-                out_fd = -1; // the caller's terminal is gone: keep draining, drop the bytes
-            }
-            continue;
+        if (n <= 0) {
+            return n < 0 && (errno == EINTR || errno == EAGAIN);
         }
-        return n < 0 && (errno == EINTR || errno == EAGAIN);
+        if (out_fd >= 0 && !write_fully(out_fd, buffer, static_cast<size_t>(n))) {
+            out_fd = -1; // the caller's terminal is gone: keep draining, drop the bytes
+        }
     }
+    return true;
 }
 
 // The parent's side: relays until the command has ended, then returns its shell code. The
@@ -127,13 +133,13 @@ int relay(pid_t child, int master, int signals, int in_fd, int out_fd) {
             if (::waitpid(child, &status, WNOHANG) == child) {
                 // What the command wrote last is in the master already: hand it on, then stop.
                 if (master_open) {
-                    copy_output(master, out_fd);
+                    copy_output(master, out_fd, k_reads_after_end);
                 }
                 return decode_wait_status(status).shell_code();
             }
         }
         if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-            master_open = copy_output(master, out_fd);
+            master_open = copy_output(master, out_fd, k_reads_per_turn);
         }
         if ((fds[1].revents & POLLOUT) != 0) {
             const ssize_t n = ::write(master, pending.data(), pending.size());

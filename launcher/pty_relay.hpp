@@ -17,10 +17,13 @@
 //           poll(2) on stdin, the pty master and a self-pipe of SIGCHLD, SIGWINCH, SIGTERM,
 //           SIGHUP, SIGINT and SIGQUIT: stdin -> master, master -> the caller's terminal
 //           (the first of fd 1, 2, 0 that is one), a window change -> TIOCSWINSZ on the master,
-//           TERM/HUP/INT/QUIT -> the command's process group. When the command ends: what the
-//           master still holds is written out, the master closed (whatever the command left on
-//           the pty gets EIO and SIGHUP, never root's terminal), the caller's terminal modes
-//           restored, and the parent returns the command's status as a shell code.
+//           TERM/HUP/INT/QUIT -> the command's process group. Each turn copies at most 64 KiB
+//           of output, so a writer that never stops cannot starve signals or stdin. When the
+//           command ends: what the master holds is written out (1 MiB at most: a child left
+//           writing on the pty cannot keep the relay alive), the master closed (whatever the
+//           command left on the pty gets EIO and SIGHUP, never root's terminal), the caller's
+//           terminal modes restored, and the parent returns the command's status as a shell
+//           code.
 #pragma once
 
 #include "result.hpp"

@@ -1,6 +1,7 @@
 // Integration tests for fleet-launch: the built binary, run as root, against throwaway users.
 // Every refusal has a control that shows the same request passes without the forbidden part.
 #include <algorithm>
+#include <chrono>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -425,6 +426,22 @@ TEST_F(FleetLaunch, ABackgroundChildCannotReadWhatRootTypesNext) {
     EXPECT_EQ(value_after(session(setpriv), "stolen"), "[typed-by-root]"); // control
     EXPECT_NE(value_after(session(k_launcher + " " + s_a), "stolen"), "[typed-by-root]");
     std::filesystem::remove(stolen);
+}
+
+// A child the command leaves writing on its pty (ignoring SIGHUP) must not keep root's relay
+// copying forever after the command has ended.
+TEST_F(FleetLaunch, AWriterLeftOnThePtyDoesNotKeepTheRelayAlive) {
+    RunOptions bounded;
+    bounded.timeout_seconds = 30;
+    const auto started = std::chrono::steady_clock::now();
+    const ProcessResult result = fleet::test::run(
+        {"script", "-qec",
+         k_launcher + " " + s_a + " /bin/sh -c '(trap \"\" HUP; exec yes) & sleep 0.2; exit 3'",
+         "/dev/null"},
+        bounded);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+    EXPECT_EQ(result.exit_code, 3);
+    EXPECT_NE(result.out.find("y\r\ny\r\n"), std::string::npos); // it did relay
 }
 
 // With stdio redirected, the command still had root's controlling terminal through /dev/tty.
