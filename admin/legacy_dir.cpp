@@ -37,15 +37,23 @@ Result<std::vector<std::string>> components(const std::string& path) {
     return parts;
 }
 
-// The directory that holds `parts.back()`, opened O_PATH without following any symlink.
+// The directory that holds `parts.back()`, opened O_PATH without following any symlink. Every
+// directory above that one must be root's and not writable by group or others: the parent may
+// be the user's home (it is, for the old scripts), nothing above it may.
 Result<Fd> open_parent(const std::string& path, const std::vector<std::string>& parts) {
     Fd dir(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    std::string shown;
+    std::string shown = "/";
     for (size_t i = 0; i + 1 < parts.size(); ++i) {
-        shown += "/" + parts[i];
-        if (!dir.valid()) {
-            break;
+        struct stat info {};
+        if (!dir.valid() || ::fstat(dir.get(), &info) != 0) {
+            return system_error("legacy directory " + path + ": " + shown, errno);
         }
+        if (info.st_uid != 0 || (info.st_mode & 022) != 0) {
+            return input_error("legacy directory " + path + ": " + shown +
+                               " must be root's and not writable by group or others: whoever "
+                               "can write it could swap the directories below");
+        }
+        shown = (shown == "/" ? "" : shown) + "/" + parts[i];
         dir = Fd(::openat(dir.get(), parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW |
                                                            O_CLOEXEC));
         if (!dir.valid()) {
@@ -59,6 +67,21 @@ Result<Fd> open_parent(const std::string& path, const std::vector<std::string>& 
         return system_error("legacy directory " + path, errno);
     }
     return dir;
+}
+
+// Whether `path` (walked again from "/", no symlink followed) is still the directory `dir` is
+// open on: the user could have renamed it away before it became immutable.
+bool still_there(const std::string& path, int dir) {
+    Result<std::vector<std::string>> parts = components(path);
+    if (!parts) {
+        return false;
+    }
+    Result<Fd> parent = open_parent(path, *parts);
+    struct stat there {};
+    struct stat own {};
+    return parent &&
+           ::fstatat(parent->get(), parts->back().c_str(), &there, AT_SYMLINK_NOFOLLOW) == 0 &&
+           ::fstat(dir, &own) == 0 && there.st_dev == own.st_dev && there.st_ino == own.st_ino;
 }
 
 Result<unsigned> get_flags(int fd, const std::string& path) {
@@ -197,7 +220,22 @@ Status install_legacy_dir(const LegacyDirRequest& request, Changes& changes) {
     if (::fchown(dir.get(), 0, 0) != 0 || ::fchmod(dir.get(), k_dir_mode) != 0) {
         return system_error("make " + path + " root's", errno);
     }
+    // From here on, any way out but success takes the links away again: a directory that is
+    // not immutable (or not where SSM looks) must not lead root anywhere.
     std::vector<std::string> linked;
+    const auto give_up = [&](const Error& error) -> Status {
+        if (Result<unsigned> now = get_flags(dir.get(), path); now) {
+            [[maybe_unused]] const Status cleared =
+                set_flags(dir.get(), *now & ~FS_IMMUTABLE_FL, path);
+        }
+        for (const std::string& name : linked) {
+            ::unlinkat(dir.get(), name.c_str(), 0);
+        }
+        if (!linked.empty()) {
+            changes.push_back("removed the links again (the old scripts stay as .orig)");
+        }
+        return error;
+    };
     for (const std::string& name : legacy_script_names()) {
         if (links_to(dir.get(), name, request.target)) {
             linked.push_back(name);
@@ -205,28 +243,30 @@ Status install_legacy_dir(const LegacyDirRequest& request, Changes& changes) {
         }
         if (exists_at(dir.get(), name) &&
             ::renameat(dir.get(), name.c_str(), dir.get(), (name + ".orig").c_str()) != 0) {
-            return system_error("keep " + path + "/" + name + " as .orig", errno);
+            return give_up(system_error("keep " + path + "/" + name + " as .orig", errno));
         }
         if (::symlinkat(request.target.c_str(), dir.get(), name.c_str()) != 0) {
-            return system_error("link " + path + "/" + name, errno);
+            return give_up(system_error("link " + path + "/" + name, errno));
         }
         linked.push_back(name);
     }
     Result<unsigned> now = get_flags(dir.get(), path);
     const Status made = now ? set_flags(dir.get(), *now | FS_IMMUTABLE_FL, path) : now.error();
     Result<unsigned> check = get_flags(dir.get(), path);
-    if (made && check && (*check & FS_IMMUTABLE_FL) != 0) {
-        return Ok{};
+    if (!made || !check || (*check & FS_IMMUTABLE_FL) == 0) {
+        return give_up(input_error(
+            path + " cannot be made immutable on this filesystem (" +
+            (made ? std::string("the flag did not stick") : made.error().message) +
+            "), so its old command lines are not kept: " + instead(request)));
     }
-    // Not immutable: the user could still swap the directory, so the old names must not lead
-    // root anywhere. The old scripts stay as .orig.
-    for (const std::string& name : linked) {
-        ::unlinkat(dir.get(), name.c_str(), 0);
+    // Immutable now, so this answer cannot change any more: is it still the directory SSM's
+    // command lines name, or was it renamed away meanwhile?
+    if (!still_there(path, dir.get())) {
+        return give_up(input_error(path + " was moved while it was set up (by its parent's "
+                                          "owner?): refused; see what is there now and run "
+                                          "again"));
     }
-    changes.push_back("removed the links again: " + path + " cannot be made immutable here");
-    return input_error(path + " cannot be made immutable on this filesystem (" +
-                       (made ? std::string("the flag did not stick") : made.error().message) +
-                       "), so its old command lines are not kept: " + instead(request));
+    return Ok{};
 }
 
 Status uninstall_legacy_dir(const LegacyDirRequest& request, Changes& changes) {

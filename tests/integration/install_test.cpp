@@ -234,6 +234,19 @@ TEST_F(Install, TheLegacyDirectoryCannotBeSwappedByTheUser) {
     fs::remove(s_legacy);
     fs::rename(s_legacy + ".real", s_legacy);
     fs::remove_all(private_dir);
+
+    // Deeper in the home: the user could swap a directory above it, so that is refused too.
+    ASSERT_EQ(as_user("mkdir -p " + s_home + "/tools/claude-executor"), 0);
+    const std::string deeper = s_home + "/tools/claude-executor";
+    std::vector<std::string> args{k_install,      "--user",         s_user,
+                                  "--legacy-dir", deeper,           "--bindir",
+                                  s_root + "/bin", "--unit-path",   s_root + "/units",
+                                  "--systemd-dir", s_root + "/systemd"};
+    const ProcessResult nested = fleet::test::run(args);
+    EXPECT_EQ(nested.exit_code, 1) << nested.out << nested.err;
+    EXPECT_NE(nested.err.find(s_home + " must be root's"), std::string::npos) << nested.err;
+    EXPECT_FALSE(fs::exists(deeper + "/dispatch-unified.sh"));
+    fs::remove_all(s_home + "/tools");
     fs::remove_all("/etc/fleet-dispatch");
 }
 
