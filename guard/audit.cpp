@@ -2,7 +2,9 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <thread>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -58,6 +60,22 @@ Result<AuditLog> AuditLog::open(const std::string& path, Access access) {
 Status AuditLog::append(const std::string& line) const {
     if (const int err = write_all(m_fd.get(), line + "\n"); err != 0) {
         return system_error("audit log " + m_path, err);
+    }
+    return Ok{};
+}
+
+Status AuditLog::lock_exclusive(std::chrono::milliseconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (::flock(m_fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            return system_error("lock " + m_path, errno);
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return input_error("another package action is still running (its lock on " +
+                               m_path + " was not free within " +
+                               std::to_string(timeout.count() / 1000) + " s)");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return Ok{};
 }

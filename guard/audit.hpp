@@ -14,6 +14,7 @@
 //   write(line + "\n") in one call: O_APPEND makes concurrent helpers' lines whole
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "fd.hpp"
@@ -30,6 +31,11 @@ public:
     static Result<AuditLog> open(const std::string& path, Access access = Access::root_only);
 
     Status append(const std::string& line) const;
+
+    // flock(LOCK_EX) on the log file, retried every 100 ms up to `timeout`; held until the
+    // process ends. fleet-helper takes it around a package action's simulation and run, so no
+    // other helper's transaction changes what apt would do in between.
+    Status lock_exclusive(std::chrono::milliseconds timeout) const;
 
 private:
     explicit AuditLog(Fd fd, std::string path) : m_fd(std::move(fd)), m_path(std::move(path)) {}

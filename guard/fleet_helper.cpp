@@ -168,6 +168,11 @@ public:
     // Writes the line; the file sink's result (syslog is best effort).
     Status record(const Outcome& outcome, Phase phase) const;
 
+    // AuditLog::lock_exclusive on the file sink.
+    Status lock(std::chrono::milliseconds timeout) const {
+        return m_log ? m_log->lock_exclusive(timeout) : m_log.error();
+    }
+
     std::chrono::milliseconds elapsed() const {
         return std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - m_started);
@@ -206,6 +211,11 @@ Result<ProbeResult> ask(const HelperPolicy& policy, const std::vector<std::strin
     limits.max_output = k_max_output;
     limits.workdir = "/";
     Result<ProbeResult> result = run_bounded(argv, action_environment(), limits);
+    if (result && result->truncated) {
+        return input_error(argv[0].substr(argv[0].rfind('/') + 1) + " " + argv[1] +
+                           ": more than " + std::to_string(k_max_output) +
+                           " bytes of answer, not judged");
+    }
     if (result && !result->succeeded()) {
         // apt's own reason is its last "E: " line; otherwise how it ended.
         const size_t at = result->output.rfind("E: ");
@@ -262,6 +272,13 @@ Outcome run_action(const HelperPolicy& policy, const Request& request, const Aud
     const std::vector<std::string> argv = action_argv(policy, request);
     if (Status trusted = check_trusted_executable(argv[0]); !trusted) {
         return refused(trusted.error().message);
+    }
+    // Package actions one at a time, from simulation to end: what apt would remove must not
+    // change in between.
+    if (request.command == Command::package) {
+        if (Status locked = trail.lock(policy.timeout); !locked) {
+            return refused(locked.error().message);
+        }
     }
     if (std::optional<Outcome> refusal = vet_action(policy, request)) {
         return *refusal;

@@ -26,7 +26,8 @@ std::vector<std::string> simulated_removals(std::string_view output) {
         }
         const std::string_view line = output.substr(start, end - start);
         start = end + 1;
-        if (!line.starts_with("Remv ")) {
+        // "Purg" when apt is configured to purge (APT::Get::Purge): a removal as well.
+        if (!line.starts_with("Remv ") && !line.starts_with("Purg ")) {
             continue;
         }
         std::string_view name = line.substr(5);

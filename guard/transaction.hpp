@@ -20,7 +20,8 @@
 
 namespace fleet {
 
-// The packages a simulation would remove: NAME of each "Remv NAME[:ARCH] [VERSION]" line.
+// The packages a simulation would remove: NAME of each "Remv NAME[:ARCH] [VERSION]" (or "Purg")
+// line.
 std::vector<std::string> simulated_removals(std::string_view output);
 
 // Whether `request` (a package action) may go on, given what its simulation would remove.

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <liboath/oath.h>
 #include <sstream>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -214,9 +216,31 @@ TEST_F(Helper, RefusesATransactionThatWouldRemoveMoreThanAsked) {
     result = helper({"package", "install", "htop"}); // an install removes nothing at all
     EXPECT_EQ(result.exit_code, 2);
     EXPECT_FALSE(fs::exists(fake("argv")));
+    // A simulation too long to read whole is not judged on its first part.
+    write_file(fake("simulation"), std::string(70000, '#') + "\nRemv openssh-server [1]\n", 0644);
+    result = helper({"package", "remove", "htop"});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(result.out.find("not judged"), std::string::npos) << result.out;
     write_file(fake("simulation"), "Remv htop [3.2.2-2]\n", 0644);
     EXPECT_EQ(helper({"package", "remove", "htop"}).exit_code, 0); // control: only htop
     EXPECT_TRUE(fs::exists(fake("argv")));
+}
+
+// Package actions run one at a time, from their simulation to their end: another helper's
+// transaction cannot change what apt would remove in between. The lock is the audit log's.
+TEST_F(Helper, PackageActionsWaitForEachOther) {
+    write_policy("timeout = \"1s\"\n");
+    const int log = open((s_root + "/log/helper.log").c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    ASSERT_GE(log, 0);
+    ASSERT_EQ(flock(log, LOCK_EX), 0); // as a helper in the middle of a transaction holds it
+    ProcessResult result = helper({"package", "install", "htop"});
+    EXPECT_EQ(result.exit_code, 2) << result.out;
+    EXPECT_NE(result.out.find("another package action is still running"), std::string::npos)
+        << result.out;
+    EXPECT_FALSE(fs::exists(fake("argv")));
+    EXPECT_EQ(helper({"service", "restart", "nginx"}).exit_code, 0); // services do not wait
+    close(log);
+    EXPECT_EQ(helper({"package", "install", "htop"}).exit_code, 0); // control: the lock is free
 }
 
 // A protected unit under another spelling: its type suffix, an instance, or an alias that only

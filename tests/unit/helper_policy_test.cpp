@@ -194,6 +194,8 @@ TEST(HelperTransaction, ReadsRemovalsFromASimulation) {
                                  "Remv libnl-3-200:amd64 [3.7]\nInst x (1 Debian)\nConf x\n"),
               (std::vector<std::string>{"ansible-core", "libnl-3-200"}));
     EXPECT_TRUE(simulated_removals("Inst htop (3.2)\nConf htop\n").empty());
+    EXPECT_EQ(simulated_removals("Purg openssh-server [1:9.2]\n"), // APT::Get::Purge
+              (std::vector<std::string>{"openssh-server"}));
 }
 
 TEST(HelperTransaction, OnlyTheNamedPackageMayGo) {
