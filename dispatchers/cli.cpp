@@ -32,6 +32,7 @@ cxxopts::Options make_options() {
         ("dry-run", "prune: only say what would be removed")
         ("f,follow", "logs: follow the log until the run ends")
         ("tail", "logs: only the last N lines", cxxopts::value<std::string>())
+        ("raw", "logs: the agents' bytes unescaped, whatever stdout is")
         ("console", "run: full, summary or none", cxxopts::value<std::string>())
         ("fix", "doctor: repair what can be repaired")
         ("h,help", "show this help")
@@ -66,7 +67,7 @@ Status only_for(const cxxopts::ParseResult& parsed, const std::string& subcomman
                 const std::vector<const char*>& allowed) {
     for (const char* option :
          {"agents", "user", "timeout", "prompt-file", "json", "limit", "agent", "detach", "label",
-          "state", "older-than", "keep", "dry-run", "follow", "tail", "console", "fix"}) {
+          "state", "older-than", "keep", "dry-run", "follow", "tail", "raw", "console", "fix"}) {
         if (parsed.count(option) != 0 &&
             std::find_if(allowed.begin(), allowed.end(), [&](const char* a) {
                 return std::string(a) == option;
@@ -114,6 +115,7 @@ Status read_options(const cxxopts::ParseResult& parsed, CommandLine& line) {
         line.agent = parsed["agent"].as<std::string>();
     }
     line.follow = parsed.count("follow") != 0;
+    line.raw = parsed.count("raw") != 0;
     if (parsed.count("tail") != 0) {
         Result<size_t> tail = parse_count("--tail", parsed["tail"].as<std::string>());
         if (!tail) {
@@ -229,7 +231,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
         static const std::map<std::string, std::pair<Subcommand, std::vector<const char*>>>
             k_run_commands = {
                 {"status", {Subcommand::status, {"json"}}},
-                {"logs", {Subcommand::logs, {"agent", "follow", "tail"}}},
+                {"logs", {Subcommand::logs, {"agent", "follow", "tail", "raw"}}},
                 {"wait", {Subcommand::wait, {"timeout"}}},
                 {"cancel", {Subcommand::cancel, {"agent"}}},
             };

@@ -3,7 +3,7 @@
 //            [--json] TASK [PROMPT...]
 //   dispatch [-c CONFIG] list [--json] [--limit N]
 //   dispatch [-c CONFIG] status RUN_ID [--json]
-//   dispatch [-c CONFIG] logs RUN_ID [--agent NAME]
+//   dispatch [-c CONFIG] logs RUN_ID [--agent NAME] [-f] [--tail N] [--raw]
 //   dispatch [-c CONFIG] agents | config
 //   dispatch [-c CONFIG] wait RUN_ID [--timeout DUR]
 //   dispatch [-c CONFIG] cancel RUN_ID [--agent NAME]
@@ -56,6 +56,7 @@ struct CommandLine {
     bool dry_run = false;                                    // prune
     bool follow = false;                                     // logs -f
     std::optional<size_t> tail;                              // logs --tail N
+    bool raw = false;                                        // logs --raw
     std::string console;     // run: full, summary or none ("" = by context)
     bool fix = false;        // doctor --fix
     std::string prompt_file; // --prompt-file ("-" for stdin)

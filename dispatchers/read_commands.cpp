@@ -232,7 +232,12 @@ int print_logs(const CommandLine& line, const Session& session) {
     for (const std::string& agent : agents) {
         streams.push_back({agent, Fd(), ConsoleStream(prefixed ? "[" + agent + "] " : "")});
     }
-    Console console(1);
+    // What a human may read (a terminal, or ssh and less behind a pipe) gets the agents' text
+    // escaped; a file gets its bytes, and so does --raw.
+    struct stat out {};
+    const bool to_file = ::fstat(1, &out) == 0 && (S_ISREG(out.st_mode) || S_ISCHR(out.st_mode));
+    const bool escaped = !line.raw && !(to_file && ::isatty(1) != 1);
+    Console console(1, escaped ? AgentText::escaped : AgentText::raw);
     std::vector<char> buffer(k_copy_buffer_size);
     // Opens a log when it exists (a pending agent has none yet) and, the first time, skips to
     // its last N lines when --tail asks for it.

@@ -15,7 +15,9 @@ constexpr size_t k_max_partial_line = size_t{64} * 1024;
 
 } // namespace
 
-Console::Console(int fd) : m_fd(fd), m_terminal(fd >= 0 && ::isatty(fd) == 1) {}
+AgentText agent_text_for(int fd) {
+    return fd >= 0 && ::isatty(fd) == 1 ? AgentText::escaped : AgentText::raw;
+}
 
 void Console::write(std::string_view data) {
     if (m_fd < 0 || m_error != 0 || data.empty()) {
@@ -56,7 +58,7 @@ std::string LinePrefixer::finish() {
 }
 
 void ConsoleStream::write(std::string_view chunk, Console& console) {
-    if (!console.terminal()) {
+    if (!console.escapes()) {
         if (m_prefixed) {
             console.write(m_lines.feed(chunk));
         } else {
@@ -69,7 +71,7 @@ void ConsoleStream::write(std::string_view chunk, Console& console) {
 }
 
 void ConsoleStream::finish(Console& console) {
-    if (console.terminal()) {
+    if (console.escapes()) {
         const std::string held = m_escaper.finish();
         console.write(m_prefixed ? m_lines.feed(held) : held);
     }

@@ -26,22 +26,31 @@ namespace fleet {
 // 0.48 s per GiB, medians of 12, alternating), probably as 128 KiB stays in the CPU's cache.
 constexpr size_t k_copy_buffer_size = size_t{128} * 1024;
 
+// How a console shows agents' text: the bytes they wrote, or escaped (untrusted_text.hpp).
+enum class AgentText { raw, escaped };
+
+// What a run's console does: escaped on a terminal, raw to a pipe or a file (what reads those
+// is a program, and the bytes keep their speed: docs/benchmarks.md).
+AgentText agent_text_for(int fd);
+
 class Console {
 public:
     // `fd` -1: a console that takes nothing (dispatch's output goes to /dev/null anyway).
-    explicit Console(int fd);
+    explicit Console(int fd) : Console(fd, agent_text_for(fd)) {}
+    Console(int fd, AgentText text) : m_fd(fd), m_escapes(text == AgentText::escaped) {}
 
     // Writes all of `data`; after the first error every later write is dropped.
     void write(std::string_view data);
 
     int fd() const { return m_fd; }
-    bool terminal() const { return m_terminal; }
+    // Whether agents' text is escaped on its way out (ConsoleStream).
+    bool escapes() const { return m_escapes; }
     bool broken() const { return m_error != 0; }
     int error() const { return m_error; }
 
 private:
     int m_fd;
-    bool m_terminal;
+    bool m_escapes;
     int m_error = 0;
 };
 
@@ -64,12 +73,14 @@ private:
 
 // One stream of an agent's text on its way to the console: whole lines, each starting with
 // `prefix`, when a prefix is given (several agents), else chunks as they come; escaped first
-// when the console is a terminal. A pipe or a file console gets the bytes unchanged, without a
-// copy when there is no prefix.
+// when the console escapes (then with a prefix a carriage return is escaped too, so one agent
+// cannot overwrite its prefix with another's). A raw console gets the bytes unchanged, without
+// a copy when there is no prefix.
 class ConsoleStream {
 public:
     explicit ConsoleStream(std::string prefix)
-        : m_prefixed(!prefix.empty()), m_lines(std::move(prefix)) {}
+        : m_prefixed(!prefix.empty()), m_lines(std::move(prefix)),
+          m_escaper(m_prefixed ? CarriageReturn::escaped : CarriageReturn::kept) {}
 
     void write(std::string_view chunk, Console& console);
     // The end of the stream: what is held back (an unfinished line or UTF-8 sequence).

@@ -125,13 +125,14 @@ std::string TerminalEscaper::feed(std::string_view chunk) {
     }
     std::string out;
     out.reserve(text.size());
-    escape_into(out, text, keep_line_control);
+    escape_into(out, text, m_cr == CarriageReturn::kept ? keep_line_control : keep_newline_and_tab);
     return out;
 }
 
 std::string TerminalEscaper::finish() {
     std::string out;
-    escape_into(out, m_held, keep_line_control);
+    escape_into(out, m_held,
+                m_cr == CarriageReturn::kept ? keep_line_control : keep_newline_and_tab);
     m_held.clear();
     return out;
 }

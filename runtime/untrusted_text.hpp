@@ -17,17 +17,25 @@ enum class LineBreaks { kept, escaped };
 
 std::string escape_untrusted(std::string_view bytes, LineBreaks breaks = LineBreaks::kept);
 
+// Whether a stream's carriage returns stay (one stream alone: progress lines) or are escaped
+// (streams sharing a console, each line prefixed: a CR would let one overwrite the prefix).
+enum class CarriageReturn { kept, escaped };
+
 // escape_untrusted for a stream that arrives in chunks (agent output on its way to a terminal):
 // a UTF-8 sequence split between two chunks is held back until it is whole, so a chunk
-// boundary never turns good text into escapes. Newline, tab and carriage return are kept.
+// boundary never turns good text into escapes. Newline and tab are kept, carriage return as
+// asked.
 class TerminalEscaper {
 public:
+    explicit TerminalEscaper(CarriageReturn cr = CarriageReturn::kept) : m_cr(cr) {}
+
     // The escaped text of `chunk`, less an unfinished trailing sequence (at most 3 bytes).
     std::string feed(std::string_view chunk);
     // What is held back, escaped: the stream ended inside a sequence.
     std::string finish();
 
 private:
+    CarriageReturn m_cr;
     std::string m_held;
 };
 

@@ -190,8 +190,21 @@ TEST_F(Dispatch, LogsAreByteExactForBinaryOutput) {
     const size_t start = result.out.find('\n') + 1;
     EXPECT_EQ(result.out.substr(start, s_binary.size()), s_binary) << "console differs";
     EXPECT_EQ(status_json(id)["agents"][0]["bytes"], s_binary.size());
-    const ProcessResult logs = dispatch({"logs", id});
+    // Through a pipe `logs` escapes what a human may read (ssh, less); --raw gives the bytes.
+    const ProcessResult logs = dispatch({"logs", id, "--raw"});
     EXPECT_EQ(logs.out, s_binary);
+    const ProcessResult escaped = dispatch({"logs", id});
+    EXPECT_NE(escaped.out.find("\\x00"), std::string::npos);
+    EXPECT_TRUE(std::none_of(escaped.out.begin(), escaped.out.end(), [](char c) {
+        const auto byte = static_cast<unsigned char>(c);
+        return (byte < 0x20 && byte != '\n' && byte != '\t' && byte != '\r') || byte == 0x7f;
+    })) << "a control byte passed unescaped";
+    // Into a file: the bytes, as a file is no one's terminal.
+    const std::string copy = s_dir + "/logs-copy.bin";
+    fleet::test::run({"/bin/sh", "-c", "\"$@\" > " + copy, "sh", k_dispatch, "-c", s_config,
+                      "logs", id});
+    EXPECT_EQ(read_file(copy), s_binary);
+    fs::remove(copy);
 }
 
 TEST_F(Dispatch, EveryExitCodeIsRecordedAndNeverPassedThrough) {
