@@ -40,11 +40,14 @@ enum class Level { ok, warn, fail };
 
 class Report {
 public:
+    // `detail` may name what the user chose (a file in its tree, an agent's --version answer):
+    // it is escaped, one line.
     void add(Level level, const std::string& check, const std::string& detail,
              const std::string& fix = "") {
         const char* word = level == Level::ok ? "ok" : level == Level::warn ? "warn" : "fail";
         std::string line = std::string(word) + std::string(5 - std::strlen(word), ' ') + check;
-        line += std::string(check.size() < 14 ? 14 - check.size() : 1, ' ') + detail;
+        line += std::string(check.size() < 14 ? 14 - check.size() : 1, ' ') +
+                escape_untrusted(detail, LineBreaks::escaped);
         if (!fix.empty()) {
             line += "; fix: " + fix;
         }
@@ -257,12 +260,10 @@ void check_agents(const Config& config, const Identity& user, Report& report) {
                        "install it, or set agents." + name +
                            (agent.builtin ? ".binary" : ".command") + " or path");
         } else if (probe.version) {
-            report.add(Level::ok, "agent " + name,
-                       probe.binary + " (" + escape_untrusted(*probe.version) + ")");
+            report.add(Level::ok, "agent " + name, probe.binary + " (" + *probe.version + ")");
         } else {
             report.add(Level::warn, "agent " + name,
-                       probe.binary + " does not answer --version: " +
-                           escape_untrusted(probe.version_error));
+                       probe.binary + " does not answer --version: " + probe.version_error);
         }
     }
 }

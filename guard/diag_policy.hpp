@@ -10,7 +10,8 @@
 //   persist    = [...]   prefixes under which persisted copies of denied paths live; each
 //                        denied pattern is denied under each prefix too. Default ["/persist"]
 //   commands   = [...]   narrows the allowed commands (first words); default all
-//   units      = [...]   when set, the only units systemctl and journalctl may name
+//   units      = [...]   when set, the only units systemctl and journalctl may name (and
+//                        journalctl must name one)
 //   containers = [...]   when set, the only containers logs may name
 //   max_output = 1048576 bytes of output per request, then "[output truncated]"
 //   timeout    = "20s"   per external tool; TERM, then KILL 2 s later

@@ -174,6 +174,10 @@ Status narrow(const DiagPolicy& policy, const DiagRequest& request) {
         return input_error("'" + name + "' is not allowed on this host");
     }
     if (!policy.units.empty()) {
+        // The whole journal would hold every unit's lines: with a list, name units from it.
+        if (request.command == DiagCommand::journalctl && request.units.empty()) {
+            return input_error("journalctl needs -u UNIT on this host (units are listed)");
+        }
         for (const std::string& unit : request.units) {
             if (!policy.units.contains(unit)) {
                 return input_error("unit '" + unit + "' is not allowed on this host");

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -48,6 +49,8 @@ constexpr std::chrono::milliseconds k_drain_extra{1000};
 // How much of a log's end the agent's judge reads, and the largest artifact collected.
 constexpr off_t k_judged_tail = 1 << 20;
 constexpr size_t k_max_artifact = 4 << 20;
+// The largest prompt.txt the agents are given (the command line takes 16 MiB).
+constexpr size_t k_max_prompt = 32 << 20;
 // How often a live display is redrawn.
 constexpr std::chrono::milliseconds k_tick{500};
 // Bound on the final sweep's TERM/KILL rounds (each round can only reveal grandchildren).
@@ -132,9 +135,7 @@ public:
             m_log.warn("prctl(PR_SET_CHILD_SUBREAPER): {}", std::strerror(errno));
         }
         create_ballast();
-        if (Result<Fd> prompt = open_regular_at(m_run.dir.get(), "prompt.txt",
-                                                std::numeric_limits<size_t>::max());
-            prompt) {
+        if (Result<Fd> prompt = seal_prompt(); prompt) {
             m_prompt = std::move(*prompt);
         } else {
             m_log.error("prompt.txt: {}", prompt.error().message);
@@ -197,6 +198,28 @@ private:
             m_log.info("console pipe keeps its size: F_SETPIPE_SZ {}: {}", k_pipe_size,
                        std::strerror(error));
         }
+    }
+
+    // prompt.txt as it is before any agent runs, copied into a memfd sealed against every
+    // change (F_SEAL_WRITE|GROW|SHRINK|SEAL): what later agents read on stdin is what the
+    // operator sent, whatever an earlier agent (the same user) does to the file.
+    Result<Fd> seal_prompt() const {
+        Result<std::string> text = read_file_at(m_run.dir.get(), "prompt.txt", k_max_prompt);
+        if (!text) {
+            return text.error();
+        }
+        Fd memory(::memfd_create("prompt", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+        if (!memory.valid()) {
+            return system_error("memfd_create", errno);
+        }
+        if (const int error = write_all(memory.get(), *text); error != 0) {
+            return system_error("write the prompt", error);
+        }
+        if (::fcntl(memory.get(), F_ADD_SEALS,
+                    F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+            return system_error("seal the prompt", errno);
+        }
+        return memory;
     }
 
     void create_ballast() {
@@ -360,9 +383,9 @@ private:
         if (!log.valid()) {
             return system_error("create " + log_name, errno);
         }
-        // The prompt from the file pinned at the start (m_prompt), never by its name, which an
-        // agent started earlier could have replaced by now: a fresh open file description of
-        // the same inode, so each agent reads it from its start.
+        // The prompt from the sealed copy made at the start (m_prompt), never from prompt.txt,
+        // which an agent started earlier could have replaced or rewritten by now: a fresh open
+        // file description of the memfd, so each agent reads it from its start.
         Fd input(agent.plan.stdin_prompt
                      ? ::open(("/proc/self/fd/" + std::to_string(m_prompt.get())).c_str(),
                               O_RDONLY | O_CLOEXEC)
@@ -785,7 +808,7 @@ private:
     // The read buffer of every agent's pipe (read_chunk); its pages are touched only as used.
     std::unique_ptr<char[]> m_buffer = std::make_unique_for_overwrite<char[]>(k_copy_buffer_size);
     const int m_pipe_capacity; // what each agent's pipe asks for (pipe_capacity)
-    Fd m_prompt;               // prompt.txt, opened before any agent runs
+    Fd m_prompt;               // prompt.txt as it was before any agent ran, sealed (memfd)
     asio::io_context m_io;
     asio::signal_set m_signals;
     asio::steady_timer m_run_timer;

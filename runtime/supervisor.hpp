@@ -7,8 +7,9 @@
 //     status.json can still be written on a full filesystem;
 //   signal_set{SIGCHLD, SIGTERM, SIGINT, SIGHUP}: SIGCHLD reaps every child with
 //     waitpid(-1, WNOHANG) (agents and orphans alike); TERM/INT/HUP cancel the run;
-//   prompt.txt is opened once, before any agent runs: each agent's stdin is a fresh open of
-//     that inode (/proc/self/fd/N), never of the name, which an earlier agent may have replaced.
+//   prompt.txt is read once, before any agent runs, into a sealed memfd: each agent's stdin is
+//     a fresh open of it (/proc/self/fd/N), never of prompt.txt, which an earlier agent may have
+//     replaced or rewritten.
 // Every file an agent could have replaced (its log, read back for the verdict, an artifact,
 // prompt.txt) is opened as io.hpp's open_regular_at does: no symlink, a FIFO cannot block the
 // open, only a regular file within a size cap is read.

@@ -30,6 +30,31 @@ Result<std::string> name_of(int fd, const std::string& subject) {
     return std::string(target, static_cast<size_t>(n));
 }
 
+// `path` made absolute (against the cwd) with "//" and "." taken out; ".." kept, so a path
+// with it never equals a kernel name.
+std::string lexical_absolute(const std::string& path) {
+    std::string whole = path;
+    if (whole.empty() || whole[0] != '/') {
+        char cwd[PATH_MAX];
+        whole = (::getcwd(cwd, sizeof cwd) != nullptr ? std::string(cwd) : std::string("?")) +
+                "/" + whole;
+    }
+    std::string out;
+    size_t start = 0;
+    while (start < whole.size()) {
+        size_t end = whole.find('/', start);
+        if (end == std::string::npos) {
+            end = whole.size();
+        }
+        const std::string part = whole.substr(start, end - start);
+        if (!part.empty() && part != ".") {
+            out += "/" + part;
+        }
+        start = end + 1;
+    }
+    return out.empty() ? "/" : out;
+}
+
 bool ancestor_ok(const struct stat& info, Ancestors rule) {
     if (rule == Ancestors::unchecked) {
         return true;
@@ -164,6 +189,12 @@ Result<Fd> open_trusted_file(const std::string& path, const std::string& subject
     Result<std::string> name = name_of(fd.get(), subject);
     if (!name) {
         return name.error();
+    }
+    // A symlink on the way (in a directory someone else could write, it could be re-pointed at
+    // another root-only file): the path must be the file's own, link-free name.
+    if (lexical_absolute(path) != *name) {
+        return input_error(subject + " is reached through a symlink (it is " + *name +
+                           "): name that path instead");
     }
     Result<Fd> dir = walk_directories(*name, subject, rules.ancestors, true);
     if (!dir) {

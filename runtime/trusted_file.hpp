@@ -9,8 +9,10 @@
 //                     (ENOENT with IfMissing::absent: no file, not an error)
 //   fstat(fd)         a regular file; owned by root (Owner::root); none of `forbidden` bits
 //   readlink(/proc/self/fd/N)
-//                     the kernel's own name for what was opened: every symlink on the way
-//                     resolved, and no way to swap a directory between a check and the open
+//                     the kernel's own name for what was opened; it must be the path as given
+//                     (made absolute, "//" and "." taken out): a symlink anywhere on the way is
+//                     refused, since one in a directory someone else can write could be
+//                     re-pointed at any other root-only file
 //   for each directory of that name, from the file up to "/":
 //     openat(parent, name, O_PATH|O_NOFOLLOW|O_DIRECTORY); fstat
 //                     owned by root and not writable by group or others (Ancestors), so no

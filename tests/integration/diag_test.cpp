@@ -387,8 +387,10 @@ TEST_F(Diag, SessionShapeAndPolicyNarrowing) {
     EXPECT_EQ(diag({"df"}).exit_code, 125);
     EXPECT_EQ(diag({"journalctl", "-u", "ssh"}).exit_code, 125);
     EXPECT_EQ(diag({"journalctl", "-u", "nginx"}).exit_code, 0);
+    EXPECT_EQ(diag({"journalctl", "-n", "5"}).exit_code, 125); // the whole journal: every unit
     EXPECT_EQ(diag({"cat", tree("app.log")}).exit_code, 0);
     write_policy("");
+    EXPECT_EQ(diag({"journalctl", "-n", "5"}).exit_code, 0); // control: no unit list
 }
 
 TEST_F(Diag, RefusesEverythingWithAnUntrustedPolicyOrAuditLog) {

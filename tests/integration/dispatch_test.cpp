@@ -55,6 +55,7 @@ protected:
                          "mkfifo \"$FLEET_DISPATCH_RUN_DIR/claude.log\"\n"},
             {"fifo-prompt", "rm -f \"$FLEET_DISPATCH_RUN_DIR/prompt.txt\"\n"
                             "mkfifo \"$FLEET_DISPATCH_RUN_DIR/prompt.txt\"\n"},
+            {"rewrite-prompt", "printf 'forged\\n' > \"$FLEET_DISPATCH_RUN_DIR/prompt.txt\"\n"},
             {"background-holder", "sleep 30 &\necho done\n"},
             {"setsid-holder", "setsid sleep 123 &\necho started\n"},
             {"sleeper", "echo started\nexec sleep 30\n"},
@@ -94,6 +95,7 @@ protected:
         agent("quick", "[\"" + d + "/quick\"]");
         agent("fifo-artifact", "[\"" + d + "/fifo-artifact\"]");
         agent("fifo-prompt", "[\"" + d + "/fifo-prompt\"]");
+        agent("rewrite-prompt", "[\"" + d + "/rewrite-prompt\"]");
         agent("write-arg", "[\"" + d + "/write-arg\", \"{prompt}\"]");
         agent("write-stdin", "[\"" + d + "/write-stdin\"]", "stdin = \"prompt\"\n");
         agent("copy-file", "[\"" + d + "/copy-file\", \"{prompt_file}\"]");
@@ -798,6 +800,14 @@ TEST_F(Dispatch, FifosWhereFilesWereExpectedBlockNothing) {
     EXPECT_EQ(prompt.exit_code, 0) << prompt.err;
     EXPECT_EQ(read_file(run_dir(run_id_of(prompt.out)) + "/work-write-stdin/stdin.bin"),
               "the prompt\n");
+    // ...and one that rewrites it in place cannot forge the next agent's prompt either.
+    const ProcessResult rewritten = dispatch(
+        {"--timeout", "4s", "-a", "rewrite-prompt,write-stdin", "--prompt-file", "-", "run"},
+        bounded, serial);
+    EXPECT_EQ(rewritten.exit_code, 0) << rewritten.err;
+    const std::string rewritten_dir = run_dir(run_id_of(rewritten.out));
+    EXPECT_EQ(read_file(rewritten_dir + "/prompt.txt"), "forged\n"); // it did rewrite it
+    EXPECT_EQ(read_file(rewritten_dir + "/work-write-stdin/stdin.bin"), "the prompt\n");
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(12));
 }
 
