@@ -9,7 +9,7 @@ CMAKE_FLAGS ?= -DFLEET_WERROR=ON
 all: build
 
 deps:
-	@deploy/install-deps
+	@dev/install-deps
 
 build: deps
 	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
@@ -23,7 +23,7 @@ check: build
 # CI runs it when the cache is there. The cache is per machine, outside any clone.
 E2E_CACHE ?= /var/cache/fleet-dispatch/e2e
 e2e: build
-	@deploy/install-deps --e2e
+	@dev/install-deps --e2e
 	@tests/e2e/install-clis $(abspath $(E2E_CACHE))
 	FLEET_E2E_CACHE=$(abspath $(E2E_CACHE)) ctest --test-dir $(BUILD_DIR) -L e2e --output-on-failure
 
@@ -35,7 +35,7 @@ OUTCOME_AGENTS = claude codex gemini grok aider
 FUZZ_TARGETS = request_fuzz:request_seeds diag_request_fuzz:diag_seeds \
 	$(foreach agent,$(OUTCOME_AGENTS),outcome_fuzz_$(agent):outcome_seeds_$(agent))
 fuzz:
-	@deploy/install-deps --fuzz
+	@dev/install-deps --fuzz
 	@cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DFLEET_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
 	@cmake --build build-fuzz -j$(JOBS) --target $(foreach pair,$(FUZZ_TARGETS),$(firstword $(subst :, ,$(pair))))
 	@for pair in $(FUZZ_TARGETS); do \
@@ -57,15 +57,15 @@ demo: build
 	@examples/demo $(BUILD_DIR)/bin
 
 bench: build
-	@deploy/install-deps --bench
+	@dev/install-deps --bench
 	@bench/run $(BUILD_DIR)
 
 format:
-	@deploy/install-deps --lint
+	@dev/install-deps --lint
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 lint: build
-	@deploy/install-deps --lint
+	@dev/install-deps --lint
 	clang-tidy -p $(BUILD_DIR) --quiet $$(git ls-files '*.cpp')
 
 clean:

@@ -1,4 +1,4 @@
-#include "legacy_dir.hpp"
+#include "admin/legacy_dir.hpp"
 
 #include <cerrno>
 #include <climits>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fd.hpp"
+#include "sys/fd.hpp"
 
 namespace fleet {
 

@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "result.hpp"
+#include "sys/result.hpp"
 
 namespace fleet {
 

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "adapters.hpp"
+#include "dispatch/agents/adapters.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) {

@@ -10,9 +10,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "accounts.hpp"
-#include "files.hpp"
-#include "process.hpp"
+#include "support/accounts.hpp"
+#include "support/files.hpp"
+#include "support/process.hpp"
 
 namespace fs = std::filesystem;
 using fleet::test::Accounts;
@@ -140,7 +140,7 @@ TEST_F(Ansible, TheRoleAppliesForRealIntoAScratchRootAndAgainChangesNothing) {
         EXPECT_EQ(info.st_uid, 0U) << path;
     }
     EXPECT_EQ(read_file(root + "/etc/sudoers.d/fleet-helper-" + s_user),
-              "# Written by fleet-helper install-sudoers: " + s_user +
+              "# fleet-helper's rule (fleet-admin install-sudoers): " + s_user +
                   " may run this helper, and nothing else, as root.\n" + s_user +
                   " ALL=(root) NOPASSWD: " + s_root + "/bin/fleet-helper\n");
     EXPECT_EQ(read_file(root + "/var/lib/fleet-diag/.ssh/authorized_keys"),

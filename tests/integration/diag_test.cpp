@@ -17,9 +17,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "accounts.hpp"
-#include "files.hpp"
-#include "process.hpp"
+#include "support/accounts.hpp"
+#include "support/files.hpp"
+#include "support/process.hpp"
 
 namespace fs = std::filesystem;
 using fleet::test::Accounts;

@@ -14,9 +14,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "files.hpp"
-#include "process.hpp"
-#include "runner_fixture.hpp"
+#include "support/files.hpp"
+#include "support/process.hpp"
+#include "support/runner_fixture.hpp"
 
 namespace fs = std::filesystem;
 using fleet::test::alive;

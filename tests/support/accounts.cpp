@@ -1,11 +1,11 @@
-#include "accounts.hpp"
+#include "support/accounts.hpp"
 
 #include <grp.h>
 #include <pwd.h>
 #include <stdexcept>
 #include <unistd.h>
 
-#include "process.hpp"
+#include "support/process.hpp"
 
 namespace fleet::test {
 

@@ -1,4 +1,4 @@
-#include "files.hpp"
+#include "support/files.hpp"
 
 #include <cerrno>
 #include <cstring>

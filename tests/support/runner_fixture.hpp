@@ -12,8 +12,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "accounts.hpp"
-#include "process.hpp"
+#include "support/accounts.hpp"
+#include "support/process.hpp"
 
 namespace fleet::test {
 

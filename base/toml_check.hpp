@@ -1,0 +1,51 @@
+// Strict reading of a TOML document: parse errors with line and column, unknown keys refused,
+// and typed getters that record the first problem as "<subject>: <key path>: <why>". Shared by
+// dispatch's config and fleet-helper's policy.
+#pragma once
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "base/duration.hpp"
+#include "sys/result.hpp"
+
+namespace fleet {
+
+// `text` as a TOML basic string, quotes included: '"' and '\\' escaped, control characters
+// as \uXXXX. What dispatch writes into TOML (its `config` output, codex's -c values) cannot end
+// the string or add a key.
+std::string toml_quote(std::string_view text);
+
+// Parses `text`; an error reads "<subject>:<line>:<column>: <description>".
+Result<toml::table> parse_toml(std::string_view text, const std::string& subject);
+
+// Collects the first error; `where` is the dotted key path. `subject` names the document, e.g.
+// "config /etc/fleet-dispatch/config.toml".
+class TomlChecker {
+public:
+    explicit TomlChecker(std::string subject) : m_subject(std::move(subject)) {}
+
+    bool failed() const { return !m_error.empty(); }
+    Error error() const { return input_error(m_subject + ": " + m_error); }
+
+    void fail(const std::string& where, const std::string& why);
+    void only_keys(const toml::table& table, const std::string& where,
+                   std::initializer_list<std::string_view> allowed);
+    // Each getter leaves `out` unchanged when the key is absent.
+    void string(const toml::table& table, std::string_view key, const std::string& where,
+                std::string& out);
+    void duration(const toml::table& table, std::string_view key, const std::string& where,
+                  Duration& out);
+    void string_list(const toml::table& table, std::string_view key, const std::string& where,
+                     std::vector<std::string>& out);
+
+private:
+    std::string m_subject;
+    std::string m_error;
+};
+
+} // namespace fleet

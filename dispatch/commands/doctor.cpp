@@ -1,0 +1,408 @@
+#include "dispatch/commands/doctor.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <filesystem>
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dispatch/config.hpp"
+#include "dispatch/env_file.hpp"
+#include "launch/environment.hpp"
+#include "sys/fd.hpp"
+#include "launch/identity.hpp"
+#include "dispatch/commands/info.hpp"
+#include "sys/io.hpp"
+#include "base/probe.hpp"
+#include "dispatch/commands/run.hpp"
+#include "runner/status.hpp"
+#include "runner/supervisor.hpp"
+#include "base/untrusted_text.hpp"
+
+extern char** environ; // NOLINT(readability-redundant-declaration)
+
+namespace fleet {
+
+namespace {
+
+constexpr std::chrono::milliseconds k_probe_timeout{10'000};
+constexpr int k_max_depth = 64;
+constexpr const char* k_system_path =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+enum class Level { ok, warn, fail };
+
+class Report {
+public:
+    // `detail` may name what the user chose (a file in its tree, an agent's --version answer):
+    // it is escaped, one line.
+    void add(Level level, const std::string& check, const std::string& detail,
+             const std::string& fix = "") {
+        const char* word = level == Level::ok ? "ok" : level == Level::warn ? "warn" : "fail";
+        std::string line = std::string(word) + std::string(5 - std::strlen(word), ' ') + check;
+        line += std::string(check.size() < 14 ? 14 - check.size() : 1, ' ') +
+                escape_untrusted(detail, LineBreaks::escaped);
+        if (!fix.empty()) {
+            line += "; fix: " + fix;
+        }
+        write_all(1, line + "\n");
+        m_failed = m_failed || level == Level::fail;
+    }
+    int exit_code() const { return m_failed ? k_exit_agent_failed : k_exit_ok; }
+
+private:
+    bool m_failed = false;
+};
+
+// Opens an absolute directory path one component at a time with O_NOFOLLOW: no symlink
+// anywhere in it is followed.
+Fd open_dir_nofollow(const std::string& path) {
+    Fd dir(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    size_t start = 1;
+    while (dir.valid() && start < path.size()) {
+        size_t end = path.find('/', start);
+        if (end == std::string::npos) {
+            end = path.size();
+        }
+        const std::string name = path.substr(start, end - start);
+        start = end + 1;
+        if (name.empty()) {
+            continue;
+        }
+        dir =
+            Fd(::openat(dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    }
+    return dir;
+}
+
+// Entries below a tree's top (and the top itself) that do not belong to `uid`; with `fix`,
+// chowned to uid:gid. Root walks a tree the user owns, so every step is pinned to an fd:
+//   openat(dir, name, O_PATH|O_NOFOLLOW)   the entry itself, a symlink included, never its target
+//   fstat(fd)                              what the fd is, not what the name may be by now
+//   nlink > 1 and not a directory          never chowned: the other name may be root's file
+//                                          (/etc/shadow hard-linked in; protected_hardlinks=0)
+//   fchownat(fd, "", AT_EMPTY_PATH)        the chown lands on the inode that was checked
+//   openat(fd, ".", O_DIRECTORY)           a directory is listed through the fd that was checked
+struct Ownership {
+    uid_t uid;
+    gid_t gid;
+    bool fix;
+    std::vector<std::string> foreign;
+    std::vector<std::string> errors;
+};
+
+void check_entry(int parent, const std::string& name, const std::string& shown, Ownership& own,
+                 int depth);
+
+void walk(int dir, const std::string& shown, Ownership& own, int depth) {
+    if (depth > k_max_depth) {
+        return;
+    }
+    DIR* listing = ::fdopendir(::dup(dir));
+    if (listing == nullptr) {
+        own.errors.push_back("cannot list " + shown + ": " + std::strerror(errno));
+        return;
+    }
+    std::vector<std::string> names;
+    while (const dirent* entry = ::readdir(listing)) {
+        const std::string name = entry->d_name;
+        if (name != "." && name != "..") {
+            names.push_back(name);
+        }
+    }
+    ::closedir(listing);
+    for (const std::string& name : names) {
+        check_entry(dir, name, shown + "/" + name, own, depth + 1);
+    }
+}
+
+void check_entry(int parent, const std::string& name, const std::string& shown, Ownership& own,
+                 int depth) {
+    const Fd entry(::openat(parent, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat info {};
+    if (!entry.valid() || ::fstat(entry.get(), &info) != 0) {
+        return; // gone meanwhile: nothing to check
+    }
+    if (info.st_uid != own.uid) {
+        own.foreign.push_back(shown);
+        if (!S_ISDIR(info.st_mode) && info.st_nlink > 1) {
+            own.errors.push_back(shown + " has " + std::to_string(info.st_nlink) +
+                                 " hard links, so its other name may be another owner's file: "
+                                 "not chowned");
+        } else if (own.fix &&
+                   ::fchownat(entry.get(), "", own.uid, own.gid, AT_EMPTY_PATH) != 0) {
+            own.errors.push_back("could not chown " + shown + ": " + std::strerror(errno));
+        }
+    }
+    if (S_ISDIR(info.st_mode)) {
+        const Fd dir(::openat(entry.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (dir.valid()) {
+            walk(dir.get(), shown, own, depth);
+        }
+    }
+}
+
+// The top of a tree: the directory (or file) itself, then what is below it.
+void check_tree(const std::string& path, Ownership& own) {
+    const std::string parent = path.substr(0, path.rfind('/'));
+    const std::string name = path.substr(path.rfind('/') + 1);
+    const Fd parent_dir = open_dir_nofollow(parent.empty() ? "/" : parent);
+    if (parent_dir.valid()) {
+        check_entry(parent_dir.get(), name, path, own, 0);
+    }
+}
+
+void check_ownership(const Config& config, const Identity& user, bool fix, Report& report) {
+    const std::string runs =
+        config.runs_dir.empty() ? user.home + "/.local/state/fleet-dispatch/runs" : config.runs_dir;
+    std::vector<std::string> trees = {runs};
+    for (const char* name : {".claude", ".claude.json", ".codex", ".gemini", ".grok"}) {
+        trees.push_back(user.home + "/" + name);
+    }
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(user.home, error)) {
+        if (entry.path().filename().string().rfind(".aider", 0) == 0) {
+            trees.push_back(entry.path().string());
+        }
+    }
+    Ownership own{user.uid, user.gid, fix, {}, {}};
+    for (const std::string& tree : trees) {
+        check_tree(tree, own);
+    }
+    if (own.foreign.empty()) {
+        report.add(Level::ok, "ownership",
+                   "everything in " + runs +
+                       " and the agents' config "
+                       "directories belongs to " +
+                       user.name);
+        return;
+    }
+    const std::string first =
+        own.foreign.front() +
+        (own.foreign.size() > 1 ? " and " + std::to_string(own.foreign.size() - 1) + " more" : "");
+    if (fix && own.errors.empty()) {
+        report.add(Level::ok, "ownership", "chowned to " + user.name + ": " + first);
+    } else if (!own.errors.empty()) {
+        report.add(Level::fail, "ownership", own.errors.front(),
+                   "see what it is and remove it or chown it by hand");
+    } else {
+        report.add(Level::fail, "ownership", "not owned by " + user.name + ": " + first,
+                   "dispatch doctor --fix");
+    }
+}
+
+void check_sudo(const Config& config, const Identity& user, Report& report) {
+    Result<ProbeResult> answer =
+        probe_output({"sudo", "-n", "-l", "-U", user.name}, {k_system_path}, k_probe_timeout);
+    if (!answer) {
+        report.add(Level::ok, "sudo", "sudo not usable here (" + answer.error().message + ")");
+        return;
+    }
+    const std::string& out = answer->output;
+    const bool reaches_root =
+        out.find("(ALL") != std::string::npos || out.find("(root") != std::string::npos;
+    if (!reaches_root) {
+        report.add(Level::ok, "sudo", user.name + " has no sudo rights that reach root");
+    } else if (config.no_new_privs) {
+        report.add(Level::ok, "sudo",
+                   user.name + " may sudo to root, which no_new_privs blocks for agents");
+    } else {
+        report.add(Level::warn, "sudo",
+                   user.name + " may sudo to root" +
+                       (out.find("NOPASSWD") != std::string::npos ? " without a password" : "") +
+                       " and no_new_privs is off: agents can become root",
+                   "set no_new_privs = true, or narrow the sudoers rule to fleet-helper");
+    }
+}
+
+void check_groups(const Config& config, const Identity& user, Report& report) {
+    std::vector<std::string> risky;
+    for (const gid_t gid : user.groups) {
+        const group* entry = ::getgrgid(gid);
+        if (entry == nullptr) {
+            continue;
+        }
+        const std::string name = entry->gr_name;
+        const bool always = name == "lxd" || name == "docker";
+        const bool without_nnp =
+            name == "sudo" || name == "adm" || name == "admin" || name == "wheel";
+        if (always || (without_nnp && !config.no_new_privs)) {
+            risky.push_back(name);
+        }
+    }
+    if (risky.empty()) {
+        report.add(Level::ok, "groups", user.name + " is in no group that reaches root");
+        return;
+    }
+    std::string names;
+    for (const std::string& name : risky) {
+        names += (names.empty() ? "" : ", ") + name;
+    }
+    report.add(Level::warn, "groups",
+               user.name + " is in " + names +
+                   " (lxd and docker reach root even with no_new_privs)",
+               "remove the user from them (gpasswd -d " + user.name + " GROUP)");
+}
+
+// Each agent's --version, asked as the user (probe_agent drops the probe's child).
+void check_agents(const Config& config, const Identity& user, Report& report) {
+    for (const auto& [name, agent] : config.agents) {
+        const AgentProbe probe = probe_agent(config, user, agent);
+        if (probe.binary.empty()) {
+            report.add(Level::warn, "agent " + name,
+                       probe.program + " not found in the agents' PATH",
+                       "install it, or set agents." + name +
+                           (agent.builtin ? ".binary" : ".command") + " or path");
+        } else if (probe.version) {
+            report.add(Level::ok, "agent " + name, probe.binary + " (" + *probe.version + ")");
+        } else {
+            report.add(Level::warn, "agent " + name,
+                       probe.binary + " does not answer --version: " + probe.version_error);
+        }
+    }
+}
+
+// The unit as systemd would see it: `systemctl cat`, else its files and drop-ins.
+std::string unit_text(const std::string& unit) {
+    Result<ProbeResult> cat =
+        probe_output({"systemctl", "cat", "--no-pager", unit}, {k_system_path}, k_probe_timeout);
+    if (cat && cat->succeeded()) {
+        return cat->output;
+    }
+    std::string text;
+    for (const char* dir : {"/usr/lib/systemd/system/", "/lib/systemd/system/",
+                            "/etc/systemd/system/", "/run/systemd/system/"}) {
+        const Fd fd(::open((dir + unit).c_str(), O_RDONLY | O_CLOEXEC));
+        if (Result<std::string> content =
+                fd.valid() ? read_fd(fd.get(), 1 << 20) : Result<std::string>(std::string());
+            content) {
+            text += *content;
+        }
+    }
+    if (text.empty()) {
+        return text;
+    }
+    for (const char* dir : {"/usr/lib/systemd/system/", "/lib/systemd/system/",
+                            "/etc/systemd/system/", "/run/systemd/system/"}) {
+        std::error_code error;
+        std::vector<std::string> dropins;
+        for (const auto& entry :
+             std::filesystem::directory_iterator(std::string(dir) + unit + ".d", error)) {
+            if (entry.path().extension() == ".conf") {
+                dropins.push_back(entry.path());
+            }
+        }
+        std::sort(dropins.begin(), dropins.end());
+        for (const std::string& dropin : dropins) {
+            const Fd fd(::open(dropin.c_str(), O_RDONLY | O_CLOEXEC));
+            if (Result<std::string> content =
+                    fd.valid() ? read_fd(fd.get(), 1 << 20) : Result<std::string>(std::string());
+                content) {
+                text += "\n" + *content;
+            }
+        }
+    }
+    return text;
+}
+
+void check_ssm_agent(Report& report) {
+    for (const char* unit :
+         {"amazon-ssm-agent.service", "snap.amazon-ssm-agent.amazon-ssm-agent.service"}) {
+        const std::string text = unit_text(unit);
+        if (text.empty()) {
+            continue;
+        }
+        std::string restart = "no";
+        size_t pos = 0;
+        while ((pos = text.find("Restart=", pos)) != std::string::npos) {
+            if (pos == 0 || text[pos - 1] == '\n') {
+                const size_t end = text.find('\n', pos);
+                restart = text.substr(pos + 8,
+                                      end == std::string::npos ? std::string::npos : end - pos - 8);
+            }
+            pos += 8;
+        }
+        if (restart == "always") {
+            report.add(Level::ok, "ssm-agent", std::string(unit) + " has Restart=always");
+        } else {
+            report.add(Level::fail, "ssm-agent",
+                       std::string(unit) + " has Restart=" + restart +
+                           ": a crashed agent stays down until someone reboots the host",
+                       "install deploy/'s drop-in with Restart=always");
+        }
+        return;
+    }
+    report.add(Level::ok, "ssm-agent", "no amazon-ssm-agent unit on this host");
+}
+
+// Agents' pipes (and a pipe console) ask for k_pipe_size; above fs.pipe-max-size only
+// CAP_SYS_RESOURCE may go, which the dropped runner has not.
+void check_pipes(Report& report) {
+    const Result<std::string> text = read_file_at(AT_FDCWD, "/proc/sys/fs/pipe-max-size", 64);
+    if (!text) {
+        report.add(Level::warn, "pipes", "cannot read fs.pipe-max-size: " + text.error().message);
+        return;
+    }
+    const unsigned long max_size = std::strtoul(text->c_str(), nullptr, 10);
+    const std::string wanted = std::to_string(k_pipe_size);
+    if (max_size < k_pipe_size) {
+        report.add(Level::warn, "pipes",
+                   "fs.pipe-max-size is " + std::to_string(max_size) +
+                       ": agent pipes stay smaller than " + wanted +
+                       " bytes, bulk output is slower",
+                   "sysctl -w fs.pipe-max-size=" + wanted + " (and in /etc/sysctl.d)");
+        return;
+    }
+    report.add(Level::ok, "pipes",
+               "agent pipes of " + wanted + " bytes (fs.pipe-max-size " + std::to_string(max_size) +
+                   ")");
+}
+
+} // namespace
+
+int run_doctor(const CommandLine& line) {
+    Report report;
+    const bool as_root = ::geteuid() == 0;
+    if (!as_root) {
+        report.add(Level::warn, "root",
+                   "not root: ownership fixes and sudo rights are not checked");
+    }
+    Result<Config> config = load_config(line.config_path, as_root);
+    if (!config) {
+        report.add(Level::fail, "config", config.error().message, "correct it and run again");
+        return report.exit_code();
+    }
+    report.add(Level::ok, "config", config->source);
+    for (const auto& [name, agent] : config->agents) {
+        if (!agent.env_file.empty()) {
+            Result<EnvPairs> secrets = read_env_file(agent.env_file, as_root);
+            report.add(secrets ? Level::ok : Level::fail, "env_file " + name,
+                       secrets ? agent.env_file : secrets.error().message);
+        }
+    }
+    check_pipes(report);
+    const std::string target = line.user.empty() ? config->user : line.user;
+    Result<Identity> user = as_root ? resolve_identity(target, {}) : current_identity();
+    if (!user) {
+        report.add(Level::fail, "user", user.error().message,
+                   "create it (useradd -m " + target + ") or set user in the config");
+        return report.exit_code();
+    }
+    report.add(Level::ok, "user", user->name + " (uid " + std::to_string(user->uid) + ")");
+    check_ownership(*config, *user, line.fix && as_root, report);
+    if (as_root) {
+        check_sudo(*config, *user, report);
+    }
+    check_groups(*config, *user, report);
+    check_agents(*config, *user, report);
+    check_ssm_agent(report);
+    return report.exit_code();
+}
+
+} // namespace fleet

@@ -1,0 +1,158 @@
+#include "dispatch/commands/info.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <unistd.h>
+
+#include "launch/environment.hpp"
+#include "sys/io.hpp"
+#include "base/probe.hpp"
+#include "dispatch/commands/run.hpp"
+#include "base/toml_check.hpp"
+#include "base/untrusted_text.hpp"
+
+extern char** environ; // NOLINT(readability-redundant-declaration)
+
+namespace fleet {
+
+namespace {
+
+constexpr std::chrono::milliseconds k_version_timeout{5000};
+
+std::string quoted_list(const std::vector<std::string>& items) {
+    std::string out = "[";
+    for (size_t i = 0; i < items.size(); ++i) {
+        out += (i == 0 ? "" : ", ") + toml_quote(items[i]);
+    }
+    return out + "]";
+}
+
+bool looks_secret(std::string name) {
+    std::transform(name.begin(), name.end(), name.begin(), ::toupper);
+    for (const char* word : {"KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL"}) {
+        if (name.find(word) != std::string::npos) {
+            return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+AgentProbe probe_agent(const Config& config, const Identity& user, const AgentConfig& agent) {
+    AgentProbe probe;
+    probe.program =
+        agent.builtin ? (agent.binary.empty() ? agent.name : agent.binary) : agent.command[0];
+    const std::string path = agent_path(config, user.home);
+    probe.binary = resolve_program(probe.program, path);
+    if (probe.binary.empty()) {
+        return probe;
+    }
+    EnvironmentRequest request;
+    request.set.emplace_back("PATH", path);
+    Result<std::vector<std::string>> env = build_environment(user, environ, request);
+    if (!env) {
+        probe.version_error = env.error().message;
+        return probe;
+    }
+    ProbeLimits limits;
+    limits.timeout = k_version_timeout;
+    limits.workdir = user.home;
+    limits.as_user = ::geteuid() == 0 ? &user : nullptr;
+    Result<std::string> version = probe_first_line({probe.binary, "--version"}, *env, limits);
+    if (version) {
+        probe.version = *version;
+    } else {
+        probe.version_error = version.error().message;
+    }
+    return probe;
+}
+
+int list_agents(const Session& session) {
+    std::string out;
+    char line[1024];
+    std::snprintf(line, sizeof line, "%-12s %-8s %-8s %-40s %s\n", "AGENT", "KIND", "ENABLED",
+                  "BINARY", "VERSION");
+    out += line;
+    for (const auto& [name, agent] : session.config.agents) {
+        const AgentProbe probe = probe_agent(session.config, session.identity, agent);
+        const std::string version = probe.binary.empty() ? "-"
+                                    : probe.version      ? *probe.version
+                                                         : "(" + probe.version_error + ")";
+        std::snprintf(line, sizeof line, "%-12s %-8s %-8s %-40s %s\n", name.c_str(),
+                      agent.builtin ? "built-in" : "command", probe.binary.empty() ? "no" : "yes",
+                      probe.binary.empty() ? (probe.program + " not found").c_str()
+                                           : probe.binary.c_str(),
+                      escape_untrusted(version).c_str());
+        out += line;
+    }
+    write_all(1, out);
+    return k_exit_ok;
+}
+
+int show_config(const Session& session) {
+    const Config& config = session.config;
+    std::string out = "# effective configuration, from " + config.source + "\n";
+    out += "user = " + toml_quote(config.user) + "\n";
+    out += "runs_dir = " + toml_quote(session.runs_dir) + "\n";
+    out += "default_agent = " + toml_quote(config.default_agent) + "\n";
+    out += "max_parallel = " + std::to_string(config.max_parallel) + "\n";
+    out += "timeout = " + toml_quote(format_duration(config.timeout)) + "\n";
+    out += "grace = " + toml_quote(format_duration(config.grace)) + "\n";
+    out += std::string("no_new_privs = ") + (config.no_new_privs ? "true" : "false") + "\n";
+    out += "unified = " + quoted_list(config.unified) + "\n";
+    out += "path = " + quoted_list(config.path) + "\n";
+    for (const auto& [name, agent] : config.agents) {
+        out += "\n[agents." + name + "]\n";
+        if (agent.builtin) {
+            out += "# built-in adapter\n";
+            if (!agent.binary.empty()) {
+                out += "binary = " + toml_quote(agent.binary) + "\n";
+            }
+            if (!agent.args.empty()) {
+                out += "args = " + quoted_list(agent.args) + "\n";
+            }
+            if (!agent.model.empty()) {
+                out += "model = " + toml_quote(agent.model) + "\n";
+            }
+            if (!agent.base_url.empty()) {
+                out += "base_url = " + toml_quote(agent.base_url) + "\n";
+            }
+        } else {
+            out += "command = " + quoted_list(agent.command) + "\n";
+            out +=
+                std::string("stdin = ") + (agent.stdin_prompt ? "\"prompt\"" : "\"null\"") + "\n";
+        }
+        if (!agent.env.empty() || !agent.secret_env.empty()) {
+            std::string table;
+            for (const auto& [key, value] : agent.env) {
+                table += (table.empty() ? "" : ", ") + key + " = " +
+                         (looks_secret(key) ? toml_quote("<redacted>") : toml_quote(value));
+            }
+            for (const auto& [key, value] : agent.secret_env) {
+                table += (table.empty() ? "" : ", ") + key + " = " + toml_quote("<redacted>");
+            }
+            out += "env = { " + table + " }\n";
+        }
+        if (!agent.env_file.empty()) {
+            out += "env_file = " + toml_quote(agent.env_file) + "\n";
+        }
+        if (agent.timeout.count() > 0) {
+            out += "timeout = " + toml_quote(format_duration(agent.timeout)) + "\n";
+        }
+        if (!agent.workdir.empty()) {
+            out += "workdir = " + toml_quote(agent.workdir) + "\n";
+        }
+    }
+    for (const auto& [name, task] : config.tasks) {
+        out += "\n[tasks." + name + "]\ntemplate = " + toml_quote(task.template_text) + "\n";
+        if (!task.artifact.empty()) {
+            out += "artifact = " + toml_quote(task.artifact) + "\n";
+        }
+    }
+    write_all(1, out);
+    return k_exit_ok;
+}
+
+} // namespace fleet

@@ -1,0 +1,199 @@
+#include "dispatch/commands/operate.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <signal.h>
+#include <thread>
+
+#include "runner/proc.hpp"
+#include "dispatch/report.hpp"
+#include "runner/run_store.hpp"
+
+namespace fleet {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds k_poll{200};
+
+// Polls until `done(status)` or the deadline; returns the last status read.
+template <typename Done>
+Result<RunStatus> poll_status(const RunStore& store, const std::string& id,
+                              std::optional<Clock::time_point> deadline, Done done) {
+    for (;;) {
+        Result<RunStatus> status = store.read_status(id);
+        if (!status || done(*status) || (deadline && Clock::now() >= *deadline)) {
+            return status;
+        }
+        std::this_thread::sleep_for(k_poll);
+    }
+}
+
+bool is_running(const RunStatus& status) {
+    return status.state == RunState::running;
+}
+
+} // namespace
+
+int wait_run(const CommandLine& line, const Session& session) {
+    const RunStore store(session.runs_dir);
+    std::optional<Clock::time_point> deadline;
+    if (line.timeout) {
+        deadline = Clock::now() + *line.timeout;
+    }
+    Result<RunStatus> status = poll_status(store, line.run_id, deadline,
+                                           [](const RunStatus& s) { return !is_running(s); });
+    if (!status) {
+        return fail(status.error());
+    }
+    if (is_running(*status)) {
+        return fail(k_exit_timed_out, "wait timed out after " + format_duration(*line.timeout) +
+                                          "; run " + line.run_id + " still goes on");
+    }
+    if (status->state == RunState::lost) {
+        return fail(k_exit_agent_failed,
+                    "run " + line.run_id + " was lost: its runner died without finishing");
+    }
+    std::printf("run %s: %s (exit %d)\n", line.run_id.c_str(), to_string(status->state),
+                status->exit_code.value_or(k_exit_agent_failed));
+    return status->exit_code.value_or(k_exit_agent_failed);
+}
+
+int cancel_run(const CommandLine& line, const Session& session) {
+    const RunStore store(session.runs_dir);
+    Result<RunStatus> status = store.read_status(line.run_id);
+    if (!status) {
+        return fail(status.error());
+    }
+    if (!line.agent.empty()) {
+        bool known = false;
+        for (const AgentStatus& agent : status->agents) {
+            known = known || agent.name == line.agent;
+        }
+        if (!known) {
+            return fail(k_exit_usage, "run " + line.run_id + " has no agent '" + line.agent + "'");
+        }
+    }
+    if (!is_running(*status)) {
+        std::printf("run %s is not running (%s); nothing to cancel\n", line.run_id.c_str(),
+                    to_string(status->state));
+        return k_exit_ok;
+    }
+    Result<RunDir> run = store.open_run(line.run_id);
+    if (!run) {
+        return fail(run.error());
+    }
+    // Verify before signalling: the recorded pid must still be the same process, holding the lock.
+    const auto start = status->pid > 0 ? process_start_time(status->pid) : std::nullopt;
+    if (!start || *start != status->pid_start || !run_lock_is_held(run->dir.get())) {
+        return fail(k_exit_agent_failed, "the runner of run " + line.run_id + " (pid " +
+                                             std::to_string(status->pid) +
+                                             ") cannot be verified; nothing was signalled");
+    }
+    if (line.agent.empty()) {
+        if (::kill(status->pid, SIGTERM) != 0) {
+            return fail(k_exit_setup, std::string("kill: ") + std::strerror(errno));
+        }
+    } else {
+        const std::string request = "cancel-" + line.agent;
+        const Fd fd(::openat(run->dir.get(), request.c_str(),
+                             O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600));
+        if (!fd.valid() || ::kill(status->pid, SIGUSR1) != 0) {
+            return fail(k_exit_setup,
+                        "request cancel of " + line.agent + ": " + std::strerror(errno));
+        }
+    }
+    const auto deadline = Clock::now() + session.config.grace + std::chrono::seconds(10);
+    const std::string agent = line.agent;
+    status = poll_status(store, line.run_id, deadline, [&agent](const RunStatus& s) {
+        if (agent.empty()) {
+            return !is_running(s);
+        }
+        for (const AgentStatus& entry : s.agents) {
+            if (entry.name == agent) {
+                return entry.state != AgentState::running && entry.state != AgentState::pending;
+            }
+        }
+        return true;
+    });
+    if (!status) {
+        return fail(status.error());
+    }
+    if (agent.empty()) {
+        std::printf("run %s: %s\n", line.run_id.c_str(), to_string(status->state));
+    } else {
+        for (const AgentStatus& entry : status->agents) {
+            if (entry.name == agent) {
+                std::printf("run %s, agent %s: %s\n", line.run_id.c_str(), agent.c_str(),
+                            to_string(entry.state));
+            }
+        }
+    }
+    return k_exit_ok;
+}
+
+int prune_runs(const CommandLine& line, const Session& session) {
+    const RunStore store(session.runs_dir);
+    Result<std::vector<std::string>> ids = store.list_ids();
+    if (!ids) {
+        return fail(k_exit_setup, ids.error().message);
+    }
+    const WallTime now = std::chrono::system_clock::now();
+    size_t removed = 0, running = 0;
+    // The id is the directory's own name as listed (a valid run id, list_ids): never the run_id
+    // status.json claims, which the agent could have rewritten to "../..".
+    struct Finished {
+        std::string id;
+        RunStatus status;
+    };
+    std::vector<Finished> finished;
+    for (const std::string& id : *ids) {
+        Result<RunStatus> status = store.read_status(id);
+        if (!status) {
+            warn(status.error().message);
+        } else if (is_running(*status)) {
+            ++running;
+        } else {
+            finished.push_back({id, std::move(*status)});
+        }
+    }
+    // Newest first to the millisecond (ids alone order runs only to the second).
+    std::stable_sort(finished.begin(), finished.end(), [](const Finished& a, const Finished& b) {
+        return a.status.started_at > b.status.started_at;
+    });
+    for (size_t index = 0; index < finished.size(); ++index) {
+        const auto& [id, status] = finished[index];
+        if (line.keep && index < *line.keep) {
+            continue;
+        }
+        WallTime started;
+        if (line.older_than && parse_timestamp(status.started_at, started) &&
+            now - started < *line.older_than) {
+            continue;
+        }
+        if (line.dry_run) {
+            std::printf("would remove %s (%s)\n", id.c_str(), to_string(status.state));
+            ++removed;
+            continue;
+        }
+        std::error_code error;
+        // remove_all removes symlinks themselves, never what they point to.
+        std::filesystem::remove_all(store.path() + "/" + id, error);
+        if (error) {
+            warn("remove " + id + ": " + error.message());
+            continue;
+        }
+        std::printf("removed %s (%s)\n", id.c_str(), to_string(status.state));
+        ++removed;
+    }
+    std::printf("%s %zu of %zu finished runs; %zu running left alone\n",
+                line.dry_run ? "would prune" : "pruned", removed, finished.size(), running);
+    return k_exit_ok;
+}
+
+} // namespace fleet

@@ -1,0 +1,43 @@
+// `dispatch TASK PROMPT…`: validate, create the run, supervise it, print the summary.
+//
+// Order, after the session (session.hpp) read the agents' secrets and dropped root:
+//   task and agents known, prompt read (a file as the user) and not empty ........ else 2
+//   runs directory (mkdir -p as the user), run directory, lock, prompt.txt, run.json .. else 3
+//   "run-id: <ID>" as the first stdout line, then the agents' output, then the summary
+//   (a few lines, or one JSON object with --json). Returns the run's exit code.
+#pragma once
+
+#include <string>
+
+#include "dispatch/cli.hpp"
+#include "runner/run_store.hpp"
+#include "dispatch/session.hpp"
+#include "runner/status.hpp"
+
+namespace fleet {
+
+// What the agents of one run share.
+struct RunRequest {
+    std::string task;
+    std::string prompt;   // after the task's template
+    std::string artifact; // the task's artifact, if any
+    bool unified = false; // a missing binary is "skipped", not "spawn_failed"
+};
+
+// The agents a command line asks for: -a, else the program name's agent, else the unified set
+// (config `unified`, default every built-in), else default_agent. Unknown names are an error.
+Result<std::vector<std::string>> choose_agents(const CommandLine& line, const Config& config);
+
+// The agents' PATH: config `path` ("~/" is `home`), then where npm, pipx and snaps put CLIs
+// (~/.local/bin, ~/.npm-global/bin, /usr/local/bin, /snap/bin), then the launcher's default.
+std::string agent_path(const Config& config, const std::string& home);
+
+// An absolute program if it is executable, a name looked up in `path`; empty if neither.
+std::string resolve_program(const std::string& program, const std::string& path);
+
+int run_dispatch(const CommandLine& line, Session& session, const std::vector<std::string>& agents);
+
+// The human summary printed at the end of a run.
+std::string summary_text(const RunStatus& status);
+
+} // namespace fleet

@@ -1,0 +1,289 @@
+#include "dispatch/config.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <toml++/toml.h>
+
+#include "dispatch/agents/adapters.hpp"
+#include "launch/environment.hpp"
+#include "sys/fd.hpp"
+#include "sys/io.hpp"
+#include "dispatch/placeholders.hpp"
+#include "base/toml_check.hpp"
+#include "base/trusted_file.hpp"
+
+namespace fleet {
+
+namespace {
+
+constexpr size_t k_max_config_bytes = 1 << 20;
+
+void parse_common(const toml::table& table, const std::string& where, TomlChecker& check,
+                  AgentConfig& agent) {
+    if (const toml::node* env = table.get("env")) {
+        const toml::table* env_table = env->as_table();
+        if (env_table == nullptr) {
+            check.fail(where + ".env", "must be a table of strings");
+            return;
+        }
+        for (const auto& [key, value] : *env_table) {
+            const std::string var(key.str());
+            const auto text = value.value<std::string>();
+            if (!is_valid_env_name(var) || !text) {
+                check.fail(where + ".env." + var, "must be a string with a valid variable name");
+                return;
+            }
+            agent.env.emplace_back(var, *text);
+        }
+    }
+    check.string(table, "env_file", where + ".env_file", agent.env_file);
+    if (!agent.env_file.empty() && agent.env_file[0] != '/') {
+        check.fail(where + ".env_file", "must be an absolute path");
+    }
+    check.duration(table, "timeout", where + ".timeout", agent.timeout);
+    check.string(table, "workdir", where + ".workdir", agent.workdir);
+    if (!agent.workdir.empty() && agent.workdir[0] != '/') {
+        check.fail(where + ".workdir", "must be an absolute path");
+    }
+}
+
+void parse_builtin_agent(const std::string& name, const toml::table& table, TomlChecker& check,
+                         AgentConfig& agent) {
+    const std::string where = "agents." + name;
+    if (table.contains("command") || table.contains("stdin")) {
+        check.fail(where, "is a built-in agent: adjust it with binary, args, model, base_url");
+        return;
+    }
+    check.only_keys(
+        table, where,
+        {"binary", "args", "model", "env", "env_file", "base_url", "timeout", "workdir"});
+    check.string(table, "binary", where + ".binary", agent.binary);
+    check.string_list(table, "args", where + ".args", agent.args);
+    check.string(table, "model", where + ".model", agent.model);
+    check.string(table, "base_url", where + ".base_url", agent.base_url);
+    parse_common(table, where, check, agent);
+}
+
+void parse_agent(const std::string& name, const toml::table& table, TomlChecker& check,
+                 AgentConfig& agent) {
+    const std::string where = "agents." + name;
+    agent.name = name;
+    if (!is_valid_name(name)) {
+        check.fail(where, "agent names are [a-z0-9][a-z0-9_-]*, at most 64 characters");
+        return;
+    }
+    if (agent.builtin) {
+        parse_builtin_agent(name, table, check, agent);
+        return;
+    }
+    check.only_keys(table, where, {"command", "stdin", "env", "env_file", "timeout", "workdir"});
+    const toml::array* command = table["command"].as_array();
+    if (command == nullptr || command->empty()) {
+        check.fail(where + ".command", "must be a non-empty array of strings");
+        return;
+    }
+    for (const toml::node& element : *command) {
+        const auto text = element.value<std::string>();
+        if (!text) {
+            check.fail(where + ".command", "must be a non-empty array of strings");
+            return;
+        }
+        Result<std::vector<std::string>> names = placeholder_names(*text);
+        if (!names) {
+            check.fail(where + ".command", names.error().message);
+            return;
+        }
+        for (const std::string& placeholder : *names) {
+            const auto& known = command_placeholders();
+            if (std::find(known.begin(), known.end(), placeholder) == known.end()) {
+                check.fail(where + ".command", "unknown placeholder {" + placeholder + "}");
+                return;
+            }
+        }
+        agent.command.push_back(*text);
+    }
+    if (agent.command[0].find('{') != std::string::npos) {
+        check.fail(where + ".command", "the program (first element) cannot be a placeholder");
+    }
+    std::string stdin_mode = "null";
+    check.string(table, "stdin", where + ".stdin", stdin_mode);
+    if (stdin_mode != "null" && stdin_mode != "prompt") {
+        check.fail(where + ".stdin", "must be \"null\" or \"prompt\"");
+    }
+    agent.stdin_prompt = stdin_mode == "prompt";
+    parse_common(table, where, check, agent);
+}
+
+} // namespace
+
+bool is_reserved_word(std::string_view word) {
+    for (const char* reserved : {"list", "status", "logs", "wait", "cancel", "prune", "doctor",
+                                 "agents", "config", "help", "version"}) {
+        if (word == reserved) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool is_valid_name(std::string_view name) {
+    if (name.empty() || name.size() > 64) {
+        return false;
+    }
+    const auto lower_or_digit = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    };
+    if (!lower_or_digit(name[0])) {
+        return false;
+    }
+    return std::all_of(name.begin(), name.end(),
+                       [&](char c) { return lower_or_digit(c) || c == '_' || c == '-'; });
+}
+
+Result<Config> parse_config(std::string_view text, const std::string& source) {
+    Config config;
+    config.source = source;
+    config.tasks["run"] = TaskConfig{"run", "{prompt}", ""};
+    config.tasks["blueprint"] = TaskConfig{"blueprint", k_blueprint_template, "blueprint.md"};
+    for (const std::string& name : builtin_agent_names()) {
+        AgentConfig& agent = config.agents[name];
+        agent.name = name;
+        agent.builtin = true;
+    }
+    Result<toml::table> parsed = parse_toml(text, "config " + source);
+    if (!parsed) {
+        return parsed.error();
+    }
+    const toml::table& root = *parsed;
+    TomlChecker check("config " + source);
+    check.only_keys(root, "",
+                    {"user", "runs_dir", "default_agent", "max_parallel", "timeout", "grace",
+                     "no_new_privs", "unified", "path", "agents", "tasks"});
+    check.string_list(root, "unified", "unified", config.unified);
+    check.string_list(root, "path", "path", config.path);
+    for (const std::string& dir : config.path) {
+        if (dir.empty() || (dir[0] != '/' && dir.rfind("~/", 0) != 0) ||
+            dir.find(':') != std::string::npos) {
+            check.fail("path", "'" + dir + "' must be an absolute directory or start with ~/");
+        }
+    }
+    check.string(root, "user", "user", config.user);
+    check.string(root, "runs_dir", "runs_dir", config.runs_dir);
+    if (!config.runs_dir.empty() && config.runs_dir[0] != '/') {
+        check.fail("runs_dir", "must be an absolute path");
+    }
+    check.string(root, "default_agent", "default_agent", config.default_agent);
+    if (const toml::node* node = root.get("max_parallel")) {
+        const auto value = node->value<int64_t>();
+        if (!value || *value < 1 || *value > 1024) {
+            check.fail("max_parallel", "must be an integer in 1..1024");
+        } else {
+            config.max_parallel = static_cast<size_t>(*value);
+        }
+    }
+    check.duration(root, "timeout", "timeout", config.timeout);
+    check.duration(root, "grace", "grace", config.grace);
+    if (const toml::node* node = root.get("no_new_privs")) {
+        const auto value = node->value<bool>();
+        if (!value) {
+            check.fail("no_new_privs", "must be true or false");
+        } else {
+            config.no_new_privs = *value;
+        }
+    }
+    if (const toml::node* node = root.get("agents")) {
+        const toml::table* agents = node->as_table();
+        if (agents == nullptr) {
+            check.fail("agents", "must be a table of [agents.NAME] tables");
+        } else {
+            for (const auto& [key, value] : *agents) {
+                const std::string name(key.str());
+                const toml::table* table = value.as_table();
+                if (table == nullptr) {
+                    check.fail("agents." + name, "must be a table");
+                    break;
+                }
+                parse_agent(name, *table, check, config.agents[name]);
+            }
+        }
+    }
+    if (const toml::node* node = root.get("tasks")) {
+        const toml::table* tasks = node->as_table();
+        if (tasks == nullptr) {
+            check.fail("tasks", "must be a table of [tasks.NAME] tables");
+        } else {
+            for (const auto& [key, value] : *tasks) {
+                const std::string name(key.str());
+                const std::string where = "tasks." + name;
+                const toml::table* table = value.as_table();
+                if (table == nullptr || !is_valid_name(name) || is_reserved_word(name)) {
+                    check.fail(where, table == nullptr ? "must be a table"
+                                                       : "is not an allowed task name");
+                    break;
+                }
+                check.only_keys(*table, where, {"template", "artifact"});
+                TaskConfig task{name, "", ""};
+                check.string(*table, "template", where + ".template", task.template_text);
+                check.string(*table, "artifact", where + ".artifact", task.artifact);
+                if (!task.artifact.empty() &&
+                    (task.artifact.find('/') != std::string::npos || task.artifact[0] == '.')) {
+                    check.fail(where + ".artifact", "must be a plain file name");
+                }
+                Result<std::string> expanded =
+                    expand_placeholders(task.template_text, {{"prompt", ""}});
+                if (task.template_text.empty()) {
+                    check.fail(where + ".template", "is missing or empty");
+                } else if (!expanded) {
+                    check.fail(where + ".template", expanded.error().message);
+                }
+                config.tasks[name] = task;
+            }
+        }
+    }
+    for (const std::string& name : config.unified) {
+        if (config.agents.count(name) == 0) {
+            check.fail("unified", "names unknown agent '" + name + "'");
+        }
+    }
+    if (check.failed()) {
+        return check.error();
+    }
+    return config;
+}
+
+Result<Config> load_config(const std::string& explicit_path, bool as_root) {
+    std::string path = explicit_path;
+    bool required = !path.empty();
+    if (path.empty()) {
+        if (const char* env = std::getenv("FLEET_DISPATCH_CONFIG"); env != nullptr && *env) {
+            path = env;
+            required = true;
+        } else {
+            path = k_default_config_path;
+        }
+    }
+    // As root: root's, not writable by group or others, nor any directory above it (a sticky
+    // /tmp is fine: others cannot replace root's entries there). Not root: the caller's own.
+    TrustRules rules;
+    rules.owner = as_root ? Owner::root : Owner::anyone;
+    rules.forbidden = as_root ? 022 : 0;
+    rules.ancestors = as_root ? Ancestors::sticky_ok : Ancestors::unchecked;
+    rules.missing = required ? IfMissing::error : IfMissing::absent;
+    rules.max_bytes = k_max_config_bytes;
+    Result<std::optional<std::string>> text = read_trusted_file(path, "config " + path, rules);
+    if (!text) {
+        return text.error();
+    }
+    if (!*text) {
+        return parse_config("", "built-in defaults");
+    }
+    return parse_config(**text, path);
+}
+
+} // namespace fleet

@@ -1,0 +1,93 @@
+// dispatch's configuration: TOML, validated whole before anything runs (docs/dispatch.md).
+//
+// Where from: `-c PATH`, else $FLEET_DISPATCH_CONFIG, else /etc/fleet-dispatch/config.toml;
+// without a file at the default path, built-in defaults apply (a path that was asked for must
+// exist). Strict: an unknown key, a wrong type or a bad value is an error naming the key.
+//
+// When dispatch runs as root the file must be a regular file owned by root and not writable by
+// group or others, and so must every directory above it (a world-writable directory is
+// accepted only with the sticky bit, which stops others from replacing root's entries), like
+// sshd's StrictModes: whoever can write the config chooses what root starts.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/duration.hpp"
+#include "sys/result.hpp"
+
+namespace fleet {
+
+struct AgentConfig {
+    std::string name;
+    bool builtin = false; // one of the five adapters (adapters.hpp)
+    // Generic agents: a command line with placeholders, and where the prompt goes.
+    std::vector<std::string> command; // placeholders: see command_placeholders()
+    bool stdin_prompt = false;        // stdin = "prompt"; default "null"
+    // Built-in agents: the adapter builds the command line; these adjust it.
+    std::string binary;            // default: the agent's name, looked up in the agent PATH
+    std::vector<std::string> args; // appended to the adapter's arguments
+    std::string model;
+    std::string base_url;
+    // Both.
+    std::vector<std::pair<std::string, std::string>> env;
+    std::string env_file; // KEY=VALUE lines, read as root before the drop (session.hpp)
+    std::vector<std::pair<std::string, std::string>> secret_env; // what env_file held
+    Duration timeout{0};                                         // 0: no per-agent timeout
+    std::string workdir; // empty: a fresh work-<agent> directory in the run directory
+};
+
+struct TaskConfig {
+    std::string name;
+    std::string template_text; // placeholder: {prompt}
+    std::string artifact;      // a file the agent writes in its workdir, collected after it
+};
+
+struct Config {
+    std::string source; // the file read, or "built-in defaults"
+    std::string user = "ubuntu";
+    std::string runs_dir; // empty: <home>/.local/state/fleet-dispatch/runs
+    std::string default_agent = "claude";
+    size_t max_parallel = 4;
+    Duration timeout = std::chrono::hours(1);
+    Duration grace = std::chrono::seconds(10);
+    bool no_new_privs = true;
+    std::vector<std::string> unified; // dispatch-unified's agents; empty: every built-in found
+    std::vector<std::string> path;    // prepended to the agents' PATH ("~/" is the user's home)
+    std::map<std::string, AgentConfig> agents; // always has the five built-ins
+    std::map<std::string, TaskConfig> tasks;   // always has "run" and "blueprint"
+};
+
+// The blueprint task's template (docs/dispatch.md, "Tasks").
+constexpr const char* k_blueprint_template =
+    "Write a blueprint for the request below: a Markdown plan of numbered tasks, each with a "
+    "short title and what done means. Save it as blueprint.md in the current directory. Do not "
+    "implement anything.\n\nRequest: {prompt}\n";
+
+constexpr const char* k_default_config_path = "/etc/fleet-dispatch/config.toml";
+
+// Placeholders an agent command may use.
+inline const std::vector<std::string>& command_placeholders() {
+    static const std::vector<std::string> names = {"prompt",  "prompt_file", "run_id", "run_dir",
+                                                   "workdir", "task",        "agent"};
+    return names;
+}
+
+// Words that are subcommands, so no task may be called so.
+bool is_reserved_word(std::string_view word);
+
+// Agent and task names: [a-z0-9][a-z0-9_-]*, at most 64 characters (they name files).
+bool is_valid_name(std::string_view name);
+
+// Parses TOML text; `source` names it in errors.
+Result<Config> parse_config(std::string_view text, const std::string& source);
+
+// Finds, checks (StrictModes when `as_root`) and parses the config. `explicit_path` is the -c
+// value (empty when not given).
+Result<Config> load_config(const std::string& explicit_path, bool as_root);
+
+} // namespace fleet

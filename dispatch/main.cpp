@@ -1,0 +1,88 @@
+// dispatch: the runner. See docs/dispatch.md. The same binary answers to the old scripts' names
+// (dispatch.sh, dispatch-unified.sh, dispatch-aider.sh, …): cli.hpp.
+#include <cstdio>
+#include <exception>
+#include <signal.h>
+
+#include "dispatch/cli.hpp"
+#include "dispatch/commands/doctor.hpp"
+#include "dispatch/commands/info.hpp"
+#include "dispatch/commands/operate.hpp"
+#include "dispatch/commands/read.hpp"
+#include "dispatch/report.hpp"
+#include "dispatch/commands/run.hpp"
+#include "dispatch/session.hpp"
+#include "runner/status.hpp"
+
+int main(int argc, char** argv) {
+    // A closed stdout must show up as EPIPE (console output stops, logging goes on), not kill
+    // the runner. Agents get every disposition reset (spawner.hpp).
+    ::signal(SIGPIPE, SIG_IGN);
+    try {
+        fleet::Result<fleet::CommandLine> line = fleet::parse_command_line(argc, argv);
+        if (!line) {
+            return fleet::fail(fleet::k_exit_usage, line.error().message);
+        }
+        if (line->subcommand == fleet::Subcommand::help) {
+            std::fputs(fleet::usage_text().c_str(), stdout);
+            return fleet::k_exit_ok;
+        }
+        if (line->subcommand == fleet::Subcommand::version) {
+            std::puts("dispatch " FLEET_VERSION);
+            return fleet::k_exit_ok;
+        }
+        if (line->subcommand == fleet::Subcommand::doctor) {
+            return fleet::run_doctor(*line); // checks as root: it does not drop (doctor.hpp)
+        }
+        int exit_code = 0;
+        fleet::Result<fleet::Session> session =
+            fleet::load_session(line->config_path, line->user, exit_code);
+        if (!session) {
+            return fleet::fail(exit_code, session.error().message);
+        }
+        // Secrets are read while still root: for the agents about to run, or for `config`,
+        // which shows their names (redacted) and so checks every env_file.
+        std::vector<std::string> agents;
+        if (line->subcommand == fleet::Subcommand::run) {
+            fleet::Result<std::vector<std::string>> chosen =
+                fleet::choose_agents(*line, session->config);
+            if (!chosen) {
+                return fleet::fail(fleet::k_exit_usage, chosen.error().message);
+            }
+            agents = *chosen;
+        } else if (line->subcommand == fleet::Subcommand::config) {
+            for (const auto& [name, agent] : session->config.agents) {
+                agents.push_back(name);
+            }
+        }
+        if (fleet::Status loaded = fleet::load_secrets(*session, agents, exit_code); !loaded) {
+            return fleet::fail(exit_code, loaded.error().message);
+        }
+        if (fleet::Status dropped = fleet::drop_to_target(*session, exit_code); !dropped) {
+            return fleet::fail(exit_code, dropped.error().message);
+        }
+        switch (line->subcommand) {
+        case fleet::Subcommand::list:
+            return fleet::list_runs(*line, *session);
+        case fleet::Subcommand::status:
+            return fleet::show_status(*line, *session);
+        case fleet::Subcommand::logs:
+            return fleet::print_logs(*line, *session);
+        case fleet::Subcommand::wait:
+            return fleet::wait_run(*line, *session);
+        case fleet::Subcommand::cancel:
+            return fleet::cancel_run(*line, *session);
+        case fleet::Subcommand::prune:
+            return fleet::prune_runs(*line, *session);
+        case fleet::Subcommand::agents:
+            return fleet::list_agents(*session);
+        case fleet::Subcommand::config:
+            return fleet::show_config(*session);
+        default:
+            return fleet::run_dispatch(*line, *session, agents);
+        }
+    } catch (const std::exception& e) {
+        // Cannot continue (out of memory, a library bug): say so in one line, exit as setup error.
+        return fleet::fail(fleet::k_exit_setup, std::string("internal error: ") + e.what());
+    }
+}

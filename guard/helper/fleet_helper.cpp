@@ -1,0 +1,557 @@
+// fleet-helper: the only road from an agent to root. Started through one exact sudoers rule
+// (sudoers.hpp), it parses a typed request (request.hpp), judges it against the root-owned
+// policy (policy.hpp), asks for a TOTP code where the policy says so (totp.hpp), runs a fixed
+// argv without a shell (actions.hpp), answers with one JSON object on stdout and writes one
+// audit line (audit.hpp). Exit codes: 0 ok, 1 the action ran and failed, 2 refused, 3 TOTP
+// required or refused, 4 usage.
+//
+// Order of work, as root:
+//   block every signal but the fault ones      sudo relays the caller's signals: none may end
+//                                              the helper between an action and its record
+//   root's resource limits                     not the caller's, which sudo hands down
+//   umask 077; not dumpable; no core files     the TOTP secret passes through this process
+//   parse argv                                 a usage error is still answered and audited
+//   started through sudo?                      SUDO_* set by sudo, or sudo as the parent
+//   load the policy                            default path; --policy only without sudo
+//   open the audit log                         cannot open: refuse (fail closed)
+//   decide, TOTP, check the executable         each refusal answered and audited
+//   vet: a unit's aliases (systemctl show),    a protected unit under another name, a
+//   a package transaction (apt-get -s)         transaction that removes more than asked:
+//                                              refused (transaction.hpp)
+//   audit "start" to both sinks, then run      the file sink failing refuses the action: an
+//                                              action never runs without a record
+//   audit "end" (also after an exception, with the signals that arrived meanwhile); answer
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "guard/helper/actions.hpp"
+#include "guard/common/audit.hpp"
+#include "base/clock.hpp"
+#include "sys/fd.hpp"
+#include "sys/io.hpp"
+#include "guard/helper/policy.hpp"
+#include "base/probe.hpp"
+#include "guard/helper/request.hpp"
+#include "guard/common/tools.hpp"
+#include "guard/helper/totp.hpp"
+#include "guard/helper/transaction.hpp"
+#include "guard/common/json_line.hpp"
+#include "base/untrusted_text.hpp"
+
+namespace fleet {
+namespace {
+
+enum Exit { k_ok = 0, k_failed = 1, k_refused = 2, k_totp = 3, k_usage = 4 };
+
+constexpr size_t k_max_output = size_t{64} * 1024;
+constexpr const char* k_default_audit_log = "/var/log/fleet-dispatch/helper.log";
+// Not held: the signals a fault raises synchronously (blocking them would hang or kill the
+// process anyway). Every other catchable signal is held (blocked) for the helper's whole life:
+// sudo relays TERM, INT, HUP, QUIT, USR1, USR2, ALRM... from the caller, and a caller may
+// signal its own sudo; none may end the helper between an action and its audit record. The
+// actions get every signal unblocked (probe.hpp).
+constexpr int k_fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+
+// The limits an action gets, whatever the caller's were (sudo hands them down): a caller's small
+// RLIMIT_CPU, RLIMIT_AS or RLIMIT_NOFILE could end dpkg halfway through an unpack the simulation
+// passed, or the helper before its end record (SIGXCPU, SIGXFSZ). Root's defaults; where root
+// lacks CAP_SYS_RESOURCE (a container) a hard limit stays and the soft one is raised to it,
+// except for CPU time and file size, whose signals would end the helper: those must be unlimited.
+struct Limit {
+    int resource;
+    rlim_t soft;
+    rlim_t hard;
+};
+constexpr Limit k_limits[] = {
+    {RLIMIT_CPU, RLIM_INFINITY, RLIM_INFINITY},   {RLIMIT_FSIZE, RLIM_INFINITY, RLIM_INFINITY},
+    {RLIMIT_DATA, RLIM_INFINITY, RLIM_INFINITY},  {RLIMIT_AS, RLIM_INFINITY, RLIM_INFINITY},
+    {RLIMIT_STACK, rlim_t{8} << 20, RLIM_INFINITY}, {RLIMIT_NOFILE, 1024, 1 << 20},
+    {RLIMIT_NPROC, RLIM_INFINITY, RLIM_INFINITY}, {RLIMIT_MEMLOCK, rlim_t{8} << 20, rlim_t{8} << 20},
+};
+
+constexpr const char* k_help = R"(usage: fleet-helper [--policy PATH] COMMAND ...
+
+Through sudo, the one way an agent acts as root. Answers with one JSON object.
+
+  service ACTION NAME [--totp CODE]     ACTION: status start stop restart reload enable disable
+  package ACTION [NAME] [--totp CODE]   ACTION: install remove (NAME), update upgrade
+  ping                                  proves the sudo rule works
+  policy                                the effective allowlist
+
+Root's set-up (the sudoers rule, TOTP enrolment) is fleet-admin's, out of the agents' reach.
+
+  --policy PATH   another policy file (refused through sudo); default
+                  /etc/fleet-dispatch/helper.toml
+Exit: 0 ok, 1 the action failed, 2 refused, 3 TOTP required or wrong, 4 usage.
+)";
+
+struct Caller {
+    uid_t uid = 0;
+    bool via_sudo = false;
+    std::optional<std::string> sudo_user;
+    std::optional<uint64_t> sudo_uid;
+};
+
+bool parent_is_sudo() {
+    char target[PATH_MAX] = {};
+    const std::string link = "/proc/" + std::to_string(::getppid()) + "/exe";
+    const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (n <= 0) {
+        return false;
+    }
+    const std::string path(target, static_cast<size_t>(n));
+    return path.substr(path.rfind('/') + 1) == "sudo";
+}
+
+// sudo always sets SUDO_USER, SUDO_UID, SUDO_GID and SUDO_COMMAND, and a caller cannot unset
+// them without SETENV; sudo as the parent process catches the rest. Either means "via sudo".
+Caller identify_caller() {
+    Caller caller;
+    caller.uid = ::getuid();
+    for (const char* name : {"SUDO_USER", "SUDO_UID", "SUDO_GID", "SUDO_COMMAND"}) {
+        caller.via_sudo = caller.via_sudo || std::getenv(name) != nullptr;
+    }
+    caller.via_sudo = caller.via_sudo || parent_is_sudo();
+    if (const char* user = std::getenv("SUDO_USER")) {
+        caller.sudo_user = escape_untrusted(user);
+    }
+    if (const char* uid = std::getenv("SUDO_UID")) {
+        char* end = nullptr;
+        errno = 0;
+        const unsigned long long value = std::strtoull(uid, &end, 10);
+        if (errno == 0 && end != uid && *end == '\0') {
+            caller.sudo_uid = value;
+        }
+    }
+    return caller;
+}
+
+// What a request came to: the answer on stdout, the exit code, and what the audit line adds.
+struct Outcome {
+    int exit_code = k_ok;
+    nlohmann::json answer = nlohmann::json::object();
+    std::string decision = "allowed"; // allowed, refused, totp_refused, usage_error
+    std::string reason;
+    nlohmann::json argv; // what ran, when something ran
+    std::optional<uint64_t> totp_counter;
+    std::vector<std::string> signals; // blocked signals that arrived while it was served
+};
+
+// The audit trail of one request: one line to both sinks before an action runs ("start") and
+// one when the request is over ("end"), each with what is known by then.
+class AuditTrail {
+public:
+    AuditTrail(const Result<AuditLog>& log, const Result<Request>& request,
+               const std::vector<std::string>& args, const Caller& caller)
+        : m_log(log), m_request(request), m_args(args), m_caller(caller),
+          m_started(std::chrono::steady_clock::now()) {}
+
+    enum class Phase { start, end };
+
+    // Writes the line; the file sink's result (syslog is best effort).
+    Status record(const Outcome& outcome, Phase phase) const;
+
+    // AuditLog::lock_exclusive on the file sink.
+    Status lock(std::chrono::milliseconds timeout) const {
+        return m_log ? m_log->lock_exclusive(timeout) : m_log.error();
+    }
+
+    std::chrono::milliseconds elapsed() const {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - m_started);
+    }
+
+private:
+    const Result<AuditLog>& m_log;
+    const Result<Request>& m_request;
+    const std::vector<std::string>& m_args;
+    const Caller& m_caller;
+    std::chrono::steady_clock::time_point m_started;
+};
+
+Outcome refusal(int exit_code, const std::string& decision, const std::string& reason) {
+    Outcome outcome;
+    outcome.exit_code = exit_code;
+    outcome.decision = decision;
+    outcome.reason = escape_untrusted(reason);
+    outcome.answer = {{"ok", false}, {"error", outcome.reason}};
+    return outcome;
+}
+
+Outcome refused(const std::string& reason) {
+    return refusal(k_refused, "refused", reason);
+}
+
+// Runs a read-only question the helper asks before an action (a simulation, a unit's names):
+// the same executable check, environment and limits as the action, output kept for parsing.
+Result<ProbeResult> ask(const HelperPolicy& policy, const std::vector<std::string>& argv) {
+    if (Status trusted = check_trusted_executable(argv[0]); !trusted) {
+        return trusted.error();
+    }
+    ProbeLimits limits;
+    limits.timeout = policy.timeout;
+    limits.grace = policy.grace;
+    limits.max_output = k_max_output;
+    limits.workdir = "/";
+    Result<ProbeResult> result = run_bounded(argv, action_environment(), limits);
+    if (result && result->truncated) {
+        return input_error(argv[0].substr(argv[0].rfind('/') + 1) + " " + argv[1] +
+                           ": more than " + std::to_string(k_max_output) +
+                           " bytes of answer, not judged");
+    }
+    if (result && !result->succeeded()) {
+        // apt's own reason is its last "E: " line; otherwise how it ended.
+        const size_t at = result->output.rfind("E: ");
+        const std::string why =
+            at != std::string::npos
+                ? result->output.substr(at + 3, result->output.find('\n', at) - at - 3)
+                : describe(result->status);
+        return input_error(argv[0].substr(argv[0].rfind('/') + 1) + " " + argv[1] + ": " + why);
+    }
+    return result;
+}
+
+// What the helper checks beyond the policy before it acts (transaction.hpp, policy.hpp
+// is_protected_unit): nullopt to go on, else the refusal.
+std::optional<Outcome> vet_action(const HelperPolicy& policy, const Request& request) {
+    if (request.command == Command::service &&
+        (request.action == "stop" || request.action == "disable")) {
+        Result<ProbeResult> names = ask(policy, unit_names_argv(policy, request.name));
+        if (!names) {
+            return refused("cannot tell which unit '" + request.name +
+                           "' is, so it is not stopped: " + names.error().message);
+        }
+        std::vector<std::string> all;
+        std::istringstream words(names->output);
+        for (std::string name; words >> name;) {
+            all.push_back(name);
+        }
+        if (is_protected_unit(policy, all)) {
+            return refused("service '" + request.name + "' is protected (it is " +
+                           (all.empty() ? request.name : all.front()) +
+                           "): the helper never stops or disables it");
+        }
+    }
+    if (request.command == Command::package) {
+        const std::vector<std::string> simulation = simulation_argv(policy, request);
+        if (simulation.empty()) {
+            return std::nullopt;
+        }
+        Result<ProbeResult> simulated = ask(policy, simulation);
+        if (!simulated) {
+            return refused("the simulated transaction failed, so nothing ran: " +
+                           simulated.error().message);
+        }
+        if (Status judged = judge_removals(policy, request, simulated_removals(simulated->output));
+            !judged) {
+            return refused(judged.error().message);
+        }
+    }
+    return std::nullopt;
+}
+
+Outcome run_action(const HelperPolicy& policy, const Request& request, const AuditTrail& trail,
+                   std::optional<uint64_t> totp_counter) {
+    const std::vector<std::string> argv = action_argv(policy, request);
+    if (Status trusted = check_trusted_executable(argv[0]); !trusted) {
+        return refused(trusted.error().message);
+    }
+    // Package actions one at a time, from simulation to end: what apt would remove must not
+    // change in between.
+    if (request.command == Command::package) {
+        if (Status locked = trail.lock(policy.timeout); !locked) {
+            return refused(locked.error().message);
+        }
+    }
+    if (std::optional<Outcome> refusal = vet_action(policy, request)) {
+        return *refusal;
+    }
+    Outcome starting;
+    starting.argv = argv;
+    starting.totp_counter = totp_counter;
+    if (Status logged = trail.record(starting, AuditTrail::Phase::start); !logged) {
+        return refused("cannot write the audit log, so nothing runs: " + logged.error().message);
+    }
+    ProbeLimits limits;
+    limits.timeout = policy.timeout;
+    limits.grace = policy.grace;
+    limits.max_output = k_max_output;
+    limits.workdir = "/";
+    Result<ProbeResult> result = run_bounded(argv, action_environment(), limits);
+    if (!result) {
+        Outcome outcome = refusal(k_failed, "allowed", result.error().message);
+        outcome.argv = argv;
+        return outcome;
+    }
+    Outcome outcome;
+    outcome.argv = argv;
+    const bool ok = result->succeeded();
+    outcome.exit_code = ok ? k_ok : k_failed;
+    outcome.answer = {{"ok", ok},
+                      {"exit_code", result->exit_code()},
+                      {"output", escape_untrusted(result->output)},
+                      {"truncated", result->truncated},
+                      {"timed_out", result->timed_out}};
+    if (!ok) {
+        const std::string program = argv[0].substr(argv[0].rfind('/') + 1);
+        outcome.reason = result->timed_out
+                             ? program + " did not finish within " + format_duration(policy.timeout)
+                         : result->status.exited
+                             ? program + " exited with status " + std::to_string(result->status.code)
+                             : program + " ended with " + describe(result->status);
+        outcome.answer["error"] = outcome.reason;
+    }
+    return outcome;
+}
+
+Outcome serve_action(const HelperPolicy& policy, const Request& request,
+                     const AuditTrail& trail) {
+    const Decision decision = decide(policy, request);
+    if (!decision.allowed) {
+        return refused(decision.reason);
+    }
+    std::optional<uint64_t> counter;
+    if (decision.needs_totp) {
+        const std::string what = std::string(command_name(request.command)) + " " + request.action;
+        if (!request.totp) {
+            return refusal(k_totp, "totp_refused", what + " needs a TOTP code (--totp CODE)");
+        }
+        Result<TotpCheck> check =
+            verify_totp(policy.totp_secret, policy.totp_state, *request.totp, ::time(nullptr));
+        if (!check) {
+            return refusal(k_totp, "totp_refused", check.error().message);
+        }
+        if (check->verdict != TotpVerdict::accepted) {
+            return refusal(k_totp, "totp_refused", check->reason);
+        }
+        counter = check->counter;
+    }
+    Outcome outcome = run_action(policy, request, trail, counter);
+    outcome.totp_counter = counter;
+    return outcome;
+}
+
+Outcome serve(const Result<Request>& request, const Caller& caller,
+              const Result<HelperPolicy>& policy, const Result<AuditLog>& audit,
+              const AuditTrail& trail) {
+    if (!request) {
+        return refusal(k_usage, "usage_error", request.error().message);
+    }
+    if (request->policy && caller.via_sudo) {
+        return refused("--policy is refused when started through sudo: the policy is " +
+                       std::string(k_default_policy_path));
+    }
+    if (!audit) {
+        return refused("audit log unavailable, so nothing is allowed: " + audit.error().message);
+    }
+    const Command command = request->command;
+    if (!policy) {
+        return refused(policy.error().message);
+    }
+    switch (command) {
+    case Command::ping: {
+        Outcome outcome;
+        outcome.answer = {
+            {"ok", true}, {"pong", true}, {"version", FLEET_VERSION}, {"policy", policy->source}};
+        return outcome;
+    }
+    case Command::policy: {
+        Outcome outcome;
+        outcome.answer = {{"ok", true}, {"policy", policy_json(*policy)}};
+        return outcome;
+    }
+    default:
+        return serve_action(*policy, *request, trail);
+    }
+}
+
+Status AuditTrail::record(const Outcome& outcome, Phase phase) const {
+    nlohmann::json line = {
+        {"time", format_timestamp(std::chrono::system_clock::now())},
+        {"pid", ::getpid()},
+        {"phase", phase == Phase::start ? "start" : "end"},
+        {"uid", m_caller.uid},
+        {"sudo_user",
+         m_caller.sudo_user ? nlohmann::json(*m_caller.sudo_user) : nlohmann::json(nullptr)},
+        {"sudo_uid",
+         m_caller.sudo_uid ? nlohmann::json(*m_caller.sudo_uid) : nlohmann::json(nullptr)},
+        {"decision", outcome.decision},
+        {"reason", outcome.reason},
+        {"duration_ms", elapsed().count()}};
+    if (phase == Phase::end) {
+        line["exit_code"] = outcome.exit_code;
+    }
+    if (m_request) {
+        line["request"] = request_json(*m_request);
+    } else {
+        nlohmann::json words = nlohmann::json::array();
+        for (const std::string& arg : m_args) {
+            words.push_back(escape_untrusted(arg));
+        }
+        line["request"] = {{"argv", words}};
+    }
+    if (!outcome.argv.is_null()) {
+        line["argv"] = outcome.argv;
+    }
+    if (outcome.answer.is_object() && outcome.answer.contains("exit_code")) {
+        line["command_exit_code"] = outcome.answer["exit_code"];
+    }
+    if (outcome.totp_counter) {
+        line["totp_counter"] = *outcome.totp_counter;
+    }
+    if (!outcome.signals.empty()) {
+        line["signals"] = outcome.signals;
+    }
+    const std::string text = json_line(line);
+    syslog_audit("fleet-helper", text, outcome.decision == "allowed");
+    return m_log ? m_log->append(text) : Status(Ok{});
+}
+
+// The held signals that arrived since the start, by name.
+std::vector<std::string> held_signals_pending() {
+    sigset_t pending;
+    std::vector<std::string> names;
+    if (::sigpending(&pending) != 0) {
+        return names;
+    }
+    for (int sig = 1; sig < SIGRTMIN; ++sig) {
+        // SIGCHLD (the actions' own ends), SIGPIPE (ignored), SIGWINCH, SIGURG: no one's request.
+        const bool routine = sig == SIGCHLD || sig == SIGPIPE || sig == SIGWINCH || sig == SIGURG;
+        if (!routine && sigismember(&pending, sig) == 1) {
+            const char* name = sigabbrev_np(sig);
+            names.push_back(name != nullptr ? std::string("SIG") + name : std::to_string(sig));
+        }
+    }
+    return names;
+}
+
+// harden_guard_process (tools.hpp), and root's resource limits (k_limits) instead of the
+// caller's. Empty, or what stopped it.
+std::string harden_process() {
+    if (!harden_guard_process()) {
+        return std::string("cannot set up the process: ") + std::strerror(errno);
+    }
+    if (::geteuid() != 0) {
+        return ""; // only root may raise them; without root nothing runs as root anyway
+    }
+    for (const Limit& limit : k_limits) {
+        const rlimit wanted{limit.soft, limit.hard};
+        if (::setrlimit(limit.resource, &wanted) == 0) {
+            continue;
+        }
+        rlimit current{};
+        if (errno != EPERM || ::getrlimit(limit.resource, &current) != 0) {
+            return std::string("cannot set a resource limit: ") + std::strerror(errno);
+        }
+        const bool must_be_unlimited =
+            limit.resource == RLIMIT_CPU || limit.resource == RLIMIT_FSIZE;
+        if (must_be_unlimited && current.rlim_max != RLIM_INFINITY) {
+            return std::string("the caller's ") +
+                   (limit.resource == RLIMIT_CPU ? "CPU time" : "file size") +
+                   " limit cannot be lifted, and it could end an action halfway: refused";
+        }
+        const rlimit raised{std::min(limit.soft, current.rlim_max), current.rlim_max};
+        if (::setrlimit(limit.resource, &raised) != 0) {
+            return std::string("cannot set a resource limit: ") + std::strerror(errno);
+        }
+    }
+    return "";
+}
+
+// Blocks every catchable signal but the fault signals; false, errno set, when it cannot.
+bool hold_signals() {
+    sigset_t held;
+    sigfillset(&held);
+    for (const int sig : k_fault_signals) {
+        sigdelset(&held, sig);
+    }
+    return ::sigprocmask(SIG_BLOCK, &held, nullptr) == 0;
+}
+
+int helper_main(int argc, char** argv) {
+    if (!hold_signals()) {
+        std::cerr << "fleet-helper: cannot set up the process: " << std::strerror(errno) << "\n";
+        return k_refused;
+    }
+    if (const std::string problem = harden_process(); !problem.empty()) {
+        std::cout << json_line({{"ok", false}, {"error", problem}}) << "\n";
+        std::cerr << "fleet-helper: " << problem << "\n";
+        return k_refused;
+    }
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    const Result<Request> request = parse_request(args);
+    if (request && (request->command == Command::help || request->command == Command::version)) {
+        std::cout << (request->command == Command::help ? k_help
+                                                        : "fleet-helper " FLEET_VERSION "\n");
+        return k_ok;
+    }
+    const Caller caller = identify_caller();
+    const std::optional<std::string> named_policy = leading_policy(args);
+    const bool custom_policy =
+        named_policy && !named_policy->empty() && (*named_policy)[0] == '/' && !caller.via_sudo;
+    const std::string policy_path = custom_policy ? *named_policy : k_default_policy_path;
+    const Result<HelperPolicy> policy = load_policy(policy_path);
+    const Result<AuditLog> audit =
+        AuditLog::open(policy ? policy->audit_log : std::string(k_default_audit_log));
+    const AuditTrail trail(audit, request, args, caller);
+    if (Status oath = init_oath(); !oath) {
+        std::cout << json_line({{"ok", false}, {"error", oath.error().message}}) << "\n";
+        return k_refused;
+    }
+    Outcome outcome;
+    try {
+        outcome = serve(request, caller, policy, audit, trail);
+    } catch (const std::exception& e) {
+        // Cannot continue (out of memory, a library bug): still on record, and answered.
+        outcome = refusal(k_failed, "failed", std::string("internal error: ") + e.what());
+    }
+    outcome.signals = held_signals_pending();
+    // The audit line first: whatever happens to stdout, the request is on record.
+    const Status logged = trail.record(outcome, AuditTrail::Phase::end);
+    if (outcome.answer.is_object()) {
+        if (request) {
+            outcome.answer["request"] = request_json(*request);
+        }
+        outcome.answer["duration_ms"] = trail.elapsed().count();
+        if (!logged) {
+            outcome.answer["audit_error"] = logged.error().message;
+        }
+        std::cout << json_line(outcome.answer) << "\n";
+    }
+    std::cout.flush();
+    if (!logged) {
+        std::cerr << "fleet-helper: " << logged.error().message << "\n";
+        return outcome.exit_code == k_ok ? k_failed : outcome.exit_code;
+    }
+    return outcome.exit_code;
+}
+
+} // namespace
+} // namespace fleet
+
+int main(int argc, char** argv) {
+    try {
+        return fleet::helper_main(argc, argv);
+    } catch (const std::exception& e) {
+        // Only before a request is served (serve() has its own catch, audited): one answer.
+        std::cout << fleet::json_line({{"ok", false}, {"error", std::string("internal error: ") +
+                                                                 e.what()}})
+                  << "\n";
+        return 2;
+    }
+}

@@ -1,0 +1,252 @@
+#include "runner/status.hpp"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace fleet {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::pair<RunState, const char*>, 6> k_run_states = {{
+    {RunState::running, "running"},
+    {RunState::succeeded, "succeeded"},
+    {RunState::failed, "failed"},
+    {RunState::timed_out, "timed_out"},
+    {RunState::cancelled, "cancelled"},
+    {RunState::lost, "lost"},
+}};
+
+constexpr std::array<std::pair<AgentState, const char*>, 8> k_agent_states = {{
+    {AgentState::pending, "pending"},
+    {AgentState::running, "running"},
+    {AgentState::succeeded, "succeeded"},
+    {AgentState::failed, "failed"},
+    {AgentState::timed_out, "timed_out"},
+    {AgentState::cancelled, "cancelled"},
+    {AgentState::spawn_failed, "spawn_failed"},
+    {AgentState::skipped, "skipped"},
+}};
+
+template <typename State, size_t N>
+bool parse_state(const std::array<std::pair<State, const char*>, N>& table, const std::string& text,
+                 State& out) {
+    for (const auto& [state, name] : table) {
+        if (text == name) {
+            out = state;
+            return true;
+        }
+    }
+    return false;
+}
+
+json optional_int(const std::optional<int>& value) {
+    return value ? json(*value) : json(nullptr);
+}
+
+std::optional<int> read_optional_int(const json& object, const char* key) {
+    const auto it = object.find(key);
+    if (it == object.end() || it->is_null()) {
+        return std::nullopt;
+    }
+    return it->get<int>();
+}
+
+} // namespace
+
+const char* to_string(RunState state) {
+    for (const auto& [s, name] : k_run_states) {
+        if (s == state) {
+            return name;
+        }
+    }
+    return "?";
+}
+
+const char* to_string(AgentState state) {
+    for (const auto& [s, name] : k_agent_states) {
+        if (s == state) {
+            return name;
+        }
+    }
+    return "?";
+}
+
+int fold_exit_code(const std::vector<AgentStatus>& agents) {
+    bool cancelled = false, timed_out = false, failed = false;
+    const bool all_skipped =
+        !agents.empty() && std::all_of(agents.begin(), agents.end(), [](const AgentStatus& a) {
+            return a.state == AgentState::skipped;
+        });
+    if (all_skipped) {
+        return k_exit_agent_failed; // nothing ran at all
+    }
+    for (const AgentStatus& agent : agents) {
+        cancelled = cancelled || agent.state == AgentState::cancelled;
+        timed_out = timed_out || agent.state == AgentState::timed_out;
+        failed =
+            failed || agent.state == AgentState::failed || agent.state == AgentState::spawn_failed;
+    }
+    if (cancelled) {
+        return k_exit_cancelled;
+    }
+    if (timed_out) {
+        return k_exit_timed_out;
+    }
+    return failed ? k_exit_agent_failed : k_exit_ok;
+}
+
+RunState state_for_exit_code(int exit_code) {
+    switch (exit_code) {
+    case k_exit_ok:
+        return RunState::succeeded;
+    case k_exit_timed_out:
+        return RunState::timed_out;
+    case k_exit_cancelled:
+        return RunState::cancelled;
+    default:
+        return RunState::failed;
+    }
+}
+
+std::string to_json(const RunStatus& status, int indent) {
+    json agents = json::array();
+    for (const AgentStatus& agent : status.agents) {
+        json entry = {
+            {"name", agent.name},
+            {"state", to_string(agent.state)},
+            {"exit_code", optional_int(agent.exit_code)},
+            {"signal", optional_int(agent.signal)},
+            {"core_dumped", agent.core_dumped},
+            {"started_at", agent.started_at.empty() ? json(nullptr) : json(agent.started_at)},
+            {"finished_at", agent.finished_at.empty() ? json(nullptr) : json(agent.finished_at)},
+            {"log", agent.log},
+            {"bytes", agent.bytes},
+            {"pid", agent.pid},
+        };
+        if (!agent.reason.empty()) {
+            entry["reason"] = agent.reason;
+        }
+        if (!agent.log_error.empty()) {
+            entry["log_error"] = agent.log_error;
+        }
+        if (!agent.artifact.empty()) {
+            entry["artifact"] = agent.artifact;
+        }
+        if (!agent.usage.empty()) {
+            json usage = json::object();
+            if (agent.usage.input_tokens) {
+                usage["input_tokens"] = *agent.usage.input_tokens;
+            }
+            if (agent.usage.output_tokens) {
+                usage["output_tokens"] = *agent.usage.output_tokens;
+            }
+            if (agent.usage.cost_usd) {
+                usage["cost_usd"] = *agent.usage.cost_usd;
+            }
+            if (agent.usage.turns) {
+                usage["turns"] = *agent.usage.turns;
+            }
+            entry["usage"] = std::move(usage);
+        }
+        agents.push_back(std::move(entry));
+    }
+    const json document = {
+        {"run_id", status.run_id},
+        {"state", to_string(status.state)},
+        {"exit_code", optional_int(status.exit_code)},
+        {"started_at", status.started_at},
+        {"finished_at", status.finished_at.empty() ? json(nullptr) : json(status.finished_at)},
+        {"pid", status.pid},
+        {"pid_start", status.pid_start},
+        {"labels", status.labels},
+        {"agents", std::move(agents)},
+    };
+    // ASCII only (\uXXXX), invalid UTF-8 replaced: a reason quoted from an agent's output can
+    // hold C1 controls, which a terminal showing `status --json` must not receive raw.
+    return document.dump(indent, ' ', true, json::error_handler_t::replace);
+}
+
+Result<CompactStatus> compact_status_json(const std::string& text, const std::string& run_id,
+                                          bool runner_alive) {
+    try {
+        json document = json::parse(text);
+        document["run_id"] = run_id;
+        if (!runner_alive && document.at("state") == to_string(RunState::running)) {
+            document["state"] = to_string(RunState::lost);
+        }
+        return CompactStatus{document.dump(-1, ' ', true, json::error_handler_t::replace),
+                             document.value("started_at", "")};
+    } catch (const nlohmann::json::exception& e) {
+        return input_error(std::string("status.json: ") + e.what());
+    }
+}
+
+Result<RunStatus> run_status_from_json(const std::string& text) {
+    try {
+        const json document = json::parse(text);
+        RunStatus status;
+        status.run_id = document.at("run_id").get<std::string>();
+        if (!parse_state(k_run_states, document.at("state").get<std::string>(), status.state)) {
+            return input_error("unknown run state");
+        }
+        status.exit_code = read_optional_int(document, "exit_code");
+        status.started_at = document.at("started_at").get<std::string>();
+        status.finished_at = document.value("finished_at", json()).is_string()
+                                 ? document.at("finished_at").get<std::string>()
+                                 : "";
+        status.pid = document.value("pid", 0);
+        status.pid_start = document.value("pid_start", 0ULL);
+        if (const auto labels = document.find("labels");
+            labels != document.end() && labels->is_object()) {
+            status.labels = labels->get<std::map<std::string, std::string>>();
+        }
+        for (const json& entry : document.at("agents")) {
+            AgentStatus agent;
+            agent.name = entry.at("name").get<std::string>();
+            if (!parse_state(k_agent_states, entry.at("state").get<std::string>(), agent.state)) {
+                return input_error("unknown agent state");
+            }
+            agent.exit_code = read_optional_int(entry, "exit_code");
+            agent.signal = read_optional_int(entry, "signal");
+            agent.core_dumped = entry.value("core_dumped", false);
+            agent.reason = entry.value("reason", "");
+            agent.started_at = entry.value("started_at", json()).is_string()
+                                   ? entry.at("started_at").get<std::string>()
+                                   : "";
+            agent.finished_at = entry.value("finished_at", json()).is_string()
+                                    ? entry.at("finished_at").get<std::string>()
+                                    : "";
+            agent.log = entry.value("log", "");
+            agent.bytes = entry.value("bytes", 0ULL);
+            agent.log_error = entry.value("log_error", "");
+            agent.pid = entry.value("pid", 0);
+            agent.artifact = entry.value("artifact", "");
+            if (const auto usage = entry.find("usage");
+                usage != entry.end() && usage->is_object()) {
+                if (usage->contains("input_tokens")) {
+                    agent.usage.input_tokens = usage->at("input_tokens").get<uint64_t>();
+                }
+                if (usage->contains("output_tokens")) {
+                    agent.usage.output_tokens = usage->at("output_tokens").get<uint64_t>();
+                }
+                if (usage->contains("cost_usd")) {
+                    agent.usage.cost_usd = usage->at("cost_usd").get<double>();
+                }
+                if (usage->contains("turns")) {
+                    agent.usage.turns = usage->at("turns").get<int>();
+                }
+            }
+            status.agents.push_back(std::move(agent));
+        }
+        return status;
+    } catch (const nlohmann::json::exception& e) {
+        return input_error(std::string("status.json: ") + e.what());
+    }
+}
+
+} // namespace fleet

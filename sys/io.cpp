@@ -1,0 +1,77 @@
+#include "sys/io.hpp"
+
+#include <cerrno>
+#include <cstdint>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+namespace fleet {
+
+int write_all(int fd, std::string_view data) {
+    size_t done = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno;
+        }
+        done += static_cast<size_t>(n);
+    }
+    return 0;
+}
+
+Result<std::string> read_fd(int fd, size_t max_bytes) {
+    std::string text;
+    char buffer[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return system_error("read", errno);
+        }
+        if (n == 0) {
+            return text;
+        }
+        if (text.size() + static_cast<size_t>(n) > max_bytes) {
+            return input_error("more than " + std::to_string(max_bytes) + " bytes");
+        }
+        text.append(buffer, static_cast<size_t>(n));
+    }
+}
+
+Result<Fd> open_regular_at(int dir_fd, const std::string& path, size_t max_bytes) {
+    Fd fd(::openat(dir_fd, path.c_str(),
+                   O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
+    if (!fd.valid()) {
+        return system_error(path, errno);
+    }
+    struct stat info {};
+    if (::fstat(fd.get(), &info) != 0) {
+        return system_error(path, errno);
+    }
+    if (!S_ISREG(info.st_mode)) {
+        return input_error(path + " is not a regular file");
+    }
+    if (static_cast<uint64_t>(info.st_size) > max_bytes) {
+        return input_error(path + " has more than " + std::to_string(max_bytes) + " bytes");
+    }
+    return fd;
+}
+
+Result<std::string> read_file_at(int dir_fd, const std::string& path, size_t max_bytes) {
+    const Result<Fd> fd = open_regular_at(dir_fd, path, max_bytes);
+    if (!fd) {
+        return fd.error();
+    }
+    Result<std::string> text = read_fd(fd->get(), max_bytes);
+    if (!text) {
+        return Error{text.error().kind, path + ": " + text.error().message};
+    }
+    return text;
+}
+
+} // namespace fleet

@@ -1,0 +1,29 @@
+// Small checked I/O helpers on raw fds: whole writes, whole reads, whole files.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "sys/fd.hpp"
+#include "sys/result.hpp"
+
+namespace fleet {
+
+// Writes all of `data`, retrying short writes and EINTR. Returns 0 or the errno that stopped it.
+int write_all(int fd, std::string_view data);
+
+// Opens `path` (relative to `dir_fd`, or absolute) for reading as a file that someone else,
+// an agent, may have replaced: O_NOFOLLOW (a symlink is refused, so a planted link cannot
+// redirect the read), O_NONBLOCK (a FIFO cannot block the open, or the single-threaded runner
+// with it), O_NOCTTY; then fstat: only a regular file of at most `max_bytes` is accepted (a
+// FIFO, device, socket or directory is an Error naming it). The fd keeps O_NONBLOCK, which
+// changes nothing for a regular file.
+Result<Fd> open_regular_at(int dir_fd, const std::string& path, size_t max_bytes);
+
+// Reads `path` whole, opened as open_regular_at does.
+Result<std::string> read_file_at(int dir_fd, const std::string& path, size_t max_bytes);
+
+// Reads everything from an open fd, up to `max_bytes` (an error beyond).
+Result<std::string> read_fd(int fd, size_t max_bytes);
+
+} // namespace fleet

@@ -1,0 +1,284 @@
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "guard/diag/commands.hpp"
+#include "guard/diag/policy.hpp"
+#include "guard/diag/request.hpp"
+
+namespace fleet {
+namespace {
+
+Result<DiagRequest> parse(std::string_view text) {
+    Result<std::vector<std::string>> words = tokenize(text);
+    if (!words) {
+        return words.error();
+    }
+    return parse_diag_request(*words);
+}
+
+TEST(DiagTokenizer, SplitsOnSpacesAndGroupsQuotes) {
+    EXPECT_EQ(*tokenize("journalctl  -u nginx"),
+              (std::vector<std::string>{"journalctl", "-u", "nginx"}));
+    EXPECT_EQ(*tokenize("journalctl --since \"2026-01-02 10:00\""),
+              (std::vector<std::string>{"journalctl", "--since", "2026-01-02 10:00"}));
+    EXPECT_EQ(*tokenize("a 'b c' \"d'e\""), (std::vector<std::string>{"a", "b c", "d'e"}));
+    EXPECT_EQ(*tokenize(" cat /etc/hostname "), (std::vector<std::string>{"cat", "/etc/hostname"}));
+    EXPECT_TRUE(tokenize("")->empty());
+}
+
+// Each hostile request is refused; the control beside it is the same without the hostile part.
+TEST(DiagTokenizer, RefusesShellSyntaxWithAControlEach) {
+    const std::pair<std::string, std::string> cases[] = {
+        {"cat /etc/hostname; id", "cat /etc/hostname"},
+        {"cat /etc/hostname\nid", "cat /etc/hostname"},
+        {"cat /etc/hostname\rid", "cat /etc/hostname"},
+        {"cat `id`", "cat /etc/hostname"},
+        {"cat $(id)", "cat /etc/hostname"},
+        {"cat '$(id)'", "cat /etc/hostname"},
+        {"cat /etc/hostname > /tmp/x", "cat /etc/hostname"},
+        {"cat /etc/hostname | sh", "cat /etc/hostname"},
+        {"cat /etc/hostname && id", "cat /etc/hostname"},
+        {"cat /etc/host*", "cat /etc/hostname"},
+        {"cat ~/.ssh/id_rsa", "cat /etc/hostname"},
+        {"cat /etc/hostname\\", "cat /etc/hostname"},
+        {"cat 'unterminated", "cat 'terminated'"},
+        {"cat ''", "cat 'x'"},
+        {"cat\t/etc/hostname", "cat /etc/hostname"},
+        {std::string("cat /etc/host\0name", 18), "cat /etc/hostname"},
+        {"cat /etc/\x1b[2Jhostname", "cat /etc/hostname"},
+        {"cat /etc/\xff", "cat /etc/\xc3\xa9"},
+        {"cat /etc/\xc2\x9b", "cat /etc/\xc3\xa9"},
+        {"cat {a,b}", "cat a,b"},
+        {"cat !x", "cat x"},
+        {"cat #x", "cat x"},
+    };
+    for (const auto& [bad, good] : cases) {
+        EXPECT_FALSE(tokenize(bad)) << bad;
+        EXPECT_TRUE(tokenize(good)) << good;
+    }
+    EXPECT_FALSE(tokenize(std::string(4097, 'a')));
+    std::string many;
+    for (int i = 0; i < 65; ++i) {
+        many += "a ";
+    }
+    EXPECT_FALSE(tokenize(many));
+}
+
+TEST(DiagRequest, ParsesEveryAllowedForm) {
+    for (const char* text :
+         {"systemctl status nginx",
+          "systemctl is-active nginx ssh",
+          "systemctl is-enabled a@b",
+          "systemctl is-failed x.service",
+          "systemctl list-units",
+          "systemctl list-units --failed --type=service",
+          "systemctl list-timers",
+          "journalctl",
+          "journalctl -u nginx -u ssh -n 50 --since today --until now -p err -b -o short-iso",
+          "journalctl -b --no-hostname",
+          "journalctl --since '2026-01-02 10:00:00' --until -1h",
+          "cat /etc/hostname",
+          "head -n 5 /var/log/syslog",
+          "tail /var/log/syslog",
+          "ls /var/log",
+          "ls -l -a /var/log",
+          "stat /etc",
+          "df",
+          "free",
+          "uptime",
+          "ps",
+          "ss -tlnu",
+          "docker ps",
+          "podman ps",
+          "docker logs web",
+          "docker logs --tail 20 --since 10m web",
+          "podman logs --since 2026-01-02 db"}) {
+        Result<DiagRequest> request = parse(text);
+        EXPECT_TRUE(request) << text << ": " << (request ? "" : request.error().message);
+    }
+}
+
+TEST(DiagRequest, RefusesWhatTheGrammarDoesNotNameWithAControlEach) {
+    const std::pair<const char*, const char*> cases[] = {
+        // journalctl: other roots, machines, files, mutation, paging, follow
+        {"journalctl -D /tmp/j", "journalctl -u nginx"},
+        {"journalctl --directory=/tmp/j", "journalctl -u nginx"},
+        {"journalctl --root /mnt", "journalctl -u nginx"},
+        {"journalctl --image x.img", "journalctl -u nginx"},
+        {"journalctl -M other", "journalctl -u nginx"},
+        {"journalctl --vacuum-size=1", "journalctl -n 1"},
+        {"journalctl --rotate", "journalctl -n 1"},
+        {"journalctl --setup-keys", "journalctl -n 1"},
+        {"journalctl -f", "journalctl -n 1"},
+        {"journalctl -e", "journalctl -n 1"},
+        {"journalctl --no-pag", "journalctl --no-hostname"},
+        {"journalctl --unit nginx", "journalctl -u nginx"},
+        {"journalctl -unginx", "journalctl -u nginx"},
+        {"journalctl -n5", "journalctl -n 5"},
+        {"journalctl -n 0", "journalctl -n 1"},
+        {"journalctl -n 10001", "journalctl -n 10000"},
+        {"journalctl -n -5", "journalctl -n 5"},
+        {"journalctl -n 05", "journalctl -n 5"},
+        {"journalctl -o verbose", "journalctl -o short-iso"},
+        {"journalctl -o json", "journalctl -o cat"}, // _CMDLINE of every entry
+        {"journalctl -o export", "journalctl -o cat"},
+        {"systemctl status user.slice", "systemctl status nginx"}, // every login's processes
+        {"systemctl status system.slice", "systemctl status nginx.service"},
+        {"systemctl status init.scope", "systemctl status nginx"},
+        {"systemctl is-active session-1.scope", "systemctl is-active nginx"},
+        {"journalctl -u user.slice", "journalctl -u nginx"},
+        {"journalctl -o export", "journalctl -o cat"},
+        {"journalctl -p 8", "journalctl -p 7"},
+        {"journalctl --since --rotate", "journalctl --since -1h"},
+        {"journalctl --since 1h", "journalctl --since -1h"},
+        {"journalctl -u -nginx", "journalctl -u nginx"},
+        {"journalctl -u ngin/x", "journalctl -u nginx"},
+        {"journalctl -u", "journalctl -u nginx"},
+        {"journalctl nginx", "journalctl -u nginx"},
+        // systemctl: mutation and environment, non-unit operands
+        {"systemctl edit nginx", "systemctl status nginx"},
+        {"systemctl link /tmp/x.service", "systemctl status x.service"},
+        {"systemctl set-environment A=1", "systemctl status nginx"},
+        {"systemctl show-environment", "systemctl list-timers"},
+        {"systemctl log-level debug", "systemctl list-timers"},
+        {"systemctl start nginx", "systemctl status nginx"},
+        {"systemctl status", "systemctl status nginx"},
+        {"systemctl status /etc/passwd", "systemctl status nginx"},
+        {"systemctl status -H host nginx", "systemctl status nginx"},
+        {"systemctl status nginx --no-pager=no", "systemctl status nginx"},
+        {"systemctl status 1234", "systemctl status nginx"},
+        {"systemctl list-units --all", "systemctl list-units --failed"},
+        {"systemctl list-units --type=garbage", "systemctl list-units --type=timer"},
+        {"systemctl list-units --failed --failed", "systemctl list-units --failed"},
+        {"systemctl list-timers --all", "systemctl list-timers"},
+        {"systemctl", "systemctl list-timers"},
+        // files: options, operands, paths
+        {"cat -n 5 /etc/hostname", "cat /etc/hostname"},
+        {"cat /etc/hostname /etc/passwd", "cat /etc/hostname"},
+        {"cat etc/hostname", "cat /etc/hostname"},
+        {"cat /etc/../etc/shadow", "cat /etc/hostname"},
+        {"cat /etc/./hostname", "cat /etc/hostname"},
+        {"cat /etc//hostname", "cat /etc/hostname"},
+        {"cat /etc/", "cat /etc/hostname"},
+        {"cat -", "cat /etc/hostname"},
+        {"cat", "cat /etc/hostname"},
+        {"head -c 5 /etc/hostname", "head -n 5 /etc/hostname"},
+        {"tail -f /var/log/syslog", "tail -n 5 /var/log/syslog"},
+        {"tail /var/log/syslog -n 5", "tail -n 5 /var/log/syslog"},
+        {"ls -laR /", "ls -l -a /"},
+        {"ls -R /var/log", "ls /var/log"},
+        {"ls -l", "ls -l /var/log"},
+        {"stat -c %n /etc", "stat /etc"},
+        // plain tools take nothing more
+        {"df /", "df"},
+        {"free -s 1", "free"},
+        {"ps aux", "ps"},
+        {"ps -ef", "ps"},
+        {"ss -tlnup", "ss -tlnu"},
+        {"ss", "ss -tlnu"},
+        // containers
+        {"docker -H tcp://evil ps", "docker ps"},
+        {"docker inspect web", "docker ps"},
+        {"docker run -v /:/mnt alpine", "docker ps"},
+        {"docker ps --runtime x", "docker ps"},
+        {"podman --hooks-dir /tmp ps", "podman ps"},
+        {"docker logs -f web", "docker logs web"},
+        {"docker logs --tail 5 web extra", "docker logs --tail 5 web"},
+        {"docker logs --tail all web", "docker logs --tail 5 web"},
+        {"docker logs -web", "docker logs web"},
+        // nothing else exists
+        {"less /etc/hostname", "cat /etc/hostname"},
+        {"man -H ls", "cat /etc/hostname"},
+        {"dmesg -F /tmp/x", "cat /etc/hostname"},
+        {"env PAGER=sh journalctl", "journalctl"},
+        {"LD_PRELOAD=/tmp/x.so cat /etc/hostname", "cat /etc/hostname"},
+        {"sh", "df"},
+        {"find / -name x", "df"},
+        {"git log", "df"},
+        {"tar cf /tmp/x /etc", "df"},
+    };
+    for (const auto& [bad, good] : cases) {
+        EXPECT_FALSE(parse(bad)) << bad;
+        Result<DiagRequest> control = parse(good);
+        EXPECT_TRUE(control) << good << ": " << (control ? "" : control.error().message);
+    }
+}
+
+TEST(DiagCommands, BuildsArgvFromTheTypedRequest) {
+    const DiagPolicy policy;
+    const auto argv = [&](const char* text) { return diag_tool_argv(policy, *parse(text)); };
+    EXPECT_EQ(argv("systemctl is-active nginx ssh"),
+              (std::vector<std::string>{"/usr/bin/systemctl", "--no-pager", "--no-ask-password",
+                                        "is-active", "--", "nginx", "ssh"}));
+    // status is answered from `systemctl show`: systemctl's status page prints the unit's
+    // process tree with every command line.
+    const std::vector<std::string> status = argv("systemctl status nginx ssh");
+    ASSERT_EQ(status.size(), 8U);
+    EXPECT_EQ(status[3], "show");
+    EXPECT_EQ(status[4].rfind("--property=Id,Description,", 0), 0U) << status[4];
+    EXPECT_EQ(status[4].find("ExecStart"), std::string::npos);
+    EXPECT_EQ(status[4].find("StatusText"), std::string::npos);
+    EXPECT_EQ(std::vector<std::string>(status.begin() + 5, status.end()),
+              (std::vector<std::string>{"--", "nginx", "ssh"}));
+    EXPECT_EQ(argv("systemctl list-units --failed --type=timer"),
+              (std::vector<std::string>{"/usr/bin/systemctl", "--no-pager", "--no-ask-password",
+                                        "list-units", "--failed", "--type=timer"}));
+    EXPECT_EQ(argv("journalctl -u nginx -n 5 --since -1h -p err -b -o short-iso --no-hostname"),
+              (std::vector<std::string>{"/usr/bin/journalctl", "--no-pager", "--quiet", "--lines=5",
+                                        "--unit=nginx", "--since=-1h", "--priority=err",
+                                        "--output=short-iso", "--boot=0", "--no-hostname"}));
+    EXPECT_EQ(argv("journalctl"), (std::vector<std::string>{"/usr/bin/journalctl", "--no-pager",
+                                                            "--quiet", "--lines=200"}));
+    EXPECT_EQ(argv("ps"), (std::vector<std::string>{"/usr/bin/ps", "-eo",
+                                                    "pid,ppid,user,%cpu,%mem,etime,stat,comm"}));
+    EXPECT_EQ(argv("docker logs --since 10m web"),
+              (std::vector<std::string>{"/usr/bin/docker", "logs", "--tail", "200", "--since",
+                                        "10m", "--", "web"}));
+    EXPECT_EQ(argv("podman ps"),
+              (std::vector<std::string>{"/usr/bin/podman", "ps", "--format",
+                                        "table {{.Names}}\\t{{.Image}}\\t{{.Status}}"}));
+}
+
+TEST(DiagPolicy, DefaultsAndOverrides) {
+    Result<DiagPolicy> defaults = parse_diag_policy("", "/p");
+    ASSERT_TRUE(defaults);
+    EXPECT_NE(std::find(defaults->deny.begin(), defaults->deny.end(), "/etc/shadow"),
+              defaults->deny.end());
+    EXPECT_NE(std::find(defaults->deny.begin(), defaults->deny.end(), "/persist/etc/ssh/*_key"),
+              defaults->deny.end());
+    Result<DiagPolicy> custom = parse_diag_policy(
+        "roots = [\"/srv/logs\"]\ndeny = [\"/srv/logs/private\"]\npersist = [\"/nix/persist\"]\n"
+        "commands = [\"cat\", \"journalctl\"]\nunits = [\"nginx\"]\nmax_output = 4096\n"
+        "timeout = \"5s\"\n[tools]\njournalctl = \"/opt/journalctl\"\n",
+        "/p");
+    ASSERT_TRUE(custom) << custom.error().message;
+    EXPECT_EQ(custom->roots, std::vector<std::string>{"/srv/logs"});
+    EXPECT_NE(std::find(custom->deny.begin(), custom->deny.end(), "/nix/persist/srv/logs/private"),
+              custom->deny.end());
+    EXPECT_EQ(custom->tools.at("journalctl"), "/opt/journalctl");
+    EXPECT_EQ(custom->max_output, 4096U);
+    for (const char* bad : {"roots = [\"relative\"]", "roots = [\"/a/../b\"]", "deny = [\"/a/\"]",
+                            "commands = [\"bash\"]", "max_output = 1", "[tools]\nsh = \"/bin/sh\"",
+                            "[tools]\njournalctl = \"journalctl\"", "unknown = 1"}) {
+        EXPECT_FALSE(parse_diag_policy(bad, "/p")) << bad;
+    }
+}
+
+TEST(DiagPolicy, TheShippedExampleIsValidAndMatchesTheDefaults) {
+    std::ifstream file(std::string(FLEET_SOURCE_DIR) + "/deploy/etc/diag.toml");
+    std::stringstream text;
+    text << file.rdbuf();
+    Result<DiagPolicy> example = parse_diag_policy(text.str(), "deploy/etc/diag.toml");
+    ASSERT_TRUE(example) << example.error().message;
+    Result<DiagPolicy> defaults = parse_diag_policy("", "defaults");
+    EXPECT_EQ(example->roots, defaults->roots);
+    EXPECT_EQ(example->deny, defaults->deny);
+    EXPECT_EQ(example->tools, defaults->tools);
+    EXPECT_EQ(example->audit_log, defaults->audit_log);
+    EXPECT_EQ(example->max_output, defaults->max_output);
+}
+
+} // namespace
+} // namespace fleet
