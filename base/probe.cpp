@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "launch/credentials.hpp"
-#include "sys/exec.hpp"
+#include "sys/child.hpp"
 #include "sys/fd.hpp"
 
 namespace fleet {
@@ -33,26 +33,17 @@ bool has_ended(pid_t pid) {
     return info.si_pid == pid;
 }
 
-// The child's side of run_bounded; returns only to _exit with 127.
-void start_child(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                 const ProbeLimits& limits, int output_fd) {
-    const int input =
-        limits.stdin_fd >= 0 ? limits.stdin_fd : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (::setsid() < 0) {
-        return;
+// The hook of run_bounded's child setup (sys/child.hpp): the drop to ProbeLimits::as_user,
+// with no_new_privs, and its verification.
+int drop_to(const void* context) {
+    const auto* user = static_cast<const Identity*>(context);
+    if (Status dropped = drop_privileges(*user, NoNewPrivs::yes); !dropped) {
+        return errno != 0 ? errno : EPERM;
     }
-    if (limits.as_user != nullptr &&
-        (!drop_privileges(*limits.as_user, NoNewPrivs::yes) ||
-         !verify_credentials(*limits.as_user, NoNewPrivs::yes))) {
-        return;
+    if (Status verified = verify_credentials(*user, NoNewPrivs::yes); !verified) {
+        return EPERM;
     }
-    if ((!limits.workdir.empty() && ::chdir(limits.workdir.c_str()) != 0) || input < 0 ||
-        ::dup2(input, 0) < 0 || ::dup2(output_fd, 1) < 0 || ::dup2(output_fd, 2) < 0 ||
-        !reset_signals() || !mark_fds_cloexec(3)) {
-        return;
-    }
-    const ExecFailure failure = exec_command(argv, env);
-    ::_exit(failure.exit_code);
+    return 0;
 }
 
 class OutputReader {
@@ -112,14 +103,20 @@ Result<ProbeResult> run_bounded(const std::vector<std::string>& argv,
     }
     Fd write_end(fds[1]);
     OutputReader reader{Fd(fds[0]), limits.max_output};
-    const pid_t pid = ::fork();
-    if (pid < 0) {
-        return system_error("fork", errno);
+    ChildSetup setup;
+    setup.session = ChildSession::new_session;
+    if (limits.as_user != nullptr) {
+        setup.hook = drop_to;
+        setup.hook_context = limits.as_user;
     }
-    if (pid == 0) {
-        start_child(argv, env, limits, write_end.get());
-        ::_exit(127);
+    setup.stdio = {limits.stdin_fd >= 0 ? limits.stdin_fd : ChildSetup::k_null, write_end.get(),
+                   write_end.get()};
+    setup.workdir = limits.workdir.empty() ? nullptr : limits.workdir.c_str();
+    Result<pid_t> started = spawn_process(setup, argv, env);
+    if (!started) {
+        return started.error();
     }
+    const pid_t pid = *started;
     write_end.reset();
     ProbeResult result;
     const auto deadline = Clock::now() + limits.timeout;

@@ -2,12 +2,13 @@
 // agent CLI for --version this way, `dispatch doctor` asks sudo and systemctl, and fleet-helper
 // runs systemctl and apt-get.
 //
-//   pipe2(O_CLOEXEC); fork
-//   child:  setsid (own session and process group, no controlling tty); as a user if asked
-//           (the drop of credentials.hpp with no_new_privs, then its verification: root never
-//           runs a program the user could have replaced); cwd if asked (after the drop, so it
-//           is entered as the user); stdin /dev/null or a given fd; stdout and stderr on the
-//           pipe; signals reset; fds > 2 close-on-exec; execve. Any failure: _exit(127)
+//   pipe2(O_CLOEXEC); spawn_process (sys/child.hpp) with the one child setup:
+//   child:  a new session (own process group, no controlling tty); as a user if asked (the
+//           hook: the drop of credentials.hpp with no_new_privs, then its verification: root
+//           never runs a program the user could have replaced); stdin /dev/null or a given fd;
+//           stdout and stderr on the pipe; cwd if asked (after the drop, so it is entered as
+//           the user); signals reset; fds > 2 close-on-exec; execve. A failed step, exec
+//           included, is an Error naming it
 //   parent: read the pipe (output beyond the cap is read and dropped, so the child never
 //           blocks on a full pipe); waitid(WNOWAIT) for the child's exit at least every
 //           50 ms, and every 1, 2, 4... ms once the output has closed

@@ -40,6 +40,7 @@
 
 #include "launch/credentials.hpp"
 #include "launch/environment.hpp"
+#include "sys/child.hpp"
 #include "sys/exec.hpp"
 #include "launch/identity.hpp"
 #include "launch/pty_relay.hpp"
@@ -209,8 +210,11 @@ int fork_into_new_session() {
         return fail(k_exit_failure, std::string("fork: ") + std::strerror(errno));
     }
     if (pid == 0) {
-        if (auto status = fleet::start_new_session(); !status) {
-            _exit(fail(k_exit_failure, status.error().message));
+        fleet::ChildSetup setup; // a new session, nothing else: the launch goes on from here
+        setup.reset_signals = false;
+        setup.cloexec_fds = false;
+        if (const fleet::ChildFailure failed = fleet::apply_child_setup(setup); failed.failed()) {
+            _exit(fail(k_exit_failure, std::string("setsid: ") + std::strerror(failed.error)));
         }
         return -1;
     }

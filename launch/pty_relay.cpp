@@ -14,6 +14,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "sys/child.hpp"
 #include "sys/wait_status.hpp"
 
 namespace fleet {
@@ -217,13 +218,18 @@ Result<PtyRelay> start_pty_relay() {
     if (child == 0) {
         // The command's side. Its mask is reset before exec (exec.hpp reset_signals).
         master.reset();
-        if (::setsid() < 0 || ::ioctl(slave.get(), TIOCSCTTY, 0) != 0) {
-            return system_error("make the pty the controlling terminal", errno);
-        }
+        ChildSetup setup; // the launch goes on from here: its own signal and fd steps follow
+        setup.controlling_terminal = slave.get();
         for (int fd = 0; fd <= 2; ++fd) {
-            if (::isatty(fd) == 1 && ::dup2(slave.get(), fd) < 0) {
-                return system_error("dup2 the pty", errno);
-            }
+            setup.stdio[static_cast<size_t>(fd)] =
+                ::isatty(fd) == 1 ? slave.get() : ChildSetup::k_keep;
+        }
+        setup.reset_signals = false;
+        setup.cloexec_fds = false;
+        if (const ChildFailure failed = apply_child_setup(setup); failed.failed()) {
+            return system_error(std::string("put the command on its pty: ") +
+                                    child_step_name(failed.step),
+                                failed.error);
         }
         return PtyRelay{PtyRelay::Role::command, 0};
     }

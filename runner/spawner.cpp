@@ -9,7 +9,7 @@
 #include <boost/process/v2/default_launcher.hpp>
 #include <boost/process/v2/process.hpp>
 
-#include "sys/exec.hpp"
+#include "sys/child.hpp"
 
 namespace fleet {
 
@@ -22,35 +22,19 @@ error_code errno_code(int err) {
     return error_code(err, boost::system::system_category());
 }
 
-// Our initializer; see spawner.hpp for the sequence.
+// Our initializer: the one child setup (sys/child.hpp), and its failure reported through our
+// own pipe as well, since Boost's carries the errno alone.
 struct AgentSetup {
-    const SpawnRequest* request;
-    pid_t parent;
+    const ChildSetup* setup;
+    const ChildErrorPipe* errors;
 
     template <typename Launcher, typename Path>
     error_code on_exec_setup(Launcher& /*launcher*/, const Path& /*executable*/,
                              const char* const* /*argv*/) const {
-        if (::setsid() < 0) {
-            return errno_code(errno);
-        }
-        if (!reset_signals()) {
-            return errno_code(errno != 0 ? errno : EINVAL);
-        }
-        if (::prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(request->death_signal)) != 0) {
-            return errno_code(errno);
-        }
-        if (::getppid() != parent) {
-            return errno_code(ESRCH);
-        }
-        if (::dup2(request->stdin_fd, 0) < 0 || ::dup2(request->output_fd, 1) < 0 ||
-            ::dup2(request->output_fd, 2) < 0) {
-            return errno_code(errno);
-        }
-        if (::chdir(request->workdir.c_str()) != 0) {
-            return errno_code(errno);
-        }
-        if (!mark_fds_cloexec(3)) {
-            return errno_code(errno != 0 ? errno : EINVAL);
+        const ChildFailure failed = apply_child_setup(*setup);
+        if (failed.failed()) {
+            errors->report(failed);
+            return errno_code(failed.error);
         }
         return {};
     }
@@ -59,12 +43,19 @@ struct AgentSetup {
     template <typename Launcher, typename Path>
     void on_exec_error(Launcher& /*launcher*/, const error_code& ec, const Path& /*executable*/,
                        const char* const* /*argv*/, const error_code& /*again*/) const {
-        ::_exit(ec.value() == EACCES ? 126 : 127);
+        exec_failed(ec);
     }
     // ...and calls it with this one.
     template <typename Launcher, typename Path>
     void on_exec_error(Launcher& /*launcher*/, const Path& /*executable*/,
                        const char* const* /*argv*/, const error_code& ec) const {
+        exec_failed(ec);
+    }
+
+    // The exec itself failed (the setup succeeded): reported, then _exit, so that no atexit
+    // handler or stdio buffer of dispatch runs twice (pitfalls 2, 3).
+    void exec_failed(const error_code& ec) const {
+        errors->report(ChildFailure{ChildStep::exec, ec.value()});
         ::_exit(ec.value() == EACCES ? 126 : 127);
     }
 };
@@ -79,15 +70,28 @@ Result<pid_t> spawn(boost::asio::io_context& context, const SpawnRequest& reques
     }
     env.push_back(nullptr);
 
+    ChildSetup setup;
+    setup.session = ChildSession::new_session;
+    setup.death_signal = request.death_signal;
+    setup.parent = ::getpid();
+    setup.stdio = {request.stdin_fd, request.output_fd, request.output_fd};
+    setup.workdir = request.workdir.c_str();
+    ChildErrorPipe errors;
+    if (!errors.valid()) {
+        return system_error("pipe2", errors.error());
+    }
     bp::posix::default_launcher launcher;
     launcher.env = env.data();
     error_code ec;
     // Only the (executor, ec, …) overload: the (context, ec, …) one ignores ec in 1.81.
     auto process = launcher(context.get_executor(), ec, request.executable, request.args,
-                            AgentSetup{&request, ::getpid()});
-    if (ec) {
-        return Error{ErrorKind::system,
-                     "start " + request.executable + ": " + std::strerror(ec.value())};
+                            AgentSetup{&setup, &errors});
+    const ChildFailure failed = errors.collect();
+    if (ec || failed.failed()) {
+        const int error = failed.failed() ? failed.error : ec.value();
+        return Error{ErrorKind::system, "start " + request.executable + ": " +
+                                            child_step_name(failed.step) + ": " +
+                                            std::strerror(error)};
     }
     const pid_t pid = process.id();
     process.detach();

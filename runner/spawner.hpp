@@ -1,19 +1,18 @@
-// Starting one agent process. The only place Boost.Process is used (boost-process-v2.md): a
+// Starting one agent process. The only place Boost.Process is used (docs/design/boost-process.md): a
 // Boost upgrade that changes its API (1.86 compiled library, 1.88 v2 by default) is a one-file
 // change.
 //
 // Parent, before fork: the caller resolved the executable (no PATH search happens here) and
-// built the environment. Child, in on_exec_setup, each step checked, any failure aborts the
-// launch and is reported to the parent through Boost's error pipe:
-//   1. setsid(): its own session and process group, so TERM/KILL reach the whole group, and
-//      no controlling terminal: an agent of a run started from a root shell cannot open
-//      /dev/tty and push keystrokes into root's terminal with TIOCSTI (CVE-2016-2779);
-//   2. signal mask emptied, every disposition SIG_DFL (dispatch blocks and ignores some);
-//   3. prctl(PR_SET_PDEATHSIG), then getppid() compared with the pid saved before fork: if
-//      dispatch already died in between, the child exits instead of running unsupervised;
-//   4. dup2: stdin from `stdin_fd`, stdout and stderr onto the one `output_fd` (order kept);
-//   5. chdir(workdir);
-//   6. close_range(3, ~0U, CLOSE_RANGE_CLOEXEC): Boost 1.81 leaves gaps open (pitfall 1).
+// built the environment. Child, in on_exec_setup: the one child setup (sys/child.hpp), each
+// step checked, any failure aborting the launch and reported, step and errno, through our own
+// error pipe (Boost's carries the errno alone):
+//   a new session (own process group, so TERM/KILL reach the whole group; no controlling
+//   terminal, so an agent of a run started from a root shell cannot open /dev/tty and push
+//   keystrokes into root's terminal, CVE-2016-2779); PR_SET_PDEATHSIG with the parent check
+//   (dispatch gone in between: the child exits instead of running unsupervised); stdin from
+//   `stdin_fd`, stdout and stderr onto the one `output_fd` (order kept); chdir(workdir);
+//   signals reset (dispatch blocks and ignores some); every fd >= 3 close-on-exec (Boost 1.81
+//   leaves gaps open, pitfall 1).
 // Boost 1.81 never calls a user on_exec_error and then ::exit()s in the child (pitfalls 2, 3):
 // our on_exec_error has both signatures and _exit()s with 127 (or 126 for EACCES), so no
 // atexit handler or stdio buffer of dispatch runs twice.

@@ -68,16 +68,16 @@ ExecFailure failure_for(const std::string& command, int err) {
     switch (err) {
     case ENOENT:
     case ENOTDIR:
-        return {127, text};
+        return {127, text, err};
     case EACCES:
     case EPERM:
     case ENOEXEC:
     case EISDIR:
     case ELIBBAD:
     case ETXTBSY:
-        return {126, text};
+        return {126, text, err};
     default: // E2BIG, ENOMEM, EAGAIN (RLIMIT_NPROC since Linux 3.1), ELOOP…: the launch failed
-        return {111, "exec " + text};
+        return {111, "exec " + text, err};
     }
 }
 
@@ -173,7 +173,7 @@ std::string find_in_path(const std::string& name, const std::string& path) {
 ExecFailure exec_command(const std::vector<std::string>& argv,
                          const std::vector<std::string>& envp) {
     if (argv.empty() || argv[0].empty()) {
-        return {127, "empty command"};
+        return {127, "empty command", ENOENT};
     }
     const std::vector<char*> args = to_exec_array(argv);
     const std::vector<char*> env = to_exec_array(envp);
@@ -200,7 +200,7 @@ ExecFailure exec_command(const std::vector<std::string>& argv,
     if (saw_eacces) {
         return failure_for(command, EACCES);
     }
-    return {127, command + ": command not found in PATH"};
+    return {127, command + ": command not found in PATH", ENOENT};
 }
 
 } // namespace fleet

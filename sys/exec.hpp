@@ -21,6 +21,7 @@
 //                        involved: ENOEXEC is reported, not retried under /bin/sh.
 #pragma once
 
+#include <cerrno>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,7 @@ Status start_new_session();
 struct ExecFailure {
     int exit_code = 127; // 126 found but not executable, 127 not found, 111 anything else
     std::string message; // one line naming the command and the error
+    int error = ENOENT;  // the errno that decided it
 };
 
 // The entries of a PATH value; an empty entry means "." as POSIX says.

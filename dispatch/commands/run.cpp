@@ -18,6 +18,7 @@
 #include "base/atomic_file.hpp"
 #include "runner/capture.hpp"
 #include "launch/environment.hpp"
+#include "sys/child.hpp"
 #include "sys/exec.hpp"
 #include "sys/io.hpp"
 #include "dispatch/placeholders.hpp"
@@ -129,12 +130,16 @@ Fd detach_run(const std::string& run_id, int& exit_code) {
         return Fd();
     }
     ready_read.reset();
-    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (::setsid() < 0 || null < 0 || ::dup2(null, 0) < 0 || ::dup2(null, 1) < 0 ||
-        ::dup2(null, 2) < 0) {
+    // The one child setup (sys/child.hpp), without an exec: the runner goes on in this child, so
+    // its fds and signal handling stay.
+    ChildSetup setup;
+    setup.session = ChildSession::new_session;
+    setup.stdio = {ChildSetup::k_null, ChildSetup::k_null, ChildSetup::k_null};
+    setup.reset_signals = false;
+    setup.cloexec_fds = false;
+    if (apply_child_setup(setup).failed()) {
         ::_exit(k_exit_setup); // the parent reports it; the run shows "lost"
     }
-    ::close(null);
     return ready_write;
 }
 
