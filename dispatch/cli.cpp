@@ -4,6 +4,7 @@
 #include <cxxopts.hpp>
 #include <map>
 
+#include "dispatch/agents/agent_cli.hpp"
 #include "dispatch/config.hpp"
 
 namespace fleet {
@@ -144,12 +145,25 @@ void apply_program_name(const std::string& argv0, CommandLine& line) {
         line.unified = true;
         return;
     }
-    for (const char* agent : {"claude", "aider", "codex", "gemini", "grok"}) {
-        if (name == std::string("dispatch-") + agent) {
-            line.alias_agent = agent;
+    for (const AgentCli& cli : agent_clis()) {
+        if (name == "dispatch-" + cli.name) {
+            line.alias_agent = cli.name;
         }
     }
 }
+
+namespace {
+
+// "dispatch-claude, dispatch-aider, ...": the names dispatch answers to for one agent CLI.
+std::string alias_names() {
+    std::string names;
+    for (const AgentCli& cli : agent_clis()) {
+        names += (names.empty() ? "dispatch-" : ", dispatch-") + cli.name;
+    }
+    return names;
+}
+
+} // namespace
 
 std::string usage_text() {
     return "usage: dispatch [-c CONFIG] [-a AGENT[,AGENT...]] [-u USER] [--timeout DUR]\n"
@@ -165,7 +179,7 @@ std::string usage_text() {
            "A run also takes --detach, --label KEY=VALUE and --console full|summary|none;\n"
            "list takes --label and --state.\n"
            "Started as dispatch-unified (or dispatch-unified.sh) it runs the unified agents;\n"
-           "as dispatch-claude, -aider, -codex, -gemini or -grok, that agent.\n"
+           "as " + alias_names() + ", that agent.\n"
            "Options may stand anywhere; after -- every word belongs to the prompt.\n"
            "Exit codes: 0 all agents succeeded, 1 an agent failed, 2 usage or config error,\n"
            "3 setup error, 124 timed out, 130 cancelled. See docs/dispatch.md.\n";

@@ -10,7 +10,7 @@
 
 #include <toml++/toml.h>
 
-#include "dispatch/agents/adapters.hpp"
+#include "dispatch/agents/agent_cli.hpp"
 #include "launch/environment.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
@@ -151,9 +151,9 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
     config.source = source;
     config.tasks["run"] = TaskConfig{"run", "{prompt}", ""};
     config.tasks["blueprint"] = TaskConfig{"blueprint", k_blueprint_template, "blueprint.md"};
-    for (const std::string& name : builtin_agent_names()) {
-        AgentConfig& agent = config.agents[name];
-        agent.name = name;
+    for (const AgentCli& cli : agent_clis()) {
+        AgentConfig& agent = config.agents[cli.name];
+        agent.name = cli.name;
         agent.builtin = true;
     }
     Result<toml::table> parsed = parse_toml(text, "config " + source);

@@ -24,7 +24,7 @@ namespace fleet {
 
 struct AgentConfig {
     std::string name;
-    bool builtin = false; // one of the five adapters (adapters.hpp)
+    bool builtin = false; // one of the five agent CLIs (dispatch/agents/agent_cli.hpp)
     // Generic agents: a command line with placeholders, and where the prompt goes.
     std::vector<std::string> command; // placeholders: see command_placeholders()
     bool stdin_prompt = false;        // stdin = "prompt"; default "null"

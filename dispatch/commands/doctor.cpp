@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dispatch/agents/agent_cli.hpp"
 #include "dispatch/config.hpp"
 #include "dispatch/env_file.hpp"
 #include "launch/environment.hpp"
@@ -162,13 +163,23 @@ void check_ownership(const Config& config, const Identity& user, bool fix, Repor
     const std::string runs =
         config.runs_dir.empty() ? user.home + "/.local/state/fleet-dispatch/runs" : config.runs_dir;
     std::vector<std::string> trees = {runs};
-    for (const char* name : {".claude", ".claude.json", ".codex", ".gemini", ".grok"}) {
-        trees.push_back(user.home + "/" + name);
+    std::vector<std::string> prefixes;
+    for (const AgentCli& cli : agent_clis()) {
+        for (const std::string& name : cli.home_state) {
+            if (name.ends_with('*')) {
+                prefixes.push_back(name.substr(0, name.size() - 1));
+            } else {
+                trees.push_back(user.home + "/" + name);
+            }
+        }
     }
     std::error_code error;
     for (const auto& entry : std::filesystem::directory_iterator(user.home, error)) {
-        if (entry.path().filename().string().rfind(".aider", 0) == 0) {
-            trees.push_back(entry.path().string());
+        const std::string name = entry.path().filename().string();
+        for (const std::string& prefix : prefixes) {
+            if (name.starts_with(prefix)) {
+                trees.push_back(entry.path().string());
+            }
         }
     }
     Ownership own{user.uid, user.gid, fix, {}, {}};

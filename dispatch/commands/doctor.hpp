@@ -6,7 +6,7 @@
 //   config      the config loads (StrictModes as root) and so does every agent's env_file
 //   user        the target user exists
 //   ownership   nothing in the runs directory or in the agents' config directories in the
-//               user's home (~/.claude, ~/.claude.json, ~/.codex, ~/.gemini, ~/.grok, ~/.aider*)
+//               user's home (each agent CLI's home_state: ~/.claude, ~/.codex, ... agent_cli.hpp)
 //               belongs to another user (a root-owned index once hid a dashboard's whole
 //               history). --fix chowns such entries to the user. The walk is openat/fstatat/
 //               fchownat with O_NOFOLLOW and AT_SYMLINK_NOFOLLOW at every step, so a symlink

@@ -14,7 +14,7 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "dispatch/agents/adapters.hpp"
+#include "dispatch/agents/agent_cli.hpp"
 #include "base/atomic_file.hpp"
 #include "runner/capture.hpp"
 #include "launch/environment.hpp"
@@ -170,22 +170,6 @@ std::string run_json(const RunDir& run, const CommandLine& line, const Session& 
     return document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-// The gemini-api-key auth type, which keeps honouring GOOGLE_GEMINI_BASE_URL (agent-clis.md
-// §3, pitfall 2). Written as the user, only when the user has no settings file yet.
-void ensure_gemini_settings(const std::string& home, spdlog::logger* log) {
-    const std::string dir = home + "/.gemini";
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-        return;
-    }
-    const Fd fd(::open((dir + "/settings.json").c_str(),
-                       O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (fd.valid()) {
-        write_all(fd.get(), "{\"security\": {\"auth\": {\"selectedType\": \"gemini-api-key\"}}}\n");
-    } else if (errno != EEXIST && log != nullptr) {
-        log->warn("cannot write {}/settings.json: {}", dir, std::strerror(errno));
-    }
-}
-
 // What one agent will run: a built-in adapter's command or a generic command, placeholders
 // filled in, environment and PATH built, program resolved.
 AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session& session,
@@ -214,19 +198,20 @@ AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session&
     env_request.set.emplace_back("PATH", path);
     std::string program;
     if (agent.builtin) {
-        const AdapterCommand command =
-            adapter_command(*builtin_adapter(agent.name), agent.model, agent.base_url, agent.args,
-                            request.prompt, prompt_file);
+        const AgentCli& cli = *find_agent_cli(agent.name);
+        const AgentCommand command = agent_command(cli, agent.model, agent.base_url, agent.args,
+                                                   request.prompt, prompt_file);
         program = agent.binary.empty() ? agent.name : agent.binary;
         plan.args = command.args;
         plan.stdin_prompt = command.stdin_prompt;
         env_request.set.insert(env_request.set.end(), command.env.begin(), command.env.end());
-        const std::string name = agent.name;
-        plan.judge = [name](const std::string& tail, std::optional<int> exit_code) {
-            return read_outcome(name, tail, exit_code);
-        };
-        if (agent.name == "gemini" && !agent.base_url.empty()) {
-            ensure_gemini_settings(session.identity.home, &log);
+        plan.judge = cli.read_outcome;
+        if (cli.prepare_home != nullptr) {
+            // As the user (the drop is done): the runner writes nothing of root's there.
+            if (const std::string problem = cli.prepare_home(session.identity.home, agent.base_url);
+                !problem.empty()) {
+                log.warn("agent {}: {}", agent.name, problem);
+            }
         }
     } else {
         const std::map<std::string, std::string> values = {
@@ -316,7 +301,13 @@ Result<std::vector<std::string>> choose_agents(const CommandLine& line, const Co
         names.push_back(line.alias_agent);
     }
     if (names.empty() && line.unified) {
-        names = config.unified.empty() ? builtin_agent_names() : config.unified;
+        if (config.unified.empty()) {
+            for (const AgentCli& cli : agent_clis()) {
+                names.push_back(cli.name);
+            }
+        } else {
+            names = config.unified;
+        }
     }
     if (names.empty()) {
         names.push_back(config.default_agent);

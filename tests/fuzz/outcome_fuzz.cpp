@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "dispatch/agents/adapters.hpp"
+#include "dispatch/agents/agent_cli.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) {
@@ -18,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         data[0] == 255 ? std::nullopt : std::optional<int>(data[0]);
     const std::string log(reinterpret_cast<const char*>(data + 1), size - 1);
     try {
-        const fleet::AgentOutcome outcome = fleet::read_outcome(FLEET_FUZZ_AGENT, log, exit_code);
+        const fleet::AgentOutcome outcome =
+            fleet::find_agent_cli(FLEET_FUZZ_AGENT)->read_outcome(log, exit_code);
         if (outcome.reason.size() > 200 || outcome.reason.find('\n') != std::string::npos) {
             std::abort();
         }
