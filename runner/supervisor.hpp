@@ -1,4 +1,6 @@
-// Supervisor: runs a run's agents to the end and leaves no process behind.
+// Supervisor: runs a run's agents to the end and leaves no process behind. The event loop and
+// what is the run's (this file); each agent's life is an AgentRun (agent_run.hpp), reaping and
+// the final sweep the Reaper's (reaper.hpp).
 //
 // One thread, one io_context. For the whole run:
 //   prctl(PR_SET_CHILD_SUBREAPER): descendants that setsid() away come back to us when their

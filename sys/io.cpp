@@ -44,8 +44,8 @@ Result<std::string> read_fd(int fd, size_t max_bytes) {
 }
 
 Result<Fd> open_regular_at(int dir_fd, const std::string& path, size_t max_bytes) {
-    Fd fd(::openat(dir_fd, path.c_str(),
-                   O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
+    Fd fd(
+        ::openat(dir_fd, path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
     if (!fd.valid()) {
         return system_error(path, errno);
     }
@@ -72,6 +72,17 @@ Result<std::string> read_file_at(int dir_fd, const std::string& path, size_t max
         return Error{text.error().kind, path + ": " + text.error().message};
     }
     return text;
+}
+
+int grow_pipe(int fd, size_t capacity) {
+    const int current = ::fcntl(fd, F_GETPIPE_SZ);
+    if (current < 0) {
+        return errno;
+    }
+    if (static_cast<size_t>(current) >= capacity) {
+        return 0;
+    }
+    return ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(capacity)) < 0 ? errno : 0;
 }
 
 } // namespace fleet

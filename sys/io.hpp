@@ -26,4 +26,9 @@ Result<std::string> read_file_at(int dir_fd, const std::string& path, size_t max
 // Reads everything from an open fd, up to `max_bytes` (an error beyond).
 Result<std::string> read_fd(int fd, size_t max_bytes);
 
+// Asks for a pipe of at least `capacity` bytes (F_SETPIPE_SZ; a pipe already that large is
+// left alone). Returns 0 or the errno: EPERM above fs.pipe-max-size unprivileged, EBUSY when
+// the pipe holds more than the new size, EBADF on something that is not a pipe.
+int grow_pipe(int fd, size_t capacity);
+
 } // namespace fleet
