@@ -113,8 +113,9 @@ int install_sudoers(const std::vector<std::string>& args) {
     if (!install) {
         return failed(install.error().message);
     }
-    std::printf("fleet-admin: %s %s: %s\n", install->changed ? "wrote" : "already current:",
-                install->file.c_str(), install->rule.c_str());
+    std::printf("fleet-admin: %s %s: %s\n",
+                install->changed ? "wrote" : "already current:", install->file.c_str(),
+                install->rule.c_str());
     return k_exit_ok;
 }
 

@@ -54,8 +54,8 @@ Result<Fd> open_parent(const std::string& path, const std::vector<std::string>& 
                                "can write it could swap the directories below");
         }
         shown = (shown == "/" ? "" : shown) + "/" + parts[i];
-        dir = Fd(::openat(dir.get(), parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW |
-                                                           O_CLOEXEC));
+        dir = Fd(
+            ::openat(dir.get(), parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!dir.valid()) {
             return errno == ELOOP || errno == ENOTDIR
                        ? input_error("legacy directory " + path + ": " + shown +
@@ -114,8 +114,10 @@ bool exists_at(int dir, const std::string& name) {
 // What to use instead when the directory cannot be made immutable: the target's own names.
 std::string instead(const LegacyDirRequest& request) {
     const std::string bin = request.target.substr(0, request.target.rfind('/'));
-    return "in SSM command lines use " + bin + "/dispatch-unified TASK PROMPT (for "
-           "dispatch-unified.sh) or " + request.target +
+    return "in SSM command lines use " + bin +
+           "/dispatch-unified TASK PROMPT (for "
+           "dispatch-unified.sh) or " +
+           request.target +
            " -a AGENT TASK PROMPT (for dispatch-AGENT.sh), which only root can change";
 }
 
@@ -182,11 +184,12 @@ Status install_legacy_dir(const LegacyDirRequest& request, Changes& changes) {
     if (!flags) {
         // No attributes at all (ramfs, some FUSE filesystems): nothing is changed.
         return input_error(path + " cannot be made immutable on this filesystem (" +
-                           flags.error().message + "), so its old command lines are not kept: " +
-                           instead(request));
+                           flags.error().message +
+                           "), so its old command lines are not kept: " + instead(request));
     }
     Changes todo;
-    if (!dir.valid() || info.st_uid != 0 || info.st_gid != 0 || (info.st_mode & 07777) != k_dir_mode) {
+    if (!dir.valid() || info.st_uid != 0 || info.st_gid != 0 ||
+        (info.st_mode & 07777) != k_dir_mode) {
         todo.push_back("make " + path + " root's, 0755: root runs what it holds");
     }
     for (const std::string& name : legacy_script_names()) {
@@ -206,7 +209,8 @@ Status install_legacy_dir(const LegacyDirRequest& request, Changes& changes) {
     if (todo.empty() && immutable) {
         return Ok{};
     }
-    todo.push_back("make " + path + " immutable (chattr +i): no one but root can rename, "
+    todo.push_back("make " + path +
+                   " immutable (chattr +i): no one but root can rename, "
                    "remove or change what is in it");
     changes.insert(changes.end(), todo.begin(), todo.end());
     if (dry) {
@@ -254,10 +258,10 @@ Status install_legacy_dir(const LegacyDirRequest& request, Changes& changes) {
     const Status made = now ? set_flags(dir.get(), *now | FS_IMMUTABLE_FL, path) : now.error();
     Result<unsigned> check = get_flags(dir.get(), path);
     if (!made || !check || (*check & FS_IMMUTABLE_FL) == 0) {
-        return give_up(input_error(
-            path + " cannot be made immutable on this filesystem (" +
-            (made ? std::string("the flag did not stick") : made.error().message) +
-            "), so its old command lines are not kept: " + instead(request)));
+        return give_up(
+            input_error(path + " cannot be made immutable on this filesystem (" +
+                        (made ? std::string("the flag did not stick") : made.error().message) +
+                        "), so its old command lines are not kept: " + instead(request)));
     }
     // Immutable now, so this answer cannot change any more: is it still the directory SSM's
     // command lines name, or was it renamed away meanwhile?
@@ -284,8 +288,7 @@ Status uninstall_legacy_dir(const LegacyDirRequest& request, Changes& changes) {
     if (flags && (*flags & FS_IMMUTABLE_FL) != 0) {
         changes.push_back("clear the immutable flag of " + path);
         if (!dry) {
-            if (Status cleared = set_flags(dir.get(), *flags & ~FS_IMMUTABLE_FL, path);
-                !cleared) {
+            if (Status cleared = set_flags(dir.get(), *flags & ~FS_IMMUTABLE_FL, path); !cleared) {
                 return cleared;
             }
         }

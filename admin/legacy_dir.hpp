@@ -36,9 +36,9 @@ namespace fleet {
 
 // The old scripts' names, each a name dispatch answers to (cli.hpp).
 inline const std::vector<std::string>& legacy_script_names() {
-    static const std::vector<std::string> names = {
-        "dispatch.sh",      "dispatch-aider.sh", "dispatch-codex.sh",
-        "dispatch-gemini.sh", "dispatch-grok.sh",  "dispatch-unified.sh"};
+    static const std::vector<std::string> names = {"dispatch.sh",       "dispatch-aider.sh",
+                                                   "dispatch-codex.sh", "dispatch-gemini.sh",
+                                                   "dispatch-grok.sh",  "dispatch-unified.sh"};
     return names;
 }
 

@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include "base/atomic_file.hpp"
-#include "sys/fd.hpp"
-#include "sys/io.hpp"
 #include "base/probe.hpp"
 #include "base/trusted_file.hpp"
+#include "sys/fd.hpp"
+#include "sys/io.hpp"
 
 namespace fleet {
 

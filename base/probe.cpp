@@ -193,8 +193,8 @@ Result<std::string> probe_first_line(const std::vector<std::string>& argv,
             ? ""
             : output.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (!result->succeeded() || first.empty()) {
-        return Error{ErrorKind::system, describe(result->status) +
-                                            (first.empty() ? ", no output" : ": " + first)};
+        return Error{ErrorKind::system,
+                     describe(result->status) + (first.empty() ? ", no output" : ": " + first)};
     }
     return first;
 }

@@ -1,12 +1,12 @@
 #include "base/trusted_file.hpp"
 
 #include <cerrno>
-#include <cstdio>
-#include <utility>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 #include "sys/io.hpp"
@@ -36,8 +36,8 @@ std::string lexical_absolute(const std::string& path) {
     std::string whole = path;
     if (whole.empty() || whole[0] != '/') {
         char cwd[PATH_MAX];
-        whole = (::getcwd(cwd, sizeof cwd) != nullptr ? std::string(cwd) : std::string("?")) +
-                "/" + whole;
+        whole = (::getcwd(cwd, sizeof cwd) != nullptr ? std::string(cwd) : std::string("?")) + "/" +
+                whole;
     }
     std::string out;
     size_t start = 0;
@@ -151,8 +151,8 @@ Result<Fd> walk_directories(const std::string& path, const std::string& subject,
             return input_error(subject + ": cannot tell where it is (" + path + ")");
         }
         shown = (shown == "/" ? "" : shown) + "/" + names[i];
-        dir = Fd(::openat(dir.get(), names[i].c_str(),
-                          O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        dir = Fd(
+            ::openat(dir.get(), names[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     }
 }
 
@@ -209,9 +209,8 @@ Result<Fd> open_trusted_file(const std::string& path, const std::string& subject
     return fd;
 }
 
-Result<std::optional<std::string>> read_trusted_file(const std::string& path,
-                                                     const std::string& subject,
-                                                     const TrustRules& rules) {
+Result<std::optional<std::string>>
+read_trusted_file(const std::string& path, const std::string& subject, const TrustRules& rules) {
     Result<Fd> fd = open_trusted_file(path, subject, rules);
     if (!fd) {
         return fd.error();
@@ -245,8 +244,9 @@ Status check_trusted_directory(int dir_fd, const std::string& subject, Ancestors
     }
     const std::string base = name->substr(name->rfind('/') + 1);
     struct stat there {};
-    if (!base.empty() && (::fstatat(parent->get(), base.c_str(), &there, AT_SYMLINK_NOFOLLOW) != 0 ||
-                          there.st_dev != own.st_dev || there.st_ino != own.st_ino)) {
+    if (!base.empty() &&
+        (::fstatat(parent->get(), base.c_str(), &there, AT_SYMLINK_NOFOLLOW) != 0 ||
+         there.st_dev != own.st_dev || there.st_ino != own.st_ino)) {
         return input_error(subject + " moved while it was checked");
     }
     return Ok{};

@@ -67,9 +67,8 @@ Result<Fd> open_trusted_file(const std::string& path, const std::string& subject
                              const TrustRules& rules);
 
 // open_trusted_file, then the content. nullopt when absent and allowed to be.
-Result<std::optional<std::string>> read_trusted_file(const std::string& path,
-                                                     const std::string& subject,
-                                                     const TrustRules& rules);
+Result<std::optional<std::string>>
+read_trusted_file(const std::string& path, const std::string& subject, const TrustRules& rules);
 
 // The directory checks alone, for a directory already opened as `dir_fd` (an audit log's):
 // the directory itself must be root's and not writable by group or others, and its ancestors

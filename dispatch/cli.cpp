@@ -179,7 +179,9 @@ std::string usage_text() {
            "A run also takes --detach, --label KEY=VALUE and --console full|summary|none;\n"
            "list takes --label and --state.\n"
            "Started as dispatch-unified (or dispatch-unified.sh) it runs the unified agents;\n"
-           "as " + alias_names() + ", that agent.\n"
+           "as " +
+           alias_names() +
+           ", that agent.\n"
            "Options may stand anywhere; after -- every word belongs to the prompt.\n"
            "Exit codes: 0 all agents succeeded, 1 an agent failed, 2 usage or config error,\n"
            "3 setup error, 124 timed out, 130 cancelled. See docs/dispatch.md.\n";

@@ -10,13 +10,13 @@
 
 #include <toml++/toml.h>
 
+#include "base/toml_check.hpp"
+#include "base/trusted_file.hpp"
 #include "dispatch/agents/agent_cli.hpp"
+#include "dispatch/placeholders.hpp"
 #include "launch/environment.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
-#include "dispatch/placeholders.hpp"
-#include "base/toml_check.hpp"
-#include "base/trusted_file.hpp"
 
 namespace fleet {
 

@@ -1,7 +1,7 @@
 #include "dispatch/env_file.hpp"
 
-#include "launch/environment.hpp"
 #include "base/trusted_file.hpp"
+#include "launch/environment.hpp"
 
 namespace fleet {
 
@@ -58,8 +58,7 @@ Result<EnvPairs> read_env_file(const std::string& path, bool as_root) {
     rules.forbidden = as_root ? 007 : 0;
     rules.ancestors = as_root ? Ancestors::sticky_ok : Ancestors::unchecked;
     rules.max_bytes = k_max_env_file;
-    Result<std::optional<std::string>> text =
-        read_trusted_file(path, "env_file " + path, rules);
+    Result<std::optional<std::string>> text = read_trusted_file(path, "env_file " + path, rules);
     if (!text) {
         return text.error();
     }

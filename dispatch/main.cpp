@@ -9,8 +9,8 @@
 #include "dispatch/commands/info.hpp"
 #include "dispatch/commands/operate.hpp"
 #include "dispatch/commands/read.hpp"
-#include "dispatch/report.hpp"
 #include "dispatch/commands/run.hpp"
+#include "dispatch/report.hpp"
 #include "dispatch/session.hpp"
 #include "runner/status.hpp"
 

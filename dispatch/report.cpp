@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include "runner/status.hpp"
 #include "base/untrusted_text.hpp"
+#include "runner/status.hpp"
 
 namespace fleet {
 

@@ -3,9 +3,9 @@
 #include <cerrno>
 #include <unistd.h>
 
-#include "launch/credentials.hpp"
 #include "dispatch/env_file.hpp"
 #include "dispatch/report.hpp"
+#include "launch/credentials.hpp"
 #include "runner/status.hpp"
 
 namespace fleet {

@@ -40,10 +40,10 @@
 
 #include "launch/credentials.hpp"
 #include "launch/environment.hpp"
-#include "sys/child.hpp"
-#include "sys/exec.hpp"
 #include "launch/identity.hpp"
 #include "launch/pty_relay.hpp"
+#include "sys/child.hpp"
+#include "sys/exec.hpp"
 #include "sys/wait_status.hpp"
 
 extern char** environ; // NOLINT(readability-redundant-declaration)

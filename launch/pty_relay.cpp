@@ -8,10 +8,10 @@
 #include <initializer_list>
 #include <poll.h>
 #include <signal.h>
+#include <string>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <termios.h>
-#include <string>
 #include <unistd.h>
 
 #include "sys/child.hpp"
@@ -258,7 +258,8 @@ Result<PtyRelay> start_pty_relay() {
     }
     ::sigprocmask(SIG_SETMASK, &previous, nullptr);
     const int in_fd = ::isatty(0) == 1 ? 0 : -1;
-    const int code = relay(child, master.get(), signal_read.get(), in_fd, first_terminal({1, 2, 0}));
+    const int code =
+        relay(child, master.get(), signal_read.get(), in_fd, first_terminal({1, 2, 0}));
     if (raw) {
         ::tcsetattr(0, TCSAFLUSH, &original);
     }

@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
-#include "sys/fd.hpp"
 #include "base/untrusted_text.hpp"
+#include "sys/fd.hpp"
 
 namespace fleet {
 

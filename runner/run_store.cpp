@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sys/io.hpp"
 #include "runner/run_id.hpp"
+#include "sys/io.hpp"
 
 namespace fleet {
 

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "base/clock.hpp"
+#include "runner/status.hpp"
 #include "sys/fd.hpp"
 #include "sys/result.hpp"
-#include "runner/status.hpp"
 
 namespace fleet {
 

@@ -1,5 +1,5 @@
-// Starting one agent process. The only place Boost.Process is used (docs/design/boost-process.md): a
-// Boost upgrade that changes its API (1.86 compiled library, 1.88 v2 by default) is a one-file
+// Starting one agent process. The only place Boost.Process is used (docs/design/boost-process.md):
+// a Boost upgrade that changes its API (1.86 compiled library, 1.88 v2 by default) is a one-file
 // change.
 //
 // Parent, before fork: the caller resolved the executable (no PATH search happens here) and

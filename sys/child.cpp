@@ -171,11 +171,11 @@ Result<pid_t> spawn_process(const ChildSetup& setup, const std::vector<std::stri
     }
     [[maybe_unused]] const Result<ExitStatus> reaped = wait_for_exit(pid);
     const std::string what = argv.empty() ? "" : argv[0];
-    return Error{failed.step == ChildStep::exec && (failed.error == ENOENT || failed.error == EACCES)
-                     ? ErrorKind::invalid_input
-                     : ErrorKind::system,
-                 "start " + what + ": " + child_step_name(failed.step) + ": " +
-                     std::strerror(failed.error)};
+    return Error{
+        failed.step == ChildStep::exec && (failed.error == ENOENT || failed.error == EACCES)
+            ? ErrorKind::invalid_input
+            : ErrorKind::system,
+        "start " + what + ": " + child_step_name(failed.step) + ": " + std::strerror(failed.error)};
 }
 
 } // namespace fleet

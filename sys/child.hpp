@@ -53,13 +53,13 @@ struct ChildSetup {
     static constexpr int k_null = -2; // stdio: /dev/null
 
     ChildSession session = ChildSession::new_session;
-    int controlling_terminal = -1;    // TIOCSCTTY on this fd; -1: none
-    ChildHook hook = nullptr;         // with `hook_context`
+    int controlling_terminal = -1; // TIOCSCTTY on this fd; -1: none
+    ChildHook hook = nullptr;      // with `hook_context`
     const void* hook_context = nullptr;
-    int death_signal = 0;             // 0: none
-    pid_t parent = 0;                 // getpid() of the parent, taken before fork (death)
+    int death_signal = 0; // 0: none
+    pid_t parent = 0;     // getpid() of the parent, taken before fork (death)
     std::array<int, 3> stdio = {k_keep, k_keep, k_keep};
-    const char* workdir = nullptr;    // nullptr: stay
+    const char* workdir = nullptr; // nullptr: stay
     bool reset_signals = true;
     bool cloexec_fds = true;
 };

@@ -1,6 +1,6 @@
-#include "dispatch/agents/agent_cli.hpp"
 #include <limits>
 
+#include "dispatch/agents/agent_cli.hpp"
 #include "dispatch/agents/outcome_text.hpp"
 
 namespace fleet {

@@ -1,5 +1,5 @@
-#include "dispatch/agents/agent_cli.hpp"
 #include "base/toml_check.hpp"
+#include "dispatch/agents/agent_cli.hpp"
 #include "dispatch/agents/outcome_text.hpp"
 
 namespace fleet {
@@ -48,12 +48,12 @@ const AgentCli& codex_cli() {
         {"-"}, // read the prompt from stdin, nothing else
         {},
         [](const std::string& url, AgentCommand& command) {
-            command.args.insert(command.args.end(),
-                                {"-c", "model_provider=\"fleet\"", "-c",
-                                 "model_providers.fleet={ name = \"fleet\", base_url = " +
-                                     toml_quote(url) +
-                                     ", env_key = \"CODEX_API_KEY\", wire_api = \"responses\", "
-                                     "supports_websockets = false }"});
+            command.args.insert(
+                command.args.end(),
+                {"-c", "model_provider=\"fleet\"", "-c",
+                 "model_providers.fleet={ name = \"fleet\", base_url = " + toml_quote(url) +
+                     ", env_key = \"CODEX_API_KEY\", wire_api = \"responses\", "
+                     "supports_websockets = false }"});
         },
         read_codex,
         {".codex"},

@@ -1,12 +1,12 @@
-#include "dispatch/agents/agent_cli.hpp"
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "dispatch/agents/agent_cli.hpp"
+#include "dispatch/agents/outcome_text.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
-#include "dispatch/agents/outcome_text.hpp"
 
 namespace fleet {
 

@@ -12,19 +12,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/probe.hpp"
+#include "base/untrusted_text.hpp"
 #include "dispatch/agents/agent_cli.hpp"
+#include "dispatch/commands/info.hpp"
+#include "dispatch/commands/run.hpp"
 #include "dispatch/config.hpp"
 #include "dispatch/env_file.hpp"
 #include "launch/environment.hpp"
-#include "sys/fd.hpp"
 #include "launch/identity.hpp"
-#include "dispatch/commands/info.hpp"
-#include "sys/io.hpp"
-#include "base/probe.hpp"
-#include "dispatch/commands/run.hpp"
 #include "runner/status.hpp"
 #include "runner/supervisor.hpp"
-#include "base/untrusted_text.hpp"
+#include "sys/fd.hpp"
+#include "sys/io.hpp"
 
 extern char** environ; // NOLINT(readability-redundant-declaration)
 
@@ -136,8 +136,7 @@ void check_entry(int parent, const std::string& name, const std::string& shown, 
             own.errors.push_back(shown + " has " + std::to_string(info.st_nlink) +
                                  " hard links, so its other name may be another owner's file: "
                                  "not chowned");
-        } else if (own.fix &&
-                   ::fchownat(entry.get(), "", own.uid, own.gid, AT_EMPTY_PATH) != 0) {
+        } else if (own.fix && ::fchownat(entry.get(), "", own.uid, own.gid, AT_EMPTY_PATH) != 0) {
             own.errors.push_back("could not chown " + shown + ": " + std::strerror(errno));
         }
     }

@@ -5,12 +5,12 @@
 #include <cstdio>
 #include <unistd.h>
 
-#include "launch/environment.hpp"
-#include "sys/io.hpp"
 #include "base/probe.hpp"
-#include "dispatch/commands/run.hpp"
 #include "base/toml_check.hpp"
 #include "base/untrusted_text.hpp"
+#include "dispatch/commands/run.hpp"
+#include "launch/environment.hpp"
+#include "sys/io.hpp"
 
 extern char** environ; // NOLINT(readability-redundant-declaration)
 

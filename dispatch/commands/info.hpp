@@ -11,8 +11,8 @@
 #include <string>
 
 #include "dispatch/config.hpp"
-#include "launch/identity.hpp"
 #include "dispatch/session.hpp"
+#include "launch/identity.hpp"
 
 namespace fleet {
 

@@ -10,8 +10,8 @@
 #include <signal.h>
 #include <thread>
 
-#include "runner/proc.hpp"
 #include "dispatch/report.hpp"
+#include "runner/proc.hpp"
 #include "runner/run_store.hpp"
 
 namespace fleet {

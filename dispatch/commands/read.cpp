@@ -11,12 +11,12 @@
 #include <thread>
 #include <unistd.h>
 
-#include "runner/capture.hpp"
-#include "sys/io.hpp"
-#include "dispatch/report.hpp"
-#include "dispatch/commands/run.hpp"
-#include "runner/run_store.hpp"
 #include "base/untrusted_text.hpp"
+#include "dispatch/commands/run.hpp"
+#include "dispatch/report.hpp"
+#include "runner/capture.hpp"
+#include "runner/run_store.hpp"
+#include "sys/io.hpp"
 
 namespace fleet {
 
@@ -248,9 +248,9 @@ int print_logs(const CommandLine& line, const Session& session) {
         const std::string name = stream.name + ".log";
         Result<Fd> log = open_regular_at(run->dir.get(), name, std::numeric_limits<size_t>::max());
         if (!log) {
-            const bool missing = ::faccessat(run->dir.get(), name.c_str(), F_OK,
-                                             AT_SYMLINK_NOFOLLOW) != 0 &&
-                                 errno == ENOENT;
+            const bool missing =
+                ::faccessat(run->dir.get(), name.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) != 0 &&
+                errno == ENOENT;
             if (missing && line.follow) {
                 return Ok{};
             }

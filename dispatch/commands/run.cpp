@@ -14,19 +14,19 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "dispatch/agents/agent_cli.hpp"
 #include "base/atomic_file.hpp"
-#include "runner/capture.hpp"
+#include "base/sha256.hpp"
+#include "base/untrusted_text.hpp"
+#include "dispatch/agents/agent_cli.hpp"
+#include "dispatch/placeholders.hpp"
+#include "dispatch/report.hpp"
 #include "launch/environment.hpp"
+#include "runner/capture.hpp"
+#include "runner/proc.hpp"
+#include "runner/supervisor.hpp"
 #include "sys/child.hpp"
 #include "sys/exec.hpp"
 #include "sys/io.hpp"
-#include "dispatch/placeholders.hpp"
-#include "runner/proc.hpp"
-#include "dispatch/report.hpp"
-#include "base/sha256.hpp"
-#include "runner/supervisor.hpp"
-#include "base/untrusted_text.hpp"
 
 extern char** environ; // NOLINT(readability-redundant-declaration)
 

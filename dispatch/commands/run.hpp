@@ -10,8 +10,8 @@
 #include <string>
 
 #include "dispatch/cli.hpp"
-#include "runner/run_store.hpp"
 #include "dispatch/session.hpp"
+#include "runner/run_store.hpp"
 #include "runner/status.hpp"
 
 namespace fleet {

@@ -4,12 +4,12 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <thread>
 #include <syslog.h>
+#include <thread>
 #include <unistd.h>
 
-#include "sys/io.hpp"
 #include "base/trusted_file.hpp"
+#include "sys/io.hpp"
 
 namespace fleet {
 
@@ -71,9 +71,9 @@ Status AuditLog::lock_exclusive(std::chrono::milliseconds timeout) const {
             return system_error("lock " + m_path, errno);
         }
         if (std::chrono::steady_clock::now() >= deadline) {
-            return input_error("another package action is still running (its lock on " +
-                               m_path + " was not free within " +
-                               std::to_string(timeout.count() / 1000) + " s)");
+            return input_error("another package action is still running (its lock on " + m_path +
+                               " was not free within " + std::to_string(timeout.count() / 1000) +
+                               " s)");
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

@@ -7,8 +7,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include "sys/fd.hpp"
 #include "base/trusted_file.hpp"
+#include "sys/fd.hpp"
 
 namespace fleet {
 

@@ -26,19 +26,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "guard/common/audit.hpp"
 #include "base/clock.hpp"
+#include "base/probe.hpp"
+#include "base/sha256.hpp"
+#include "base/untrusted_text.hpp"
+#include "guard/common/audit.hpp"
+#include "guard/common/json_line.hpp"
+#include "guard/common/tools.hpp"
 #include "guard/diag/commands.hpp"
 #include "guard/diag/files.hpp"
 #include "guard/diag/policy.hpp"
 #include "guard/diag/request.hpp"
 #include "sys/exec.hpp"
 #include "sys/io.hpp"
-#include "base/probe.hpp"
-#include "base/sha256.hpp"
-#include "guard/common/tools.hpp"
-#include "guard/common/json_line.hpp"
-#include "base/untrusted_text.hpp"
 
 namespace fleet {
 namespace {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "guard/common/names.hpp"
 #include "base/untrusted_text.hpp"
+#include "guard/common/names.hpp"
 
 namespace fleet {
 

@@ -39,8 +39,8 @@ std::vector<std::string> simulation_argv(const HelperPolicy& policy, const Reque
 }
 
 std::vector<std::string> unit_names_argv(const HelperPolicy& policy, const std::string& unit) {
-    return {policy.systemctl, "--no-pager", "show", "--property=Id", "--property=Names",
-            "--value", "--", unit};
+    return {policy.systemctl,   "--no-pager", "show", "--property=Id",
+            "--property=Names", "--value",    "--",   unit};
 }
 
 std::vector<std::string> action_environment() {

@@ -39,19 +39,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "guard/helper/actions.hpp"
-#include "guard/common/audit.hpp"
 #include "base/clock.hpp"
-#include "sys/fd.hpp"
-#include "sys/io.hpp"
-#include "guard/helper/policy.hpp"
 #include "base/probe.hpp"
-#include "guard/helper/request.hpp"
+#include "base/untrusted_text.hpp"
+#include "guard/common/audit.hpp"
+#include "guard/common/json_line.hpp"
 #include "guard/common/tools.hpp"
+#include "guard/helper/actions.hpp"
+#include "guard/helper/policy.hpp"
+#include "guard/helper/request.hpp"
 #include "guard/helper/totp.hpp"
 #include "guard/helper/transaction.hpp"
-#include "guard/common/json_line.hpp"
-#include "base/untrusted_text.hpp"
+#include "sys/fd.hpp"
+#include "sys/io.hpp"
 
 namespace fleet {
 namespace {
@@ -78,10 +78,14 @@ struct Limit {
     rlim_t hard;
 };
 constexpr Limit k_limits[] = {
-    {RLIMIT_CPU, RLIM_INFINITY, RLIM_INFINITY},   {RLIMIT_FSIZE, RLIM_INFINITY, RLIM_INFINITY},
-    {RLIMIT_DATA, RLIM_INFINITY, RLIM_INFINITY},  {RLIMIT_AS, RLIM_INFINITY, RLIM_INFINITY},
-    {RLIMIT_STACK, rlim_t{8} << 20, RLIM_INFINITY}, {RLIMIT_NOFILE, 1024, 1 << 20},
-    {RLIMIT_NPROC, RLIM_INFINITY, RLIM_INFINITY}, {RLIMIT_MEMLOCK, rlim_t{8} << 20, rlim_t{8} << 20},
+    {RLIMIT_CPU, RLIM_INFINITY, RLIM_INFINITY},
+    {RLIMIT_FSIZE, RLIM_INFINITY, RLIM_INFINITY},
+    {RLIMIT_DATA, RLIM_INFINITY, RLIM_INFINITY},
+    {RLIMIT_AS, RLIM_INFINITY, RLIM_INFINITY},
+    {RLIMIT_STACK, rlim_t{8} << 20, RLIM_INFINITY},
+    {RLIMIT_NOFILE, 1024, 1 << 20},
+    {RLIMIT_NPROC, RLIM_INFINITY, RLIM_INFINITY},
+    {RLIMIT_MEMLOCK, rlim_t{8} << 20, rlim_t{8} << 20},
 };
 
 constexpr const char* k_help = R"(usage: fleet-helper [--policy PATH] COMMAND ...
@@ -210,9 +214,8 @@ Result<ProbeResult> ask(const HelperPolicy& policy, const std::vector<std::strin
     limits.workdir = "/";
     Result<ProbeResult> result = run_bounded(argv, action_environment(), limits);
     if (result && result->truncated) {
-        return input_error(argv[0].substr(argv[0].rfind('/') + 1) + " " + argv[1] +
-                           ": more than " + std::to_string(k_max_output) +
-                           " bytes of answer, not judged");
+        return input_error(argv[0].substr(argv[0].rfind('/') + 1) + " " + argv[1] + ": more than " +
+                           std::to_string(k_max_output) + " bytes of answer, not judged");
     }
     if (result && !result->succeeded()) {
         // apt's own reason is its last "E: " line; otherwise how it ended.
@@ -309,18 +312,18 @@ Outcome run_action(const HelperPolicy& policy, const Request& request, const Aud
                       {"timed_out", result->timed_out}};
     if (!ok) {
         const std::string program = argv[0].substr(argv[0].rfind('/') + 1);
-        outcome.reason = result->timed_out
-                             ? program + " did not finish within " + format_duration(policy.timeout)
-                         : result->status.exited
-                             ? program + " exited with status " + std::to_string(result->status.code)
-                             : program + " ended with " + describe(result->status);
+        outcome.reason =
+            result->timed_out
+                ? program + " did not finish within " + format_duration(policy.timeout)
+            : result->status.exited
+                ? program + " exited with status " + std::to_string(result->status.code)
+                : program + " ended with " + describe(result->status);
         outcome.answer["error"] = outcome.reason;
     }
     return outcome;
 }
 
-Outcome serve_action(const HelperPolicy& policy, const Request& request,
-                     const AuditTrail& trail) {
+Outcome serve_action(const HelperPolicy& policy, const Request& request, const AuditTrail& trail) {
     const Decision decision = decide(policy, request);
     if (!decision.allowed) {
         return refused(decision.reason);
@@ -381,18 +384,17 @@ Outcome serve(const Result<Request>& request, const Caller& caller,
 }
 
 Status AuditTrail::record(const Outcome& outcome, Phase phase) const {
-    nlohmann::json line = {
-        {"time", format_timestamp(std::chrono::system_clock::now())},
-        {"pid", ::getpid()},
-        {"phase", phase == Phase::start ? "start" : "end"},
-        {"uid", m_caller.uid},
-        {"sudo_user",
-         m_caller.sudo_user ? nlohmann::json(*m_caller.sudo_user) : nlohmann::json(nullptr)},
-        {"sudo_uid",
-         m_caller.sudo_uid ? nlohmann::json(*m_caller.sudo_uid) : nlohmann::json(nullptr)},
-        {"decision", outcome.decision},
-        {"reason", outcome.reason},
-        {"duration_ms", elapsed().count()}};
+    nlohmann::json line = {{"time", format_timestamp(std::chrono::system_clock::now())},
+                           {"pid", ::getpid()},
+                           {"phase", phase == Phase::start ? "start" : "end"},
+                           {"uid", m_caller.uid},
+                           {"sudo_user", m_caller.sudo_user ? nlohmann::json(*m_caller.sudo_user)
+                                                            : nlohmann::json(nullptr)},
+                           {"sudo_uid", m_caller.sudo_uid ? nlohmann::json(*m_caller.sudo_uid)
+                                                          : nlohmann::json(nullptr)},
+                           {"decision", outcome.decision},
+                           {"reason", outcome.reason},
+                           {"duration_ms", elapsed().count()}};
     if (phase == Phase::end) {
         line["exit_code"] = outcome.exit_code;
     }
@@ -549,8 +551,8 @@ int main(int argc, char** argv) {
         return fleet::helper_main(argc, argv);
     } catch (const std::exception& e) {
         // Only before a request is served (serve() has its own catch, audited): one answer.
-        std::cout << fleet::json_line({{"ok", false}, {"error", std::string("internal error: ") +
-                                                                 e.what()}})
+        std::cout << fleet::json_line(
+                         {{"ok", false}, {"error", std::string("internal error: ") + e.what()}})
                   << "\n";
         return 2;
     }

@@ -218,7 +218,7 @@ Decision decide(const HelperPolicy& policy, const Request& request) {
 }
 
 bool is_protected_unit(const HelperPolicy& policy, const std::vector<std::string>& names) {
-    constexpr std::string_view k_unit_types[] = {".service", ".socket", ".target", ".path",
+    constexpr std::string_view k_unit_types[] = {".service", ".socket", ".target",   ".path",
                                                  ".timer",   ".mount",  ".automount"};
     return std::any_of(names.begin(), names.end(), [&](std::string name) {
         for (const std::string_view type : k_unit_types) {

@@ -14,9 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "base/atomic_file.hpp"
+#include "base/trusted_file.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
-#include "base/trusted_file.hpp"
 
 namespace fleet {
 

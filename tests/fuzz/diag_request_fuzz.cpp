@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "guard/diag/request.hpp"
-#include "guard/common/json_line.hpp"
 #include "base/untrusted_text.hpp"
+#include "guard/common/json_line.hpp"
+#include "guard/diag/request.hpp"
 
 namespace {
 

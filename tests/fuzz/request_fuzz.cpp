@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "guard/helper/request.hpp"
-#include "guard/common/json_line.hpp"
 #include "base/untrusted_text.hpp"
+#include "guard/common/json_line.hpp"
+#include "guard/helper/request.hpp"
 
 namespace {
 

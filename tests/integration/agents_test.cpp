@@ -346,8 +346,7 @@ TEST_F(Agents, SecretsReachAgentsOnlyThroughTheEnvironment) {
                    "user = \"" + s_user + "\"\npath = [\"" + s_fakes + "\"]\n[agents.claude]\n" +
                        "env_file = \"" + planted + "\"\n",
                    0644);
-        const ProcessResult planted_run =
-            dispatch(planted_config, {"-a", "claude", "run", "x"});
+        const ProcessResult planted_run = dispatch(planted_config, {"-a", "claude", "run", "x"});
         EXPECT_EQ(planted_run.exit_code, 2) << planted << ": " << planted_run.err;
         EXPECT_EQ(planted_run.out, "") << planted;
     }

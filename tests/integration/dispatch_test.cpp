@@ -203,8 +203,8 @@ TEST_F(Dispatch, LogsAreByteExactForBinaryOutput) {
     })) << "a control byte passed unescaped";
     // Into a file: the bytes, as a file is no one's terminal.
     const std::string copy = s_dir + "/logs-copy.bin";
-    fleet::test::run({"/bin/sh", "-c", "\"$@\" > " + copy, "sh", k_dispatch, "-c", s_config,
-                      "logs", id});
+    fleet::test::run(
+        {"/bin/sh", "-c", "\"$@\" > " + copy, "sh", k_dispatch, "-c", s_config, "logs", id});
     EXPECT_EQ(read_file(copy), s_binary);
     fs::remove(copy);
 }
@@ -572,15 +572,14 @@ TEST_F(Dispatch, TheAgentSeesNoFdsAndOnlyTheAllowedEnvironment) {
 ProcessResult terminal_session(const std::string& command) {
     // script's stdin stays open (no EOF typed into the session) while bash waits.
     return fleet::test::run({"sh", "-c", "sleep 2 | script -qec \"$1\" /dev/null", "sh",
-                             "bash -c '" + command +
-                                 "; read -t 1 line; echo \"after=[$line]\"'"});
+                             "bash -c '" + command + "; read -t 1 line; echo \"after=[$line]\"'"});
 }
 
 // An operator runs dispatch from a root shell: the agents must not reach its terminal.
 TEST_F(Dispatch, AgentsNeverShareTheOperatorsTerminal) {
-    const ProcessResult control = terminal_session("setpriv --reuid=" + s_user + " --regid=" +
-                                                   s_user + " --init-groups " + s_dir +
-                                                   "/fl-probe inject");
+    const ProcessResult control =
+        terminal_session("setpriv --reuid=" + s_user + " --regid=" + s_user + " --init-groups " +
+                         s_dir + "/fl-probe inject");
     if (control.out.find("tiocsti=ok") == std::string::npos) {
         GTEST_SKIP() << "TIOCSTI is disabled on this kernel: " << control.out;
     }
@@ -779,10 +778,10 @@ TEST_F(Dispatch, FifosWhereFilesWereExpectedBlockNothing) {
     EXPECT_FALSE(artifact_status["agents"][0].contains("artifact")) << "a FIFO was collected";
 
     // A built-in adapter's verdict is read from the log's tail: the agent replaced its log.
-    const std::string config = write_config(
-        "fifo-log.toml", "[agents.claude]\nbinary = \"" + s_dir + "/fifo-log\"\n");
-    const ProcessResult log = dispatch({"--timeout", "4s", "-a", "claude", "run", "x"}, bounded,
-                                       config);
+    const std::string config =
+        write_config("fifo-log.toml", "[agents.claude]\nbinary = \"" + s_dir + "/fifo-log\"\n");
+    const ProcessResult log =
+        dispatch({"--timeout", "4s", "-a", "claude", "run", "x"}, bounded, config);
     EXPECT_EQ(log.exit_code, 1) << log.err;
     const json log_status = status_json(run_id_of(log.out), config);
     EXPECT_EQ(log_status["agents"][0]["state"], "failed");
@@ -794,9 +793,9 @@ TEST_F(Dispatch, FifosWhereFilesWereExpectedBlockNothing) {
     // The agent after it still reads the prompt (from the file as it was before any agent ran).
     const std::string serial = write_config("serial.toml", "", "max_parallel = 1\n");
     bounded.input = "the prompt\n";
-    const ProcessResult prompt = dispatch(
-        {"--timeout", "4s", "-a", "fifo-prompt,write-stdin", "--prompt-file", "-", "run"},
-        bounded, serial);
+    const ProcessResult prompt =
+        dispatch({"--timeout", "4s", "-a", "fifo-prompt,write-stdin", "--prompt-file", "-", "run"},
+                 bounded, serial);
     EXPECT_EQ(prompt.exit_code, 0) << prompt.err;
     EXPECT_EQ(read_file(run_dir(run_id_of(prompt.out)) + "/work-write-stdin/stdin.bin"),
               "the prompt\n");

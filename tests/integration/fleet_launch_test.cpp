@@ -409,8 +409,8 @@ TEST_F(FleetLaunch, TerminalIsNeverSharedWithTheCommand) {
 }
 
 // A command on root's terminal leaves a child behind that reads what root types next (at 1 s,
-// after the command has returned) from the terminal fd it inherited. Through fleet-launch the child holds only the command's own
-// pty, which is gone once the command has ended.
+// after the command has returned) from the terminal fd it inherited. Through fleet-launch the child
+// holds only the command's own pty, which is gone once the command has ended.
 TEST_F(FleetLaunch, ABackgroundChildCannotReadWhatRootTypesNext) {
     const std::string stolen = "/home/" + s_a + "/stolen";
     const auto session = [&](const std::string& command) {

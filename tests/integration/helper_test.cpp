@@ -5,10 +5,10 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <fcntl.h>
 #include <filesystem>
 #include <liboath/oath.h>
 #include <sstream>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -262,10 +262,10 @@ TEST_F(Helper, ProtectedUnitsAreProtectedUnderEverySpelling) {
                  "\"ssh@x.service\" = [\"stop\"]\nremote-login = [\"stop\"]\n");
     text.replace(text.find("service = [\"stop\"]"), 18, "service = []"); // no TOTP here
     write_file(s_policy, text, 0644);
-    for (const auto& request : std::vector<std::vector<std::string>>{
-             {"service", "stop", "ssh.socket"},
-             {"service", "disable", "sshd.service"},
-             {"service", "stop", "ssh@x.service"}}) {
+    for (const auto& request :
+         std::vector<std::vector<std::string>>{{"service", "stop", "ssh.socket"},
+                                               {"service", "disable", "sshd.service"},
+                                               {"service", "stop", "ssh@x.service"}}) {
         const ProcessResult result = helper(request);
         EXPECT_EQ(result.exit_code, 2) << request[2] << ": " << result.out;
         EXPECT_NE(result.out.find("protected"), std::string::npos) << result.out;
@@ -676,8 +676,9 @@ TEST_F(Helper, TheCallersResourceLimitsNeverReachTheAction) {
     std::string text = policy_text("");
     text.replace(text.find(fake("systemctl")), fake("systemctl").size(), reporter);
     write_file(s_policy, text, 0644);
-    const ProcessResult few_files = fleet::test::run(
-        {"prlimit", "--nofile=16:64", s_helper, "--policy", s_policy, "service", "status", "nginx"});
+    const ProcessResult few_files =
+        fleet::test::run({"prlimit", "--nofile=16:64", s_helper, "--policy", s_policy, "service",
+                          "status", "nginx"});
     EXPECT_EQ(few_files.exit_code, 0) << few_files.out << few_files.err;
     EXPECT_NE(read_file(limits), "16\n") << "the caller's soft limit reached the action";
     const ProcessResult cpu = fleet::test::run(

@@ -202,9 +202,8 @@ TEST_F(Install, TheLegacyDirectoryCannotBeSwappedByTheUser) {
             .exit_code;
     };
     // Control: the old world, where the user can swap it.
-    ASSERT_EQ(as_user("mv " + s_legacy + " " + s_legacy + ".x && mv " + s_legacy + ".x " +
-                      s_legacy),
-              0);
+    ASSERT_EQ(
+        as_user("mv " + s_legacy + " " + s_legacy + ".x && mv " + s_legacy + ".x " + s_legacy), 0);
     const ProcessResult result = setup({});
     ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
     EXPECT_NE(as_user("mv " + s_legacy + " " + s_home + "/gone"), 0) << "renamed away";
@@ -238,10 +237,10 @@ TEST_F(Install, TheLegacyDirectoryCannotBeSwappedByTheUser) {
     // Deeper in the home: the user could swap a directory above it, so that is refused too.
     ASSERT_EQ(as_user("mkdir -p " + s_home + "/tools/claude-executor"), 0);
     const std::string deeper = s_home + "/tools/claude-executor";
-    std::vector<std::string> args{k_install,      "--user",         s_user,
-                                  "--legacy-dir", deeper,           "--bindir",
-                                  s_root + "/bin", "--unit-path",   s_root + "/units",
-                                  "--systemd-dir", s_root + "/systemd"};
+    std::vector<std::string> args{
+        k_install,          "--user",        s_user,        "--legacy-dir",    deeper,
+        "--bindir",         s_root + "/bin", "--unit-path", s_root + "/units", "--systemd-dir",
+        s_root + "/systemd"};
     const ProcessResult nested = fleet::test::run(args);
     EXPECT_EQ(nested.exit_code, 1) << nested.out << nested.err;
     EXPECT_NE(nested.err.find(s_home + " must be root's"), std::string::npos) << nested.err;

@@ -472,9 +472,9 @@ TEST_F(Operate, AgentTextReachesTheTerminalEscaped) {
     EXPECT_FALSE(raw_control(status.out)) << status.out;
     EXPECT_NE(status.out.find("boom \\x1b]0;evil"), std::string::npos) << status.out;
     const ProcessResult as_json = dispatch({"status", id, "--json"}, {}, config);
-    EXPECT_TRUE(std::all_of(as_json.out.begin(), as_json.out.end(),
-                            [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
-        << as_json.out;
+    EXPECT_TRUE(std::all_of(as_json.out.begin(), as_json.out.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x80;
+    })) << as_json.out;
     EXPECT_EQ(json::parse(as_json.out)["agents"][0]["reason"], "boom \x1b]0;evil\x07 \u009b31m");
 
     // What an agent could have written into status.json: labels with escape sequences.

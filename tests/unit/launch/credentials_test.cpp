@@ -3,8 +3,8 @@
 
 #include <gtest/gtest.h>
 
-#include "support/child.hpp"
 #include "launch/credentials.hpp"
+#include "support/child.hpp"
 
 namespace {
 

@@ -39,7 +39,7 @@ TEST(SpawnProcess, StartsTheCommandAfterEveryStep) {
     fleet::Result<fleet::ExitStatus> status = fleet::wait_for_exit(*pid);
     ASSERT_TRUE(status);
     EXPECT_TRUE(status->succeeded());
-    EXPECT_EQ(out.substr(0, 2), "/\n"); // chdir
+    EXPECT_EQ(out.substr(0, 2), "/\n");                                  // chdir
     EXPECT_NE(out.find(std::to_string(*pid)), std::string::npos) << out; // its own session
 }
 
@@ -63,8 +63,7 @@ TEST(SpawnProcess, NamesTheStepThatFailed) {
     orphan.parent = 1; // not the parent the child sees: as if it had died in between
     fleet::Result<pid_t> death = fleet::spawn_process(orphan, {"/bin/true"}, k_env);
     ASSERT_FALSE(death);
-    EXPECT_NE(death.error().message.find("PR_SET_PDEATHSIG: No such process"),
-              std::string::npos);
+    EXPECT_NE(death.error().message.find("PR_SET_PDEATHSIG: No such process"), std::string::npos);
 
     fleet::Result<pid_t> missing =
         fleet::spawn_process(ChildSetup{}, {"/nonexistent/command"}, k_env);

@@ -1,8 +1,8 @@
-#include <gtest/gtest.h>
-#include <toml++/toml.h>
-
 #include <fstream>
 #include <sstream>
+
+#include <gtest/gtest.h>
+#include <toml++/toml.h>
 
 #include "admin/legacy_dir.hpp"
 #include "dispatch/agents/agent_cli.hpp"
@@ -14,8 +14,8 @@ fleet::AgentOutcome read(const char* agent, const std::string& log, std::optiona
 }
 
 TEST(AgentCli, CommandsFollowEachCliHeadlessRules) {
-    const auto claude = fleet::agent_command(*fleet::find_agent_cli("claude"), "opus", "", {},
-                                               "p", "/r/prompt.txt");
+    const auto claude = fleet::agent_command(*fleet::find_agent_cli("claude"), "opus", "", {}, "p",
+                                             "/r/prompt.txt");
     EXPECT_TRUE(claude.stdin_prompt);
     const auto has = [](const std::vector<std::string>& args, const std::string& arg) {
         return std::find(args.begin(), args.end(), arg) != args.end();
@@ -24,7 +24,7 @@ TEST(AgentCli, CommandsFollowEachCliHeadlessRules) {
     EXPECT_TRUE(has(claude.args, "opus"));
 
     const auto codex = fleet::agent_command(*fleet::find_agent_cli("codex"), "", "http://h/v1",
-                                              {"--extra"}, "p", "/r/prompt.txt");
+                                            {"--extra"}, "p", "/r/prompt.txt");
     EXPECT_EQ(codex.args.back(), "-"); // the prompt on stdin, nothing else
     EXPECT_TRUE(has(codex.args, "--skip-git-repo-check"));
     EXPECT_TRUE(has(codex.args, "--extra"));
@@ -35,14 +35,14 @@ TEST(AgentCli, CommandsFollowEachCliHeadlessRules) {
     }
     EXPECT_TRUE(provider);
 
-    const auto gemini = fleet::agent_command(*fleet::find_agent_cli("gemini"), "", "http://h",
-                                               {}, "p", "/r/prompt.txt");
+    const auto gemini = fleet::agent_command(*fleet::find_agent_cli("gemini"), "", "http://h", {},
+                                             "p", "/r/prompt.txt");
     EXPECT_EQ(gemini.env.at("GEMINI_CLI_TRUST_WORKSPACE"), "true");
     EXPECT_EQ(gemini.env.at("GEMINI_CLI_NO_RELAUNCH"), "true");
     EXPECT_EQ(gemini.env.at("GOOGLE_GEMINI_BASE_URL"), "http://h");
 
     const auto grok = fleet::agent_command(*fleet::find_agent_cli("grok"), "", "http://g", {},
-                                             "the prompt", "/r/prompt.txt");
+                                           "the prompt", "/r/prompt.txt");
     EXPECT_FALSE(grok.stdin_prompt);
     EXPECT_EQ(grok.args.back(), "the prompt");
     EXPECT_EQ(grok.env.at("GROK_BASE_URL"), "http://g"); // never -u: grok persists it
@@ -62,8 +62,8 @@ TEST(ReadOutcome, ClaudeIsJudgedByIsErrorNotSubtype) {
         1);
     EXPECT_TRUE(failed.failed);
     EXPECT_EQ(failed.reason, "API error 500");
-    const auto ok = read(
-        "claude", "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false}\n", 0);
+    const auto ok =
+        read("claude", "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false}\n", 0);
     EXPECT_FALSE(ok.failed);
     EXPECT_TRUE(read("claude", "no json at all\n", 0).failed);
     // Killed by TERM (no exit code): no result record is expected, nothing to add.
@@ -78,25 +78,23 @@ TEST(ReadOutcome, GeminiExitCodes) {
 }
 
 TEST(ReadOutcome, GrokErrorsInBothForms) {
-    const auto own = read(
-        "grok", "{\"role\":\"assistant\",\"content\":\"Error: 401 Incorrect API key\"}\n", 1);
+    const auto own =
+        read("grok", "{\"role\":\"assistant\",\"content\":\"Error: 401 Incorrect API key\"}\n", 1);
     EXPECT_TRUE(own.failed);
     // Grok CLI 0.0.34 reports an API error as an apology, with exit 0 (seen by make e2e).
-    const auto api = read(
-        "grok",
-        "{\"role\":\"user\",\"content\":\"hi\"}\n{\"role\":\"assistant\",\"content\":"
-        "\"Sorry, I encountered an error: Grok API error: 401 stub 401\"}\n",
-        0);
+    const auto api =
+        read("grok",
+             "{\"role\":\"user\",\"content\":\"hi\"}\n{\"role\":\"assistant\",\"content\":"
+             "\"Sorry, I encountered an error: Grok API error: 401 stub 401\"}\n",
+             0);
     EXPECT_TRUE(api.failed);
     EXPECT_NE(api.reason.find("401"), std::string::npos) << api.reason;
-    EXPECT_FALSE(
-        read("grok", "{\"role\":\"assistant\",\"content\":\"Sorry, no.\"}\n", 0)
-            .failed);
+    EXPECT_FALSE(read("grok", "{\"role\":\"assistant\",\"content\":\"Sorry, no.\"}\n", 0).failed);
 }
 
 TEST(ReadOutcome, AiderErrorsFailDespiteExitZero) {
-    const auto outcome = read(
-        "aider", "Aider v0.86\nlitellm.APIConnectionError: Connection refused\n", 0);
+    const auto outcome =
+        read("aider", "Aider v0.86\nlitellm.APIConnectionError: Connection refused\n", 0);
     EXPECT_TRUE(outcome.failed);
     EXPECT_EQ(outcome.reason, "APIConnectionError: Connection refused");
     EXPECT_FALSE(read("aider", "Applied edit to x.py\n", 0).failed);
@@ -106,8 +104,8 @@ TEST(ReadOutcome, AiderErrorsFailDespiteExitZero) {
 // holds (a quote and a key of its own here), and the provider keeps its own keys.
 TEST(AgentCli, CodexBaseUrlIsOneQuotedTomlString) {
     const std::string hostile = "http://h/v1\", wire_api = \"chat\\";
-    const auto codex = fleet::agent_command(*fleet::find_agent_cli("codex"), "", hostile, {},
-                                              "p", "/r/prompt.txt");
+    const auto codex = fleet::agent_command(*fleet::find_agent_cli("codex"), "", hostile, {}, "p",
+                                            "/r/prompt.txt");
     std::string provider;
     for (const std::string& arg : codex.args) {
         if (arg.rfind("model_providers.fleet=", 0) == 0) {
@@ -129,11 +127,11 @@ TEST(ReadOutcome, HostileOutputNeverThrows) {
     EXPECT_TRUE(odd.failed);
     EXPECT_EQ(odd.reason, "result record without a boolean is_error");
     // Negative or fractional counts are no counts.
-    const auto counts = read(
-        "claude",
-        "{\"type\":\"result\",\"is_error\":false,\"num_turns\":-3,\"usage\":{\"input_tokens\":"
-        "-1,\"output_tokens\":2.5}}\n",
-        0);
+    const auto counts =
+        read("claude",
+             "{\"type\":\"result\",\"is_error\":false,\"num_turns\":-3,\"usage\":{\"input_tokens\":"
+             "-1,\"output_tokens\":2.5}}\n",
+             0);
     EXPECT_FALSE(counts.failed);
     EXPECT_FALSE(counts.usage.turns.has_value());
     EXPECT_FALSE(counts.usage.input_tokens.has_value());
@@ -142,15 +140,14 @@ TEST(ReadOutcome, HostileOutputNeverThrows) {
     const std::string deep = "{\"a\":" + std::string(1000000, '[') + "\n";
     for (const char* agent : {"claude", "codex", "gemini", "grok", "aider"}) {
         EXPECT_NO_THROW(read(agent, deep, 0)) << agent;
-        EXPECT_NO_THROW(read(agent, std::string("{\"type\":\"result\",\"usage\":"
-                                                               "[],\"stats\":7,\"error\":1}\n"),
-                                            0))
+        EXPECT_NO_THROW(read(agent,
+                             std::string("{\"type\":\"result\",\"usage\":"
+                                         "[],\"stats\":7,\"error\":1}\n"),
+                             0))
             << agent;
     }
     // Control: a record nested as the CLIs nest theirs is read.
-    EXPECT_TRUE(read("claude",
-                                    "{\"type\":\"result\",\"is_error\":true,\"x\":[[{}]]}\n", 1)
-                    .failed);
+    EXPECT_TRUE(read("claude", "{\"type\":\"result\",\"is_error\":true,\"x\":[[{}]]}\n", 1).failed);
 }
 
 // One record per CLI: complete, and what other parts of the project list is derived from it or

@@ -203,8 +203,9 @@ TEST(HelperTransaction, OnlyTheNamedPackageMayGo) {
 
 TEST(HelperPolicy, ProtectedUnitsUnderEverySpelling) {
     const HelperPolicy policy = *parse_policy(k_policy, "test");
-    for (const char* name : {"ssh", "ssh.service", "ssh.socket", "sshd.service",
-                             "ssh@192.0.2.1:22.service", "postgresql.service", "postgresql@15-main"}) {
+    for (const char* name :
+         {"ssh", "ssh.service", "ssh.socket", "sshd.service", "ssh@192.0.2.1:22.service",
+          "postgresql.service", "postgresql@15-main"}) {
         EXPECT_TRUE(is_protected_unit(policy, {name})) << name;
     }
     for (const char* name : {"nginx", "nginx.service", "sshguard.service", "ssh-agent.service"}) {

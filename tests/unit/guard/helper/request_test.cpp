@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "guard/helper/request.hpp"
-#include "guard/common/json_line.hpp"
 #include "base/untrusted_text.hpp"
+#include "guard/common/json_line.hpp"
+#include "guard/helper/request.hpp"
 
 namespace fleet {
 namespace {
