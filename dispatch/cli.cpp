@@ -3,49 +3,92 @@
 #include <algorithm>
 #include <cxxopts.hpp>
 #include <map>
+#include <span>
+#include <variant>
 
 #include "dispatch/agents/agent_cli.hpp"
-#include "dispatch/config.hpp"
 
 namespace fleet {
 
 namespace {
 
-cxxopts::Options make_options() {
-    cxxopts::Options options("dispatch", "Run AI coding agents as an unprivileged user, with logs "
-                                         "and crash-safe status.");
-    // clang-format off
-    options.add_options()
-        ("c,config", "config file", cxxopts::value<std::string>())
-        ("a,agents", "agent(s) to run, comma-separated", cxxopts::value<std::string>())
-        ("u,user", "target user when started as root", cxxopts::value<std::string>())
-        ("timeout", "whole-run timeout, e.g. 30m", cxxopts::value<std::string>())
-        ("prompt-file", "read the prompt from PATH, or - for stdin", cxxopts::value<std::string>())
-        ("json", "machine-readable output")
-        ("limit", "list: at most N runs (0: all)", cxxopts::value<std::string>())
-        ("agent", "logs, cancel: the agent", cxxopts::value<std::string>())
-        ("detach", "run in the background; print the run id and return")
-        ("label", "KEY=VALUE to record with a run, or to filter list by",
-         cxxopts::value<std::vector<std::string>>())
-        ("state", "list: only runs in this state", cxxopts::value<std::string>())
-        ("older-than", "prune: runs started longer ago than DUR", cxxopts::value<std::string>())
-        ("keep", "prune: keep the newest N finished runs", cxxopts::value<std::string>())
-        ("dry-run", "prune: only say what would be removed")
-        ("f,follow", "logs: follow the log until the run ends")
-        ("tail", "logs: only the last N lines", cxxopts::value<std::string>())
-        ("raw", "logs: the agents' bytes unescaped, whatever stdout is")
-        ("console", "run: full, summary or none", cxxopts::value<std::string>())
-        ("fix", "doctor: repair what can be repaired")
-        ("h,help", "show this help")
-        ("version", "show the version")
-        ("words", "", cxxopts::value<std::vector<std::string>>());
-    // clang-format on
-    options.parse_positional({"words"});
-    return options;
+// How an option's value is read: every given value is checked once, by its kind, before any
+// subcommand sees it.
+enum class Kind {
+    flag,     // no value
+    text,     // any string
+    count,    // a decimal number, up to 7 digits
+    duration, // 90s, 30m, 1h30m (duration.hpp)
+    labels,   // KEY=VALUE, repeatable
+    agents,   // a,b,c: no empty item, no agent twice
+};
+
+struct OptionSpec {
+    const char* name;
+    const char* short_name; // "" when there is none
+    Kind kind;
+    const char* value_name; // in the usage text
+    const char* help;
+};
+
+// Every option. -c, -h and --version stand with any subcommand; the others only with those that
+// name them in subcommands().
+constexpr OptionSpec k_options[] = {
+    {"config", "c", Kind::text, "CONFIG", "config file"},
+    {"agents", "a", Kind::agents, "AGENT[,AGENT...]", "agents to run, each once"},
+    {"user", "u", Kind::text, "USER", "target user when started as root"},
+    {"timeout", "", Kind::duration, "DUR", "run: the whole run's; wait: how long to wait"},
+    {"prompt-file", "", Kind::text, "PATH|-", "read the prompt from PATH, or - for stdin"},
+    {"json", "", Kind::flag, "", "machine-readable output"},
+    {"detach", "", Kind::flag, "", "run in the background; print the run id"},
+    {"label", "", Kind::labels, "KEY=VALUE", "run: record it; list: only runs with it"},
+    {"console", "", Kind::text, "full|summary|none", "run: what the console shows"},
+    {"limit", "", Kind::count, "N", "list: at most N runs (0: all)"},
+    {"state", "", Kind::text, "STATE", "list: only runs in this state"},
+    {"agent", "", Kind::text, "NAME", "logs, cancel: the one agent"},
+    {"follow", "f", Kind::flag, "", "logs: follow the logs until the run ends"},
+    {"tail", "", Kind::count, "N", "logs: only each log's last N lines"},
+    {"raw", "", Kind::flag, "", "logs: the agents' bytes, never escaped"},
+    {"older-than", "", Kind::duration, "DUR", "prune: runs started longer ago than DUR"},
+    {"keep", "", Kind::count, "N", "prune: keep the newest N finished runs"},
+    {"dry-run", "", Kind::flag, "", "prune: only say what would be removed"},
+    {"fix", "", Kind::flag, "", "doctor: repair what can be repaired"},
+    {"help", "h", Kind::flag, "", "show this help"},
+    {"version", "", Kind::flag, "", "show the version"},
+};
+constexpr const char* k_global_options[] = {"config", "help", "version"};
+
+const OptionSpec& option(std::string_view name) {
+    return *std::find_if(std::begin(k_options), std::end(k_options),
+                         [&](const OptionSpec& spec) { return name == spec.name; });
 }
 
-// Splits "a,b,c"; refuses empty items and duplicates.
-Result<std::vector<std::string>> split_agents(const std::string& text) {
+Result<size_t> parse_count(const char* option, const std::string& text) {
+    if (text.empty() || text.size() > 7 ||
+        text.find_first_not_of("0123456789") != std::string::npos) {
+        return input_error(std::string("--") + option + " '" + text + "' is not a number");
+    }
+    return static_cast<size_t>(std::stoul(text));
+}
+
+Result<Labels> parse_labels(const std::vector<std::string>& texts) {
+    Labels labels;
+    for (const std::string& text : texts) {
+        const size_t equals = text.find('=');
+        const std::string key = text.substr(0, equals);
+        const bool key_ok =
+            !key.empty() && key.size() <= 64 &&
+            key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.-") == std::string::npos;
+        if (equals == std::string::npos || !key_ok || text.size() - equals - 1 > 256) {
+            return input_error("--label '" + text +
+                               "' is not KEY=VALUE (KEY: [a-z0-9_.-], VALUE: up to 256 bytes)");
+        }
+        labels.emplace_back(key, text.substr(equals + 1));
+    }
+    return labels;
+}
+
+Result<std::vector<std::string>> parse_agents(const std::string& text) {
     std::vector<std::string> agents;
     size_t start = 0;
     while (start <= text.size()) {
@@ -64,306 +107,386 @@ Result<std::vector<std::string>> split_agents(const std::string& text) {
     return agents;
 }
 
-Status only_for(const cxxopts::ParseResult& parsed, const std::string& subcommand,
-                const std::vector<const char*>& allowed) {
-    for (const char* option :
-         {"agents", "user", "timeout", "prompt-file", "json", "limit", "agent", "detach", "label",
-          "state", "older-than", "keep", "dry-run", "follow", "tail", "raw", "console", "fix"}) {
-        if (parsed.count(option) != 0 &&
-            std::find_if(allowed.begin(), allowed.end(), [&](const char* a) {
-                return std::string(a) == option;
-            }) == allowed.end()) {
-            return input_error(std::string("--") + option + " does not apply to '" + subcommand +
-                               "'");
+using OptionValue =
+    std::variant<bool, std::string, size_t, Duration, Labels, std::vector<std::string>>;
+
+template <typename T>
+Result<OptionValue> widen(Result<T> value) {
+    if (!value) {
+        return value.error();
+    }
+    return OptionValue(std::move(*value));
+}
+
+// One given option's value, checked by its kind.
+Result<OptionValue> read_value(const OptionSpec& spec, const cxxopts::OptionValue& given) {
+    switch (spec.kind) {
+    case Kind::flag:
+        return OptionValue(true);
+    case Kind::count:
+        return widen(parse_count(spec.name, given.as<std::string>()));
+    case Kind::duration: {
+        Result<Duration> duration = parse_duration(given.as<std::string>());
+        if (!duration) {
+            return Error{ErrorKind::invalid_input,
+                         std::string("--") + spec.name + ": " + duration.error().message};
+        }
+        return OptionValue(*duration);
+    }
+    case Kind::labels:
+        return widen(parse_labels(given.as<std::vector<std::string>>()));
+    case Kind::agents:
+        return widen(parse_agents(given.as<std::string>()));
+    case Kind::text:
+        break;
+    }
+    return OptionValue(given.as<std::string>());
+}
+
+// The value of every option given.
+class Values {
+public:
+    static Result<Values> read(const cxxopts::ParseResult& parsed) {
+        Values values;
+        for (const OptionSpec& spec : k_options) {
+            if (parsed.count(spec.name) == 0) {
+                continue;
+            }
+            Result<OptionValue> value = read_value(spec, parsed[spec.name]);
+            if (!value) {
+                return value.error();
+            }
+            values.m_values.emplace(spec.name, std::move(*value));
+        }
+        return values;
+    }
+
+    bool has(std::string_view name) const { return m_values.contains(name); }
+    std::string text(std::string_view name) const { return get<std::string>(name).value_or(""); }
+    std::optional<size_t> count(std::string_view name) const { return get<size_t>(name); }
+    std::optional<Duration> duration(std::string_view name) const { return get<Duration>(name); }
+    Labels labels() const { return get<Labels>("label").value_or(Labels{}); }
+    std::vector<std::string> agents() const {
+        return get<std::vector<std::string>>("agents").value_or(std::vector<std::string>{});
+    }
+
+private:
+    template <typename T>
+    std::optional<T> get(std::string_view name) const {
+        const auto found = m_values.find(name);
+        return found == m_values.end() ? std::nullopt
+                                       : std::optional<T>(std::get<T>(found->second));
+    }
+
+    std::map<std::string, OptionValue, std::less<>> m_values;
+};
+
+// What follows a subcommand's name.
+enum class Operands { none, run_id, prompt };
+
+// `words` starts with the subcommand's name (the TASK for a run); the operands are checked.
+using Reader = Result<SubcommandArgs> (*)(const Values&, const std::vector<std::string>& words);
+
+struct SubcommandSpec {
+    const char* name; // "TASK": a run
+    Subcommand subcommand;
+    Operands operands;
+    std::vector<const char*> options;
+    Reader read;
+};
+
+Result<SubcommandArgs> read_run(const Values& values, const std::vector<std::string>& words) {
+    RunArgs args;
+    args.task = words[0];
+    args.prompt_words.assign(words.begin() + 1, words.end());
+    args.agents = values.agents();
+    args.timeout = values.duration("timeout");
+    args.labels = values.labels();
+    args.detach = values.has("detach");
+    args.json = values.has("json");
+    args.console = values.text("console");
+    if (values.has("console") && args.console != "full" && args.console != "summary" &&
+        args.console != "none") {
+        return input_error("--console '" + args.console + "': use full, summary or none");
+    }
+    args.prompt_file = values.text("prompt-file");
+    if (values.has("prompt-file") && args.prompt_file.empty()) {
+        return input_error("--prompt-file needs a path or -");
+    }
+    if (!args.prompt_file.empty() && !args.prompt_words.empty()) {
+        return input_error("give the prompt as words or with --prompt-file, not both");
+    }
+    return SubcommandArgs(std::move(args));
+}
+
+Result<SubcommandArgs> read_list(const Values& values, const std::vector<std::string>&) {
+    return SubcommandArgs(ListArgs{values.has("json"), values.count("limit").value_or(50),
+                                   values.labels(), values.text("state")});
+}
+
+Result<SubcommandArgs> read_status(const Values& values, const std::vector<std::string>& words) {
+    return SubcommandArgs(StatusArgs{words[1], values.has("json")});
+}
+
+Result<SubcommandArgs> read_logs(const Values& values, const std::vector<std::string>& words) {
+    return SubcommandArgs(LogsArgs{words[1], values.text("agent"), values.has("follow"),
+                                   values.count("tail"), values.has("raw")});
+}
+
+Result<SubcommandArgs> read_wait(const Values& values, const std::vector<std::string>& words) {
+    return SubcommandArgs(WaitArgs{words[1], values.duration("timeout")});
+}
+
+Result<SubcommandArgs> read_cancel(const Values& values, const std::vector<std::string>& words) {
+    return SubcommandArgs(CancelArgs{words[1], values.text("agent")});
+}
+
+Result<SubcommandArgs> read_prune(const Values& values, const std::vector<std::string>&) {
+    PruneArgs args{values.duration("older-than"), values.count("keep"), values.has("dry-run")};
+    if (!args.older_than && !args.keep) {
+        return input_error("prune needs --older-than DUR or --keep N (or both)");
+    }
+    return SubcommandArgs(args);
+}
+
+Result<SubcommandArgs> read_doctor(const Values& values, const std::vector<std::string>&) {
+    return SubcommandArgs(DoctorArgs{values.has("fix")});
+}
+
+Result<SubcommandArgs> read_nothing(const Values&, const std::vector<std::string>&) {
+    return SubcommandArgs(NoArgs{});
+}
+
+// Every subcommand, in the order the usage text shows them; the run comes first.
+const std::vector<SubcommandSpec>& subcommands() {
+    static const std::vector<SubcommandSpec> k_subcommands = {
+        {"TASK",
+         Subcommand::run,
+         Operands::prompt,
+         {"agents", "user", "timeout", "prompt-file", "json", "detach", "label", "console"},
+         read_run},
+        {"list", Subcommand::list, Operands::none, {"json", "limit", "label", "state"}, read_list},
+        {"status", Subcommand::status, Operands::run_id, {"json"}, read_status},
+        {"logs", Subcommand::logs, Operands::run_id, {"agent", "follow", "tail", "raw"}, read_logs},
+        {"wait", Subcommand::wait, Operands::run_id, {"timeout"}, read_wait},
+        {"cancel", Subcommand::cancel, Operands::run_id, {"agent"}, read_cancel},
+        {"prune", Subcommand::prune, Operands::none, {"older-than", "keep", "dry-run"}, read_prune},
+        {"doctor", Subcommand::doctor, Operands::none, {"user", "fix"}, read_doctor},
+        {"agents", Subcommand::agents, Operands::none, {}, read_nothing},
+        {"config", Subcommand::config, Operands::none, {}, read_nothing},
+        {"help", Subcommand::help, Operands::none, {}, read_nothing},
+        {"version", Subcommand::version, Operands::none, {}, read_nothing},
+    };
+    return k_subcommands;
+}
+
+const SubcommandSpec& spec_for(const std::string& word) {
+    const auto& all = subcommands();
+    const auto found = std::find_if(all.begin() + 1, all.end(),
+                                    [&](const SubcommandSpec& spec) { return word == spec.name; });
+    return found == all.end() ? all.front() : *found;
+}
+
+bool takes(std::span<const char* const> names, const char* name) {
+    return std::any_of(names.begin(), names.end(),
+                       [&](const char* taken) { return std::string_view(taken) == name; });
+}
+
+cxxopts::Options make_parser() {
+    cxxopts::Options parser("dispatch");
+    for (const OptionSpec& spec : k_options) {
+        const std::string names = *spec.short_name != '\0'
+                                      ? std::string(spec.short_name) + "," + spec.name
+                                      : std::string(spec.name);
+        if (spec.kind == Kind::flag) {
+            parser.add_options()(names, spec.help);
+        } else if (spec.kind == Kind::labels) {
+            parser.add_options()(names, spec.help, cxxopts::value<std::vector<std::string>>());
+        } else {
+            parser.add_options()(names, spec.help, cxxopts::value<std::string>());
+        }
+    }
+    parser.add_options()("words", "", cxxopts::value<std::vector<std::string>>());
+    parser.parse_positional({"words"});
+    return parser;
+}
+
+// Each option a subcommand does not take, given, is a usage error.
+Status only_for(const cxxopts::ParseResult& parsed, const SubcommandSpec& spec) {
+    for (const OptionSpec& candidate : k_options) {
+        if (parsed.count(candidate.name) != 0 && !takes(k_global_options, candidate.name) &&
+            !takes(spec.options, candidate.name)) {
+            return input_error(std::string("--") + candidate.name + " does not apply to '" +
+                               spec.name + "'");
         }
     }
     return Ok{};
 }
 
-Result<size_t> parse_count(const std::string& option, const std::string& text) {
-    if (text.empty() || text.size() > 7 ||
-        text.find_first_not_of("0123456789") != std::string::npos) {
-        return input_error(option + " '" + text + "' is not a number");
+Status check_operands(const SubcommandSpec& spec, const std::vector<std::string>& words) {
+    if (spec.operands == Operands::none && words.size() > 1) {
+        return input_error(std::string(spec.name) + " takes no operands");
     }
-    return static_cast<size_t>(std::stoul(text));
-}
-
-Result<std::vector<std::pair<std::string, std::string>>>
-parse_labels(const cxxopts::ParseResult& parsed) {
-    std::vector<std::pair<std::string, std::string>> labels;
-    if (parsed.count("label") == 0) {
-        return labels;
-    }
-    for (const std::string& text : parsed["label"].as<std::vector<std::string>>()) {
-        const size_t equals = text.find('=');
-        const std::string key = text.substr(0, equals);
-        const bool key_ok =
-            !key.empty() && key.size() <= 64 &&
-            key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.-") == std::string::npos;
-        if (equals == std::string::npos || !key_ok || text.size() - equals - 1 > 256) {
-            return input_error("--label '" + text +
-                               "' is not KEY=VALUE (KEY: [a-z0-9_.-], VALUE: up to 256 bytes)");
-        }
-        labels.emplace_back(key, text.substr(equals + 1));
-    }
-    return labels;
-}
-
-// Reads the options several subcommands share; only_for() has already refused the ones a
-// subcommand does not take.
-Status read_options(const cxxopts::ParseResult& parsed, CommandLine& line) {
-    if (parsed.count("agent") != 0) {
-        line.agent = parsed["agent"].as<std::string>();
-    }
-    line.follow = parsed.count("follow") != 0;
-    line.raw = parsed.count("raw") != 0;
-    if (parsed.count("tail") != 0) {
-        Result<size_t> tail = parse_count("--tail", parsed["tail"].as<std::string>());
-        if (!tail) {
-            return tail.error();
-        }
-        line.tail = *tail;
-    }
-    if (parsed.count("timeout") != 0) {
-        Result<Duration> timeout = parse_duration(parsed["timeout"].as<std::string>());
-        if (!timeout) {
-            return Error{ErrorKind::invalid_input, "--timeout: " + timeout.error().message};
-        }
-        line.timeout = *timeout;
+    if (spec.operands == Operands::run_id && words.size() != 2) {
+        return input_error(std::string(spec.name) + " takes exactly one RUN_ID");
     }
     return Ok{};
 }
 
-} // namespace
-
-void apply_program_name(const std::string& argv0, CommandLine& line) {
+// What the program name implies: the unified set, or one agent.
+void apply_program_name(const std::string& argv0, RunArgs& args) {
     std::string name = argv0.substr(argv0.rfind('/') + 1);
     if (name.size() > 3 && name.compare(name.size() - 3, 3, ".sh") == 0) {
         name.resize(name.size() - 3);
     }
-    if (name == "dispatch-unified") {
-        line.unified = true;
-        return;
-    }
+    args.unified = name == "dispatch-unified";
     for (const AgentCli& cli : agent_clis()) {
         if (name == "dispatch-" + cli.name) {
-            line.alias_agent = cli.name;
+            args.alias_agent = cli.name;
         }
     }
 }
 
-namespace {
+constexpr size_t k_usage_width = 80;
 
-// "dispatch-claude, dispatch-aider, ...": the names dispatch answers to for one agent CLI.
-std::string alias_names() {
+std::string option_usage(const OptionSpec& spec) {
+    std::string text = *spec.short_name != '\0' ? std::string("-") + spec.short_name
+                                                : std::string("--") + spec.name;
+    if (spec.kind != Kind::flag) {
+        text += std::string(" ") + spec.value_name;
+    }
+    return "[" + text + "]" + (spec.kind == Kind::labels ? "..." : "");
+}
+
+// "dispatch [-c CONFIG] NAME OPERANDS [OPTION]...", wrapped to k_usage_width columns.
+std::string synopsis_of(const SubcommandSpec& spec, const std::string& indent) {
+    const bool plain =
+        spec.subcommand == Subcommand::help || spec.subcommand == Subcommand::version;
+    std::vector<std::string> words = {"dispatch"};
+    if (!plain) {
+        words.emplace_back("[-c CONFIG]");
+    }
+    if (spec.subcommand != Subcommand::run) {
+        words.emplace_back(spec.name);
+    }
+    if (spec.operands == Operands::run_id) {
+        words.emplace_back("RUN_ID");
+    }
+    for (const char* name : spec.options) {
+        words.push_back(option_usage(option(name)));
+    }
+    if (spec.operands == Operands::prompt) {
+        words.emplace_back("TASK [PROMPT...]");
+    }
+    // Continuation lines start under the first word after "dispatch".
+    const std::string continuation = indent + std::string(9, ' ');
+    std::string text, line = indent + words[0];
+    for (size_t i = 1; i < words.size(); ++i) {
+        if (line.size() + 1 + words[i].size() > k_usage_width) {
+            text += line + "\n";
+            line = continuation + words[i];
+        } else {
+            line += " " + words[i];
+        }
+    }
+    return text + line + "\n";
+}
+
+// "claude, aider, ...": the agents dispatch-AGENT may name.
+std::string agent_names() {
     std::string names;
     for (const AgentCli& cli : agent_clis()) {
-        names += (names.empty() ? "dispatch-" : ", dispatch-") + cli.name;
+        names += (names.empty() ? "" : ", ") + cli.name;
     }
     return names;
 }
 
 } // namespace
 
+bool is_reserved_word(std::string_view word) {
+    const auto& all = subcommands();
+    return std::any_of(all.begin() + 1, all.end(),
+                       [&](const SubcommandSpec& spec) { return word == spec.name; });
+}
+
+std::string synopsis() {
+    std::string text;
+    for (const SubcommandSpec& spec : subcommands()) {
+        text += synopsis_of(spec, "");
+    }
+    return text;
+}
+
 std::string usage_text() {
-    return "usage: dispatch [-c CONFIG] [-a AGENT[,AGENT...]] [-u USER] [--timeout DUR]\n"
-           "                [--prompt-file PATH|-] [--json] TASK [PROMPT...]\n"
-           "       dispatch [-c CONFIG] list [--json] [--limit N]\n"
-           "       dispatch [-c CONFIG] status RUN_ID [--json]\n"
-           "       dispatch [-c CONFIG] logs RUN_ID [--agent NAME] [-f] [--tail N]\n"
-           "       dispatch [-c CONFIG] agents | config\n"
-           "       dispatch [-c CONFIG] wait RUN_ID [--timeout DUR]\n"
-           "       dispatch [-c CONFIG] cancel RUN_ID [--agent NAME]\n"
-           "       dispatch [-c CONFIG] prune [--older-than DUR] [--keep N] [--dry-run]\n"
-           "       dispatch [-c CONFIG] doctor [--fix]\n"
-           "A run also takes --detach, --label KEY=VALUE and --console full|summary|none;\n"
-           "list takes --label and --state.\n"
-           "Started as dispatch-unified (or dispatch-unified.sh) it runs the unified agents;\n"
-           "as " +
-           alias_names() +
-           ", that agent.\n"
-           "Options may stand anywhere; after -- every word belongs to the prompt.\n"
-           "Exit codes: 0 all agents succeeded, 1 an agent failed, 2 usage or config error,\n"
-           "3 setup error, 124 timed out, 130 cancelled. See docs/dispatch.md.\n";
+    std::string text = "usage:\n";
+    for (const SubcommandSpec& spec : subcommands()) {
+        text += synopsis_of(spec, "  ");
+    }
+    text += "\noptions:\n";
+    std::vector<std::string> names;
+    size_t width = 0;
+    for (const OptionSpec& spec : k_options) {
+        std::string name = *spec.short_name != '\0' ? std::string("-") + spec.short_name + ", "
+                                                    : std::string("    ");
+        name += std::string("--") + spec.name;
+        if (spec.kind != Kind::flag) {
+            name += std::string(" ") + spec.value_name;
+        }
+        width = std::max(width, name.size());
+        names.push_back(std::move(name));
+    }
+    for (size_t i = 0; i < names.size(); ++i) {
+        text += "  " + names[i] + std::string(width + 2 - names[i].size(), ' ') +
+                k_options[i].help + "\n";
+    }
+    text += "\nStarted as dispatch-unified it runs the unified agents, as dispatch-AGENT that\n";
+    text += "agent (AGENT: " + agent_names() + "); each name also with .sh.\n";
+    text += "Options may stand anywhere; after -- every word belongs to the prompt.\n";
+    text += "Exit codes: 0 all agents succeeded, 1 an agent failed, 2 usage or config error,\n";
+    text += "3 setup error, 124 timed out, 130 cancelled. See docs/dispatch.md.\n";
+    return text;
 }
 
 Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
-    cxxopts::Options options = make_options();
+    cxxopts::Options parser = make_parser();
     CommandLine line;
-    if (argc > 0) {
-        apply_program_name(argv[0], line);
-    }
     try {
-        const cxxopts::ParseResult parsed = options.parse(argc, argv);
-        if (parsed.count("help") != 0) {
-            line.subcommand = Subcommand::help;
+        const cxxopts::ParseResult parsed = parser.parse(argc, argv);
+        if (parsed.count("help") != 0 || parsed.count("version") != 0) {
+            line.subcommand = parsed.count("help") != 0 ? Subcommand::help : Subcommand::version;
+            line.args = NoArgs{};
             return line;
         }
-        if (parsed.count("version") != 0) {
-            line.subcommand = Subcommand::version;
-            return line;
-        }
-        std::vector<std::string> words;
-        if (parsed.count("words") != 0) {
-            words = parsed["words"].as<std::vector<std::string>>();
-        }
-        if (parsed.count("config") != 0) {
-            line.config_path = parsed["config"].as<std::string>();
-            if (line.config_path.empty()) {
-                return input_error("-c needs a path");
-            }
-        }
-        line.json = parsed.count("json") != 0;
+        const std::vector<std::string> words = parsed.count("words") != 0
+                                                   ? parsed["words"].as<std::vector<std::string>>()
+                                                   : std::vector<std::string>{};
         if (words.empty()) {
             return input_error("missing TASK (or list, status, logs); see dispatch --help");
         }
-        const std::string first = words[0];
-        if (first == "list") {
-            line.subcommand = Subcommand::list;
-            if (Status ok = only_for(parsed, first, {"json", "limit", "label", "state"}); !ok) {
-                return ok.error();
-            }
-            if (words.size() > 1) {
-                return input_error("list takes no operands");
-            }
-            if (parsed.count("limit") != 0) {
-                Result<size_t> limit = parse_count("--limit", parsed["limit"].as<std::string>());
-                if (!limit) {
-                    return limit.error();
-                }
-                line.limit = *limit;
-            }
-            Result<std::vector<std::pair<std::string, std::string>>> labels = parse_labels(parsed);
-            if (!labels) {
-                return labels.error();
-            }
-            line.labels = *labels;
-            if (parsed.count("state") != 0) {
-                line.state = parsed["state"].as<std::string>();
-            }
-            return line;
-        }
-        // The subcommands about one run: each with the options it takes.
-        static const std::map<std::string, std::pair<Subcommand, std::vector<const char*>>>
-            k_run_commands = {
-                {"status", {Subcommand::status, {"json"}}},
-                {"logs", {Subcommand::logs, {"agent", "follow", "tail", "raw"}}},
-                {"wait", {Subcommand::wait, {"timeout"}}},
-                {"cancel", {Subcommand::cancel, {"agent"}}},
-            };
-        if (const auto command = k_run_commands.find(first); command != k_run_commands.end()) {
-            line.subcommand = command->second.first;
-            if (Status ok = only_for(parsed, first, command->second.second); !ok) {
-                return ok.error();
-            }
-            if (words.size() != 2) {
-                return input_error(first + " takes exactly one RUN_ID");
-            }
-            line.run_id = words[1];
-            if (Status ok = read_options(parsed, line); !ok) {
-                return ok.error();
-            }
-            return line;
-        }
-        if (first == "doctor") {
-            line.subcommand = Subcommand::doctor;
-            if (Status ok = only_for(parsed, first, {"fix", "user"}); !ok) {
-                return ok.error();
-            }
-            if (words.size() > 1) {
-                return input_error("doctor takes no operands");
-            }
-            line.fix = parsed.count("fix") != 0;
-            if (parsed.count("user") != 0) {
-                line.user = parsed["user"].as<std::string>();
-            }
-            return line;
-        }
-        if (first == "prune") {
-            line.subcommand = Subcommand::prune;
-            if (Status ok = only_for(parsed, first, {"older-than", "keep", "dry-run"}); !ok) {
-                return ok.error();
-            }
-            if (words.size() > 1) {
-                return input_error("prune takes no operands");
-            }
-            if (parsed.count("older-than") != 0) {
-                Result<Duration> older = parse_duration(parsed["older-than"].as<std::string>());
-                if (!older) {
-                    return Error{ErrorKind::invalid_input,
-                                 "--older-than: " + older.error().message};
-                }
-                line.older_than = *older;
-            }
-            if (parsed.count("keep") != 0) {
-                Result<size_t> keep = parse_count("--keep", parsed["keep"].as<std::string>());
-                if (!keep) {
-                    return keep.error();
-                }
-                line.keep = *keep;
-            }
-            if (!line.older_than && !line.keep) {
-                return input_error("prune needs --older-than DUR or --keep N (or both)");
-            }
-            line.dry_run = parsed.count("dry-run") != 0;
-            return line;
-        }
-        if (first == "agents" || first == "config") {
-            line.subcommand = first == "agents" ? Subcommand::agents : Subcommand::config;
-            if (Status ok = only_for(parsed, first, {}); !ok) {
-                return ok.error();
-            }
-            if (words.size() > 1) {
-                return input_error(first + " takes no operands");
-            }
-            return line;
-        }
-        if (is_reserved_word(first)) {
-            return input_error("'" + first + "' is not available yet in this version");
-        }
-        line.subcommand = Subcommand::run;
-        if (Status ok = only_for(
-                parsed, "TASK",
-                {"agents", "user", "timeout", "prompt-file", "json", "detach", "label", "console"});
-            !ok) {
+        const SubcommandSpec& spec = spec_for(words[0]);
+        if (Status ok = only_for(parsed, spec); !ok) {
             return ok.error();
         }
-        line.detach = parsed.count("detach") != 0;
-        if (parsed.count("console") != 0) {
-            line.console = parsed["console"].as<std::string>();
-            if (line.console != "full" && line.console != "summary" && line.console != "none") {
-                return input_error("--console '" + line.console + "': use full, summary or none");
-            }
-        }
-        Result<std::vector<std::pair<std::string, std::string>>> labels = parse_labels(parsed);
-        if (!labels) {
-            return labels.error();
-        }
-        line.labels = *labels;
-        line.task = first;
-        line.prompt_words.assign(words.begin() + 1, words.end());
-        if (parsed.count("agents") != 0) {
-            Result<std::vector<std::string>> agents =
-                split_agents(parsed["agents"].as<std::string>());
-            if (!agents) {
-                return agents.error();
-            }
-            line.agents = *agents;
-        }
-        if (parsed.count("user") != 0) {
-            line.user = parsed["user"].as<std::string>();
-        }
-        if (Status ok = read_options(parsed, line); !ok) {
+        if (Status ok = check_operands(spec, words); !ok) {
             return ok.error();
         }
-        if (parsed.count("prompt-file") != 0) {
-            line.prompt_file = parsed["prompt-file"].as<std::string>();
-            if (line.prompt_file.empty()) {
-                return input_error("--prompt-file needs a path or -");
-            }
-            if (!line.prompt_words.empty()) {
-                return input_error("give the prompt as words or with --prompt-file, not both");
-            }
+        Result<Values> values = Values::read(parsed);
+        if (!values) {
+            return values.error();
+        }
+        line.config_path = values->text("config");
+        if (values->has("config") && line.config_path.empty()) {
+            return input_error("-c needs a path");
+        }
+        Result<SubcommandArgs> args = spec.read(*values, words);
+        if (!args) {
+            return args.error();
+        }
+        line.subcommand = spec.subcommand;
+        line.user = values->text("user");
+        line.args = std::move(*args);
+        if (auto* run = std::get_if<RunArgs>(&line.args); run != nullptr && argc > 0) {
+            apply_program_name(argv[0], *run);
         }
         return line;
     } catch (const cxxopts::exceptions::exception& e) {

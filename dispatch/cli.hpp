@@ -1,17 +1,12 @@
-// The dispatch command line (docs/dispatch.md):
-//   dispatch [-c CONFIG] [-a AGENT[,AGENT...]] [-u USER] [--timeout DUR] [--prompt-file PATH|-]
-//            [--json] TASK [PROMPT...]
-//   dispatch [-c CONFIG] list [--json] [--limit N]
-//   dispatch [-c CONFIG] status RUN_ID [--json]
-//   dispatch [-c CONFIG] logs RUN_ID [--agent NAME] [-f] [--tail N] [--raw]
-//   dispatch [-c CONFIG] agents | config
-//   dispatch [-c CONFIG] wait RUN_ID [--timeout DUR]
-//   dispatch [-c CONFIG] cancel RUN_ID [--agent NAME]
-//   dispatch [-c CONFIG] prune [--older-than DUR] [--keep N] [--dry-run]
-//   dispatch [-c CONFIG] doctor [--fix]
-// Runs also take --detach and --label KEY=VALUE (repeatable); list takes --label and --state.
-// Options may stand anywhere; after "--" every word is a prompt word, even one starting with
-// '-'. Prompt words are joined with single spaces.
+// The dispatch command line (docs/dispatch.md), from two tables in cli.cpp: the options (name,
+// short name, value, help) and the subcommands (name, operands, the options each takes, the
+// reader that turns them into its arguments). The option parser, the "does not apply"
+// checks, the usage text, the synopsis in docs/dispatch.md (checked by a test) and the words
+// a task cannot be named come from them.
+//
+// Options may stand anywhere; after "--" every word is an operand, even one starting with '-'.
+// A first word that is no subcommand is the TASK of a run; prompt words are joined with single
+// spaces.
 //
 // The name it is started under (argv[0], with or without ".sh") sets defaults, so the old
 // scripts' SSM commands work unchanged: dispatch-unified runs the unified agent set;
@@ -20,6 +15,9 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "base/duration.hpp"
@@ -42,42 +40,87 @@ enum class Subcommand {
     version
 };
 
-struct CommandLine {
-    Subcommand subcommand = Subcommand::run;
-    std::string config_path;         // -c
-    std::string user;                // -u
-    std::vector<std::string> agents; // -a, split on commas
-    std::optional<Duration> timeout; // --timeout (run: the run's; wait: the wait's)
-    bool detach = false;
-    std::vector<std::pair<std::string, std::string>> labels; // run: set; list: must match
-    std::string state;                                       // list: only runs in this state
-    std::optional<Duration> older_than;                      // prune
-    std::optional<size_t> keep;                              // prune
-    bool dry_run = false;                                    // prune
-    bool follow = false;                                     // logs -f
-    std::optional<size_t> tail;                              // logs --tail N
-    bool raw = false;                                        // logs --raw
-    std::string console;     // run: full, summary or none ("" = by context)
-    bool fix = false;        // doctor --fix
-    std::string prompt_file; // --prompt-file ("-" for stdin)
-    bool json = false;
-    size_t limit = 50; // list; 0 = all
-    std::string agent; // logs --agent
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+// dispatch [options] TASK [PROMPT...]
+struct RunArgs {
     std::string task;
     std::vector<std::string> prompt_words;
-    std::string run_id;      // status, logs
+    std::string prompt_file;         // --prompt-file ("-" for stdin)
+    std::vector<std::string> agents; // -a, split on commas
+    std::optional<Duration> timeout; // the run's
+    bool detach = false;
+    Labels labels;
+    std::string console; // full, summary or none ("" = by context)
+    bool json = false;
     bool unified = false;    // started as dispatch-unified
     std::string alias_agent; // started as dispatch-<agent>
 };
 
-// What the program name (a path or a plain name) implies: sets `unified` or `alias_agent`.
-void apply_program_name(const std::string& argv0, CommandLine& line);
+struct ListArgs {
+    bool json = false;
+    size_t limit = 50; // 0 = all
+    Labels labels;     // only runs with all of them
+    std::string state; // only runs in this state
+};
 
-// Parses argv (argv[0] excluded is not required: pass argc/argv as main got them).
-// invalid_input errors are usage errors (exit 2).
+struct StatusArgs {
+    std::string run_id;
+    bool json = false;
+};
+
+struct LogsArgs {
+    std::string run_id;
+    std::string agent;
+    bool follow = false;
+    std::optional<size_t> tail;
+    bool raw = false;
+};
+
+struct WaitArgs {
+    std::string run_id;
+    std::optional<Duration> timeout; // the wait's
+};
+
+struct CancelArgs {
+    std::string run_id;
+    std::string agent; // "" = the whole run
+};
+
+struct PruneArgs {
+    std::optional<Duration> older_than;
+    std::optional<size_t> keep;
+    bool dry_run = false;
+};
+
+struct DoctorArgs {
+    bool fix = false;
+};
+
+// agents, config, help, version
+struct NoArgs {};
+
+using SubcommandArgs = std::variant<RunArgs, ListArgs, StatusArgs, LogsArgs, WaitArgs, CancelArgs,
+                                    PruneArgs, DoctorArgs, NoArgs>;
+
+struct CommandLine {
+    Subcommand subcommand = Subcommand::run;
+    std::string config_path; // -c
+    std::string user;        // -u (run, doctor): the target user
+    SubcommandArgs args;
+};
+
+// Parses argv as main got it (argv[0] is the program name). invalid_input errors are usage
+// errors (exit 2).
 Result<CommandLine> parse_command_line(int argc, const char* const* argv);
 
-// The --help text.
+// The --help text: the synopsis, every option, the program names, the exit codes.
 std::string usage_text();
+
+// One line per subcommand, as docs/dispatch.md's Usage shows them.
+std::string synopsis();
+
+// The subcommands' names: no task may be called so.
+bool is_reserved_word(std::string_view word);
 
 } // namespace fleet

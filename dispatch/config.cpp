@@ -13,6 +13,7 @@
 #include "base/toml_check.hpp"
 #include "base/trusted_file.hpp"
 #include "dispatch/agents/agent_cli.hpp"
+#include "dispatch/cli.hpp"
 #include "dispatch/placeholders.hpp"
 #include "launch/environment.hpp"
 #include "sys/fd.hpp"
@@ -121,16 +122,6 @@ void parse_agent(const std::string& name, const toml::table& table, TomlChecker&
 }
 
 } // namespace
-
-bool is_reserved_word(std::string_view word) {
-    for (const char* reserved : {"list", "status", "logs", "wait", "cancel", "prune", "doctor",
-                                 "agents", "config", "help", "version"}) {
-        if (word == reserved) {
-            return true;
-        }
-    }
-    return false;
-}
 
 bool is_valid_name(std::string_view name) {
     if (name.empty() || name.size() > 64) {

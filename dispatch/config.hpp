@@ -77,9 +77,6 @@ inline const std::vector<std::string>& command_placeholders() {
     return names;
 }
 
-// Words that are subcommands, so no task may be called so.
-bool is_reserved_word(std::string_view word);
-
 // Agent and task names: [a-z0-9][a-z0-9_-]*, at most 64 characters (they name files).
 bool is_valid_name(std::string_view name);
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 #include <signal.h>
+#include <variant>
 
 #include "dispatch/cli.hpp"
 #include "dispatch/commands/doctor.hpp"
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
         std::vector<std::string> agents;
         if (line->subcommand == fleet::Subcommand::run) {
             fleet::Result<std::vector<std::string>> chosen =
-                fleet::choose_agents(*line, session->config);
+                fleet::choose_agents(std::get<fleet::RunArgs>(line->args), session->config);
             if (!chosen) {
                 return fleet::fail(fleet::k_exit_usage, chosen.error().message);
             }
@@ -61,25 +62,27 @@ int main(int argc, char** argv) {
         if (fleet::Status dropped = fleet::drop_to_target(*session, exit_code); !dropped) {
             return fleet::fail(exit_code, dropped.error().message);
         }
+        // Each subcommand's arguments are its own (cli.hpp); agents and config take none.
+        const fleet::SubcommandArgs& args = line->args;
         switch (line->subcommand) {
         case fleet::Subcommand::list:
-            return fleet::list_runs(*line, *session);
+            return fleet::list_runs(std::get<fleet::ListArgs>(args), *session);
         case fleet::Subcommand::status:
-            return fleet::show_status(*line, *session);
+            return fleet::show_status(std::get<fleet::StatusArgs>(args), *session);
         case fleet::Subcommand::logs:
-            return fleet::print_logs(*line, *session);
+            return fleet::print_logs(std::get<fleet::LogsArgs>(args), *session);
         case fleet::Subcommand::wait:
-            return fleet::wait_run(*line, *session);
+            return fleet::wait_run(std::get<fleet::WaitArgs>(args), *session);
         case fleet::Subcommand::cancel:
-            return fleet::cancel_run(*line, *session);
+            return fleet::cancel_run(std::get<fleet::CancelArgs>(args), *session);
         case fleet::Subcommand::prune:
-            return fleet::prune_runs(*line, *session);
+            return fleet::prune_runs(std::get<fleet::PruneArgs>(args), *session);
         case fleet::Subcommand::agents:
             return fleet::list_agents(*session);
         case fleet::Subcommand::config:
             return fleet::show_config(*session);
         default:
-            return fleet::run_dispatch(*line, *session, agents);
+            return fleet::run_dispatch(std::get<fleet::RunArgs>(args), *session, agents);
         }
     } catch (const std::exception& e) {
         // Cannot continue (out of memory, a library bug): say so in one line, exit as setup error.

@@ -405,7 +405,7 @@ int run_doctor(const CommandLine& line) {
         return report.exit_code();
     }
     report.add(Level::ok, "user", user->name + " (uid " + std::to_string(user->uid) + ")");
-    check_ownership(*config, *user, line.fix && as_root, report);
+    check_ownership(*config, *user, std::get<DoctorArgs>(line.args).fix && as_root, report);
     if (as_root) {
         check_sudo(*config, *user, report);
     }

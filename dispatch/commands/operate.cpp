@@ -40,77 +40,77 @@ bool is_running(const RunStatus& status) {
 
 } // namespace
 
-int wait_run(const CommandLine& line, const Session& session) {
+int wait_run(const WaitArgs& args, const Session& session) {
     const RunStore store(session.runs_dir);
     std::optional<Clock::time_point> deadline;
-    if (line.timeout) {
-        deadline = Clock::now() + *line.timeout;
+    if (args.timeout) {
+        deadline = Clock::now() + *args.timeout;
     }
-    Result<RunStatus> status = poll_status(store, line.run_id, deadline,
+    Result<RunStatus> status = poll_status(store, args.run_id, deadline,
                                            [](const RunStatus& s) { return !is_running(s); });
     if (!status) {
         return fail(status.error());
     }
     if (is_running(*status)) {
-        return fail(k_exit_timed_out, "wait timed out after " + format_duration(*line.timeout) +
-                                          "; run " + line.run_id + " still goes on");
+        return fail(k_exit_timed_out, "wait timed out after " + format_duration(*args.timeout) +
+                                          "; run " + args.run_id + " still goes on");
     }
     if (status->state == RunState::lost) {
         return fail(k_exit_agent_failed,
-                    "run " + line.run_id + " was lost: its runner died without finishing");
+                    "run " + args.run_id + " was lost: its runner died without finishing");
     }
-    std::printf("run %s: %s (exit %d)\n", line.run_id.c_str(), to_string(status->state),
+    std::printf("run %s: %s (exit %d)\n", args.run_id.c_str(), to_string(status->state),
                 status->exit_code.value_or(k_exit_agent_failed));
     return status->exit_code.value_or(k_exit_agent_failed);
 }
 
-int cancel_run(const CommandLine& line, const Session& session) {
+int cancel_run(const CancelArgs& args, const Session& session) {
     const RunStore store(session.runs_dir);
-    Result<RunStatus> status = store.read_status(line.run_id);
+    Result<RunStatus> status = store.read_status(args.run_id);
     if (!status) {
         return fail(status.error());
     }
-    if (!line.agent.empty()) {
+    if (!args.agent.empty()) {
         bool known = false;
         for (const AgentStatus& agent : status->agents) {
-            known = known || agent.name == line.agent;
+            known = known || agent.name == args.agent;
         }
         if (!known) {
-            return fail(k_exit_usage, "run " + line.run_id + " has no agent '" + line.agent + "'");
+            return fail(k_exit_usage, "run " + args.run_id + " has no agent '" + args.agent + "'");
         }
     }
     if (!is_running(*status)) {
-        std::printf("run %s is not running (%s); nothing to cancel\n", line.run_id.c_str(),
+        std::printf("run %s is not running (%s); nothing to cancel\n", args.run_id.c_str(),
                     to_string(status->state));
         return k_exit_ok;
     }
-    Result<RunDir> run = store.open_run(line.run_id);
+    Result<RunDir> run = store.open_run(args.run_id);
     if (!run) {
         return fail(run.error());
     }
     // Verify before signalling: the recorded pid must still be the same process, holding the lock.
     const auto start = status->pid > 0 ? process_start_time(status->pid) : std::nullopt;
     if (!start || *start != status->pid_start || !run_lock_is_held(run->dir.get())) {
-        return fail(k_exit_agent_failed, "the runner of run " + line.run_id + " (pid " +
+        return fail(k_exit_agent_failed, "the runner of run " + args.run_id + " (pid " +
                                              std::to_string(status->pid) +
                                              ") cannot be verified; nothing was signalled");
     }
-    if (line.agent.empty()) {
+    if (args.agent.empty()) {
         if (::kill(status->pid, SIGTERM) != 0) {
             return fail(k_exit_setup, std::string("kill: ") + std::strerror(errno));
         }
     } else {
-        const std::string request = "cancel-" + line.agent;
+        const std::string request = "cancel-" + args.agent;
         const Fd fd(::openat(run->dir.get(), request.c_str(),
                              O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600));
         if (!fd.valid() || ::kill(status->pid, SIGUSR1) != 0) {
             return fail(k_exit_setup,
-                        "request cancel of " + line.agent + ": " + std::strerror(errno));
+                        "request cancel of " + args.agent + ": " + std::strerror(errno));
         }
     }
     const auto deadline = Clock::now() + session.config.grace + std::chrono::seconds(10);
-    const std::string agent = line.agent;
-    status = poll_status(store, line.run_id, deadline, [&agent](const RunStatus& s) {
+    const std::string agent = args.agent;
+    status = poll_status(store, args.run_id, deadline, [&agent](const RunStatus& s) {
         if (agent.empty()) {
             return !is_running(s);
         }
@@ -125,11 +125,11 @@ int cancel_run(const CommandLine& line, const Session& session) {
         return fail(status.error());
     }
     if (agent.empty()) {
-        std::printf("run %s: %s\n", line.run_id.c_str(), to_string(status->state));
+        std::printf("run %s: %s\n", args.run_id.c_str(), to_string(status->state));
     } else {
         for (const AgentStatus& entry : status->agents) {
             if (entry.name == agent) {
-                std::printf("run %s, agent %s: %s\n", line.run_id.c_str(), agent.c_str(),
+                std::printf("run %s, agent %s: %s\n", args.run_id.c_str(), agent.c_str(),
                             to_string(entry.state));
             }
         }
@@ -137,7 +137,7 @@ int cancel_run(const CommandLine& line, const Session& session) {
     return k_exit_ok;
 }
 
-int prune_runs(const CommandLine& line, const Session& session) {
+int prune_runs(const PruneArgs& args, const Session& session) {
     const RunStore store(session.runs_dir);
     Result<std::vector<std::string>> ids = store.list_ids();
     if (!ids) {
@@ -168,15 +168,15 @@ int prune_runs(const CommandLine& line, const Session& session) {
     });
     for (size_t index = 0; index < finished.size(); ++index) {
         const auto& [id, status] = finished[index];
-        if (line.keep && index < *line.keep) {
+        if (args.keep && index < *args.keep) {
             continue;
         }
         WallTime started;
-        if (line.older_than && parse_timestamp(status.started_at, started) &&
-            now - started < *line.older_than) {
+        if (args.older_than && parse_timestamp(status.started_at, started) &&
+            now - started < *args.older_than) {
             continue;
         }
-        if (line.dry_run) {
+        if (args.dry_run) {
             std::printf("would remove %s (%s)\n", id.c_str(), to_string(status.state));
             ++removed;
             continue;
@@ -192,7 +192,7 @@ int prune_runs(const CommandLine& line, const Session& session) {
         ++removed;
     }
     std::printf("%s %zu of %zu finished runs; %zu running left alone\n",
-                line.dry_run ? "would prune" : "pruned", removed, finished.size(), running);
+                args.dry_run ? "would prune" : "pruned", removed, finished.size(), running);
     return k_exit_ok;
 }
 

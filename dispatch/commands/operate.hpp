@@ -23,8 +23,8 @@
 
 namespace fleet {
 
-int wait_run(const CommandLine& line, const Session& session);
-int cancel_run(const CommandLine& line, const Session& session);
-int prune_runs(const CommandLine& line, const Session& session);
+int wait_run(const WaitArgs& args, const Session& session);
+int cancel_run(const CancelArgs& args, const Session& session);
+int prune_runs(const PruneArgs& args, const Session& session);
 
 } // namespace fleet

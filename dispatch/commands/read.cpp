@@ -25,11 +25,11 @@ namespace {
 constexpr std::chrono::milliseconds k_follow_poll{200};
 
 // list --label KEY=VALUE (every one must match) and --state STATE.
-bool matches(const RunStatus& status, const CommandLine& line) {
-    if (!line.state.empty() && line.state != to_string(status.state)) {
+bool matches(const RunStatus& status, const ListArgs& args) {
+    if (!args.state.empty() && args.state != to_string(status.state)) {
         return false;
     }
-    for (const auto& [key, value] : line.labels) {
+    for (const auto& [key, value] : args.labels) {
         const auto found = status.labels.find(key);
         if (found == status.labels.end() || found->second != value) {
             return false;
@@ -94,7 +94,7 @@ off_t tail_offset(int fd, size_t lines) {
 
 } // namespace
 
-int list_runs(const CommandLine& line, const Session& session) {
+int list_runs(const ListArgs& args, const Session& session) {
     const RunStore store(session.runs_dir);
     Result<std::vector<std::string>> ids = store.list_ids();
     if (!ids) {
@@ -104,8 +104,8 @@ int list_runs(const CommandLine& line, const Session& session) {
     // their millisecond start time below. A limit keeps the whole second at the cut, so the
     // cut is exact.
     size_t keep = ids->size();
-    if (line.limit != 0 && keep > line.limit) {
-        keep = line.limit;
+    if (args.limit != 0 && keep > args.limit) {
+        keep = args.limit;
         while (keep < ids->size() && (*ids)[keep].compare(0, 15, (*ids)[keep - 1], 0, 15) == 0) {
             ++keep;
         }
@@ -118,9 +118,9 @@ int list_runs(const CommandLine& line, const Session& session) {
     };
     std::vector<Listed> listed;
     listed.reserve(ids->size());
-    const bool filtered = !line.labels.empty() || !line.state.empty();
+    const bool filtered = !args.labels.empty() || !args.state.empty();
     for (const std::string& id : *ids) {
-        if (line.json && !filtered) {
+        if (args.json && !filtered) {
             Result<CompactStatus> status = store.read_status_json(id);
             if (!status) {
                 warn(status.error().message);
@@ -134,10 +134,10 @@ int list_runs(const CommandLine& line, const Session& session) {
             warn(status.error().message);
             continue;
         }
-        if (!matches(*status, line)) {
+        if (!matches(*status, args)) {
             continue;
         }
-        if (line.json) {
+        if (args.json) {
             listed.push_back({id.substr(0, 15), status->started_at, to_json(*status, -1)});
             continue;
         }
@@ -152,11 +152,11 @@ int list_runs(const CommandLine& line, const Session& session) {
     std::stable_sort(listed.begin(), listed.end(), [](const Listed& a, const Listed& b) {
         return a.second != b.second ? a.second > b.second : a.started_at > b.started_at;
     });
-    if (line.limit != 0 && listed.size() > line.limit) {
-        listed.resize(line.limit);
+    if (args.limit != 0 && listed.size() > args.limit) {
+        listed.resize(args.limit);
     }
     std::string out;
-    if (line.json) {
+    if (args.json) {
         out = "[";
         for (size_t i = 0; i < listed.size(); ++i) {
             out += (i == 0 ? "" : ",") + listed[i].text;
@@ -175,13 +175,13 @@ int list_runs(const CommandLine& line, const Session& session) {
     return k_exit_ok;
 }
 
-int show_status(const CommandLine& line, const Session& session) {
+int show_status(const StatusArgs& args, const Session& session) {
     const RunStore store(session.runs_dir);
-    Result<RunStatus> status = store.read_status(line.run_id);
+    Result<RunStatus> status = store.read_status(args.run_id);
     if (!status) {
         return fail(status.error());
     }
-    if (line.json) {
+    if (args.json) {
         write_all(1, to_json(*status, -1) + "\n");
         return k_exit_ok;
     }
@@ -196,27 +196,27 @@ int show_status(const CommandLine& line, const Session& session) {
     return k_exit_ok;
 }
 
-int print_logs(const CommandLine& line, const Session& session) {
+int print_logs(const LogsArgs& args, const Session& session) {
     const RunStore store(session.runs_dir);
-    Result<RunStatus> status = store.read_status(line.run_id);
+    Result<RunStatus> status = store.read_status(args.run_id);
     if (!status) {
         return fail(status.error());
     }
     std::vector<std::string> agents;
     for (const AgentStatus& entry : status->agents) {
-        if (line.agent.empty() || entry.name == line.agent) {
+        if (args.agent.empty() || entry.name == args.agent) {
             agents.push_back(entry.name);
         }
     }
     if (agents.empty()) {
-        return fail(k_exit_usage, "run " + line.run_id + " has no agent '" + line.agent +
+        return fail(k_exit_usage, "run " + args.run_id + " has no agent '" + args.agent +
                                       "' (agents: " + agent_names(*status) + ")");
     }
-    if (agents.size() > 1 && !line.follow && !line.tail) {
-        return fail(k_exit_usage, "run " + line.run_id + " has agents " + agent_names(*status) +
+    if (agents.size() > 1 && !args.follow && !args.tail) {
+        return fail(k_exit_usage, "run " + args.run_id + " has agents " + agent_names(*status) +
                                       "; choose one with --agent, or follow them all with -f");
     }
-    Result<RunDir> run = store.open_run(line.run_id);
+    Result<RunDir> run = store.open_run(args.run_id);
     if (!run) {
         return fail(k_exit_setup, run.error().message);
     }
@@ -236,7 +236,7 @@ int print_logs(const CommandLine& line, const Session& session) {
     // escaped; a file gets its bytes, and so does --raw.
     struct stat out {};
     const bool to_file = ::fstat(1, &out) == 0 && (S_ISREG(out.st_mode) || S_ISCHR(out.st_mode));
-    const bool escaped = !line.raw && !(to_file && ::isatty(1) != 1);
+    const bool escaped = !args.raw && !(to_file && ::isatty(1) != 1);
     Console console(1, escaped ? AgentText::escaped : AgentText::raw);
     std::vector<char> buffer(k_copy_buffer_size);
     // Opens a log when it exists (a pending agent has none yet) and, the first time, skips to
@@ -251,14 +251,14 @@ int print_logs(const CommandLine& line, const Session& session) {
             const bool missing =
                 ::faccessat(run->dir.get(), name.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) != 0 &&
                 errno == ENOENT;
-            if (missing && line.follow) {
+            if (missing && args.follow) {
                 return Ok{};
             }
-            return Error{log.error().kind, "run " + line.run_id + ": " + log.error().message};
+            return Error{log.error().kind, "run " + args.run_id + ": " + log.error().message};
         }
         stream.log = std::move(*log);
-        if (line.tail) {
-            ::lseek(stream.log.get(), tail_offset(stream.log.get(), *line.tail), SEEK_SET);
+        if (args.tail) {
+            ::lseek(stream.log.get(), tail_offset(stream.log.get(), *args.tail), SEEK_SET);
         }
         return Ok{};
     };
@@ -283,8 +283,8 @@ int print_logs(const CommandLine& line, const Session& session) {
     bool running = true;
     while (!console.broken()) {
         // Read the state before draining, so the last drain after the end sees every byte.
-        if (line.follow) {
-            Result<RunStatus> now = store.read_status(line.run_id);
+        if (args.follow) {
+            Result<RunStatus> now = store.read_status(args.run_id);
             running = now && now->state == RunState::running;
         }
         for (Stream& stream : streams) {
@@ -292,7 +292,7 @@ int print_logs(const CommandLine& line, const Session& session) {
                 return fail(k_exit_setup, drained.error().message);
             }
         }
-        if (!line.follow || !running) {
+        if (!args.follow || !running) {
             break;
         }
         std::this_thread::sleep_for(k_follow_poll);

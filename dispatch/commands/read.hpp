@@ -11,8 +11,8 @@
 
 namespace fleet {
 
-int list_runs(const CommandLine& line, const Session& session);
-int show_status(const CommandLine& line, const Session& session);
-int print_logs(const CommandLine& line, const Session& session);
+int list_runs(const ListArgs& args, const Session& session);
+int show_status(const StatusArgs& args, const Session& session);
+int print_logs(const LogsArgs& args, const Session& session);
 
 } // namespace fleet

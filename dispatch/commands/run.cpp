@@ -47,15 +47,15 @@ std::string known_names(const auto& map) {
     return names.empty() ? "none configured" : names;
 }
 
-Result<std::string> read_prompt(const CommandLine& line) {
-    if (line.prompt_file.empty()) {
+Result<std::string> read_prompt(const RunArgs& args) {
+    if (args.prompt_file.empty()) {
         std::string prompt;
-        for (const std::string& word : line.prompt_words) {
+        for (const std::string& word : args.prompt_words) {
             prompt += (prompt.empty() ? "" : " ") + word;
         }
         return prompt;
     }
-    if (line.prompt_file == "-") {
+    if (args.prompt_file == "-") {
         Result<std::string> text = read_fd(0, k_max_prompt_bytes);
         if (!text) {
             return input_error("prompt from stdin: " + text.error().message);
@@ -63,13 +63,13 @@ Result<std::string> read_prompt(const CommandLine& line) {
         return text;
     }
     // Read as the target user (the drop is done): a file the user cannot read is refused.
-    const Fd fd(::open(line.prompt_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    const Fd fd(::open(args.prompt_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
     if (!fd.valid()) {
-        return input_error("prompt file " + line.prompt_file + ": " + std::strerror(errno));
+        return input_error("prompt file " + args.prompt_file + ": " + std::strerror(errno));
     }
     Result<std::string> text = read_fd(fd.get(), k_max_prompt_bytes);
     if (!text) {
-        return input_error("prompt file " + line.prompt_file + ": " + text.error().message);
+        return input_error("prompt file " + args.prompt_file + ": " + text.error().message);
     }
     return text;
 }
@@ -87,8 +87,8 @@ std::string hostname() {
 }
 
 // --label pairs, plus ssm-command-id when SSM started the run (list --label filters on it).
-std::map<std::string, std::string> labels_of(const CommandLine& line) {
-    std::map<std::string, std::string> labels(line.labels.begin(), line.labels.end());
+std::map<std::string, std::string> labels_of(const RunArgs& args) {
+    std::map<std::string, std::string> labels(args.labels.begin(), args.labels.end());
     if (const char* command = std::getenv("SSM_COMMAND_ID"); command != nullptr && *command) {
         labels.emplace("ssm-command-id", command);
     }
@@ -143,12 +143,12 @@ Fd detach_run(const std::string& run_id, int& exit_code) {
     return ready_write;
 }
 
-std::string run_json(const RunDir& run, const CommandLine& line, const Session& session,
+std::string run_json(const RunDir& run, const RunArgs& args, const Session& session,
                      const std::vector<std::string>& agents, const std::string& prompt,
                      const std::string& started_at) {
     nlohmann::json document = {
         {"run_id", run.id},
-        {"task", line.task},
+        {"task", args.task},
         {"agents", agents},
         {"user", session.identity.name},
         {"uid", session.identity.uid},
@@ -158,9 +158,9 @@ std::string run_json(const RunDir& run, const CommandLine& line, const Session& 
         {"config", session.config.source},
         {"prompt_bytes", prompt.size()},
         {"prompt_sha256", sha256_hex(prompt)},
-        {"timeout", format_duration(line.timeout.value_or(session.config.timeout))},
+        {"timeout", format_duration(args.timeout.value_or(session.config.timeout))},
     };
-    document["labels"] = labels_of(line);
+    document["labels"] = labels_of(args);
     for (const auto& [key, variable] : {std::pair{"ssm_command_id", "SSM_COMMAND_ID"},
                                         std::pair{"aws_ssm_instance_id", "AWS_SSM_INSTANCE_ID"}}) {
         if (const char* value = std::getenv(variable); value != nullptr && *value) {
@@ -295,12 +295,12 @@ std::string format_seconds(const std::string& from, const std::string& to) {
 
 } // namespace
 
-Result<std::vector<std::string>> choose_agents(const CommandLine& line, const Config& config) {
-    std::vector<std::string> names = line.agents;
-    if (names.empty() && !line.alias_agent.empty()) {
-        names.push_back(line.alias_agent);
+Result<std::vector<std::string>> choose_agents(const RunArgs& args, const Config& config) {
+    std::vector<std::string> names = args.agents;
+    if (names.empty() && !args.alias_agent.empty()) {
+        names.push_back(args.alias_agent);
     }
-    if (names.empty() && line.unified) {
+    if (names.empty() && args.unified) {
         if (config.unified.empty()) {
             for (const AgentCli& cli : agent_clis()) {
                 names.push_back(cli.name);
@@ -405,16 +405,15 @@ std::string summary_text(const RunStatus& status) {
     return text;
 }
 
-int run_dispatch(const CommandLine& line, Session& session,
-                 const std::vector<std::string>& agents) {
+int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::string>& agents) {
     const Config& config = session.config;
-    const auto task = config.tasks.find(line.task);
+    const auto task = config.tasks.find(args.task);
     if (task == config.tasks.end()) {
         return fail(k_exit_usage,
-                    "unknown task '" + line.task + "' (known: " + known_names(config.tasks) + ")");
+                    "unknown task '" + args.task + "' (known: " + known_names(config.tasks) + ")");
     }
     const std::vector<std::string>& agent_names = agents;
-    Result<std::string> given = read_prompt(line);
+    Result<std::string> given = read_prompt(args);
     if (!given) {
         return fail(k_exit_usage, given.error().message);
     }
@@ -424,7 +423,7 @@ int run_dispatch(const CommandLine& line, Session& session,
     Result<std::string> prompt =
         expand_placeholders(task->second.template_text, {{"prompt", *given}});
     if (!prompt) {
-        return fail(k_exit_usage, "task " + line.task + ": " + prompt.error().message);
+        return fail(k_exit_usage, "task " + args.task + ": " + prompt.error().message);
     }
 
     const RunStore store(session.runs_dir);
@@ -443,14 +442,14 @@ int run_dispatch(const CommandLine& line, Session& session,
     const std::string started_at = format_timestamp(start);
     for (const auto& [name, content] :
          {std::pair{"prompt.txt", *prompt},
-          std::pair{"run.json", run_json(*run, line, session, agent_names, *prompt, started_at)}}) {
+          std::pair{"run.json", run_json(*run, args, session, agent_names, *prompt, started_at)}}) {
         if (Status written = write_file_atomically(run->dir.get(), name, content); !written) {
             return fail(k_exit_setup, written.error().message);
         }
     }
 
     Fd detach_ready;
-    if (line.detach) {
+    if (args.detach) {
         int exit_code = 0;
         detach_ready = detach_run(run->id, exit_code);
         if (!detach_ready.valid()) {
@@ -467,12 +466,12 @@ int run_dispatch(const CommandLine& line, Session& session,
     spdlog::logger log("dispatch", sink);
     log.set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
     log.flush_on(spdlog::level::info);
-    log.info("run {} task {} agents {} as {} (uid {}), config {}", run->id, line.task,
+    log.info("run {} task {} agents {} as {} (uid {}), config {}", run->id, args.task,
              fmt::join(agent_names, ","), session.identity.name, session.identity.uid,
              config.source);
 
     Console console(1);
-    if (!line.detach) {
+    if (!args.detach) {
         console.write("run-id: " + run->id + "\n");
     }
 
@@ -481,8 +480,8 @@ int run_dispatch(const CommandLine& line, Session& session,
     status.started_at = started_at;
     status.pid = ::getpid();
     status.pid_start = process_start_time(status.pid).value_or(0);
-    status.labels = labels_of(line);
-    const RunRequest request{line.task, *prompt, task->second.artifact, line.unified};
+    status.labels = labels_of(args);
+    const RunRequest request{args.task, *prompt, task->second.artifact, args.unified};
     std::vector<AgentPlan> plans;
     for (const std::string& name : agent_names) {
         plans.push_back(plan_agent(config.agents.at(name), *run, session, request, log));
@@ -504,13 +503,13 @@ int run_dispatch(const CommandLine& line, Session& session,
     }
     // Under SSM (which keeps only the first 24,000 characters) the agents' stream would push
     // the summary out of view: there the default is the summary alone.
-    const std::string console_mode = !line.console.empty()                      ? line.console
+    const std::string console_mode = !args.console.empty()                      ? args.console
                                      : std::getenv("SSM_COMMAND_ID") != nullptr ? "summary"
                                                                                 : "full";
     // On a terminal, several agents get a live display instead of interleaved lines
     // (`dispatch logs RUN -f` shows the raw stream).
     const bool live =
-        console_mode == "full" && !line.json && agent_names.size() > 1 && ::isatty(1) == 1;
+        console_mode == "full" && !args.json && agent_names.size() > 1 && ::isatty(1) == 1;
     SupervisorOptions options;
     options.console_fd = console_mode == "full" && !live ? 1 : -1;
     LiveDisplay display;
@@ -518,14 +517,14 @@ int run_dispatch(const CommandLine& line, Session& session,
         options.on_tick = [&display](const std::vector<LiveAgent>& now) { display.draw(now); };
     }
     options.max_parallel = config.max_parallel;
-    options.run_timeout = line.timeout.value_or(config.timeout);
+    options.run_timeout = args.timeout.value_or(config.timeout);
     options.grace = config.grace;
     options.prefix_output = agent_names.size() > 1;
     Supervisor supervisor(*run, std::move(status), std::move(plans), options, log);
     const int exit_code = supervisor.run();
 
     if (console_mode != "none") {
-        console.write(line.json ? to_json(supervisor.status(), -1) + "\n"
+        console.write(args.json ? to_json(supervisor.status(), -1) + "\n"
                                 : summary_text(supervisor.status()));
     }
     return exit_code;

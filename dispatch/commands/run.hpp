@@ -26,7 +26,7 @@ struct RunRequest {
 
 // The agents a command line asks for: -a, else the program name's agent, else the unified set
 // (config `unified`, default every built-in), else default_agent. Unknown names are an error.
-Result<std::vector<std::string>> choose_agents(const CommandLine& line, const Config& config);
+Result<std::vector<std::string>> choose_agents(const RunArgs& args, const Config& config);
 
 // The agents' PATH: config `path` ("~/" is `home`), then where npm, pipx and snaps put CLIs
 // (~/.local/bin, ~/.npm-global/bin, /usr/local/bin, /snap/bin), then the launcher's default.
@@ -35,7 +35,7 @@ std::string agent_path(const Config& config, const std::string& home);
 // An absolute program if it is executable, a name looked up in `path`; empty if neither.
 std::string resolve_program(const std::string& program, const std::string& path);
 
-int run_dispatch(const CommandLine& line, Session& session, const std::vector<std::string>& agents);
+int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::string>& agents);
 
 // The human summary printed at the end of a run.
 std::string summary_text(const RunStatus& status);
