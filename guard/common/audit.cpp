@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/trusted_file.hpp"
+#include "guard/common/json_line.hpp"
 #include "sys/io.hpp"
 
 namespace fleet {
@@ -80,10 +81,12 @@ Status AuditLog::lock_exclusive(std::chrono::milliseconds timeout) const {
     return Ok{};
 }
 
-void syslog_audit(const char* ident, const std::string& line, bool allowed) {
-    ::openlog(ident, LOG_PID, LOG_AUTHPRIV);
-    ::syslog(LOG_AUTHPRIV | (allowed ? LOG_INFO : LOG_NOTICE), "%s", line.c_str());
+Status AuditSinks::write(const nlohmann::json& line, bool allowed) const {
+    const std::string text = json_line(line);
+    ::openlog(m_ident, LOG_PID, LOG_AUTHPRIV);
+    ::syslog(LOG_AUTHPRIV | (allowed ? LOG_INFO : LOG_NOTICE), "%s", text.c_str());
     ::closelog();
+    return m_file ? m_file->append(text) : Status(Ok{});
 }
 
 } // namespace fleet

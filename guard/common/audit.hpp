@@ -17,6 +17,8 @@
 #include <chrono>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "sys/fd.hpp"
 #include "sys/result.hpp"
 
@@ -44,8 +46,23 @@ private:
     std::string m_path;
 };
 
-// Sends `line` to syslog as <ident>[pid], authpriv.info when `allowed`, else authpriv.notice.
-// Best effort: a host without a syslog socket loses only this copy.
-void syslog_audit(const char* ident, const std::string& line, bool allowed);
+// Both sinks of a guard program's records: syslog as <ident>[pid] (authpriv.info when allowed,
+// else authpriv.notice; best effort: a host without a syslog socket loses only this copy) and
+// the file, when it opened (when it did not, every request is refused for that, and syslog
+// alone has the record).
+class AuditSinks {
+public:
+    AuditSinks(const char* ident, Result<AuditLog> file)
+        : m_ident(ident), m_file(std::move(file)) {}
+
+    // One record, as one line of ASCII JSON (json_line.hpp); the file sink's result.
+    Status write(const nlohmann::json& line, bool allowed) const;
+
+    const Result<AuditLog>& file() const { return m_file; }
+
+private:
+    const char* m_ident;
+    Result<AuditLog> m_file;
+};
 
 } // namespace fleet

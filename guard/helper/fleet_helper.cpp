@@ -1,9 +1,9 @@
 // fleet-helper: the only road from an agent to root. Started through one exact sudoers rule
-// (sudoers.hpp), it parses a typed request (request.hpp), judges it against the root-owned
-// policy (policy.hpp), asks for a TOTP code where the policy says so (totp.hpp), runs a fixed
-// argv without a shell (actions.hpp), answers with one JSON object on stdout and writes one
-// audit line (audit.hpp). Exit codes: 0 ok, 1 the action ran and failed, 2 refused, 3 TOTP
-// required or refused, 4 usage.
+// (admin/sudoers.hpp), it parses a typed request (request.hpp), judges it against the
+// root-owned policy (policy.hpp), asks for a TOTP code where the policy says so (totp.hpp),
+// runs a fixed argv without a shell (actions.hpp), writes its audit records (guard/common:
+// the skeleton of verdict.hpp) and answers with one JSON object on stdout. Exit codes: 0 ok, 1 the
+// action ran and failed, 2 refused, 3 TOTP required or refused, 4 usage.
 //
 // Order of work, as root:
 //   block every signal but the fault ones      sudo relays the caller's signals: none may end
@@ -39,12 +39,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "base/clock.hpp"
+#include "base/duration.hpp"
 #include "base/probe.hpp"
 #include "base/untrusted_text.hpp"
 #include "guard/common/audit.hpp"
 #include "guard/common/json_line.hpp"
 #include "guard/common/tools.hpp"
+#include "guard/common/verdict.hpp"
 #include "guard/helper/actions.hpp"
 #include "guard/helper/policy.hpp"
 #include "guard/helper/request.hpp"
@@ -145,12 +146,9 @@ Caller identify_caller() {
     return caller;
 }
 
-// What a request came to: the answer on stdout, the exit code, and what the audit line adds.
-struct Outcome {
-    int exit_code = k_ok;
+// What a request came to (verdict.hpp): the answer on stdout, and what the audit line adds.
+struct Outcome : Verdict {
     nlohmann::json answer = nlohmann::json::object();
-    std::string decision = "allowed"; // allowed, refused, totp_refused, usage_error
-    std::string reason;
     nlohmann::json argv; // what ran, when something ran
     std::optional<uint64_t> totp_counter;
     std::vector<std::string> signals; // blocked signals that arrived while it was served
@@ -160,9 +158,9 @@ struct Outcome {
 // one when the request is over ("end"), each with what is known by then.
 class AuditTrail {
 public:
-    AuditTrail(const Result<AuditLog>& log, const Result<Request>& request,
+    AuditTrail(const AuditSinks& sinks, const Result<Request>& request,
                const std::vector<std::string>& args, const Caller& caller)
-        : m_log(log), m_request(request), m_args(args), m_caller(caller),
+        : m_sinks(sinks), m_request(request), m_args(args), m_caller(caller),
           m_started(std::chrono::steady_clock::now()) {}
 
     enum class Phase { start, end };
@@ -172,7 +170,7 @@ public:
 
     // AuditLog::lock_exclusive on the file sink.
     Status lock(std::chrono::milliseconds timeout) const {
-        return m_log ? m_log->lock_exclusive(timeout) : m_log.error();
+        return m_sinks.file() ? m_sinks.file()->lock_exclusive(timeout) : m_sinks.file().error();
     }
 
     std::chrono::milliseconds elapsed() const {
@@ -181,24 +179,22 @@ public:
     }
 
 private:
-    const Result<AuditLog>& m_log;
+    const AuditSinks& m_sinks;
     const Result<Request>& m_request;
     const std::vector<std::string>& m_args;
     const Caller& m_caller;
     std::chrono::steady_clock::time_point m_started;
 };
 
-Outcome refusal(int exit_code, const std::string& decision, const std::string& reason) {
+Outcome refusal(int exit_code, Decision decision, const std::string& reason) {
     Outcome outcome;
-    outcome.exit_code = exit_code;
-    outcome.decision = decision;
-    outcome.reason = escape_untrusted(reason);
+    static_cast<Verdict&>(outcome) = refusal_verdict(exit_code, decision, reason);
     outcome.answer = {{"ok", false}, {"error", outcome.reason}};
     return outcome;
 }
 
 Outcome refused(const std::string& reason) {
-    return refusal(k_refused, "refused", reason);
+    return refusal(k_refused, Decision::refused, reason);
 }
 
 // Runs a read-only question the helper asks before an action (a simulation, a unit's names):
@@ -297,7 +293,7 @@ Outcome run_action(const HelperPolicy& policy, const Request& request, const Aud
     limits.workdir = "/";
     Result<ProbeResult> result = run_bounded(argv, action_environment(), limits);
     if (!result) {
-        Outcome outcome = refusal(k_failed, "allowed", result.error().message);
+        Outcome outcome = refusal(k_failed, Decision::allowed, result.error().message);
         outcome.argv = argv;
         return outcome;
     }
@@ -324,23 +320,24 @@ Outcome run_action(const HelperPolicy& policy, const Request& request, const Aud
 }
 
 Outcome serve_action(const HelperPolicy& policy, const Request& request, const AuditTrail& trail) {
-    const Decision decision = decide(policy, request);
-    if (!decision.allowed) {
-        return refused(decision.reason);
+    const Ruling ruling = decide(policy, request);
+    if (!ruling.allowed) {
+        return refused(ruling.reason);
     }
     std::optional<uint64_t> counter;
-    if (decision.needs_totp) {
+    if (ruling.needs_totp) {
         const std::string what = std::string(command_name(request.command)) + " " + request.action;
         if (!request.totp) {
-            return refusal(k_totp, "totp_refused", what + " needs a TOTP code (--totp CODE)");
+            return refusal(k_totp, Decision::totp_refused,
+                           what + " needs a TOTP code (--totp CODE)");
         }
         Result<TotpCheck> check =
             verify_totp(policy.totp_secret, policy.totp_state, *request.totp, ::time(nullptr));
         if (!check) {
-            return refusal(k_totp, "totp_refused", check.error().message);
+            return refusal(k_totp, Decision::totp_refused, check.error().message);
         }
         if (check->verdict != TotpVerdict::accepted) {
-            return refusal(k_totp, "totp_refused", check->reason);
+            return refusal(k_totp, Decision::totp_refused, check->reason);
         }
         counter = check->counter;
     }
@@ -353,7 +350,7 @@ Outcome serve(const Result<Request>& request, const Caller& caller,
               const Result<HelperPolicy>& policy, const Result<AuditLog>& audit,
               const AuditTrail& trail) {
     if (!request) {
-        return refusal(k_usage, "usage_error", request.error().message);
+        return refusal(k_usage, Decision::usage_error, request.error().message);
     }
     if (request->policy && caller.via_sudo) {
         return refused("--policy is refused when started through sudo: the policy is " +
@@ -384,17 +381,12 @@ Outcome serve(const Result<Request>& request, const Caller& caller,
 }
 
 Status AuditTrail::record(const Outcome& outcome, Phase phase) const {
-    nlohmann::json line = {{"time", format_timestamp(std::chrono::system_clock::now())},
-                           {"pid", ::getpid()},
-                           {"phase", phase == Phase::start ? "start" : "end"},
-                           {"uid", m_caller.uid},
-                           {"sudo_user", m_caller.sudo_user ? nlohmann::json(*m_caller.sudo_user)
-                                                            : nlohmann::json(nullptr)},
-                           {"sudo_uid", m_caller.sudo_uid ? nlohmann::json(*m_caller.sudo_uid)
-                                                          : nlohmann::json(nullptr)},
-                           {"decision", outcome.decision},
-                           {"reason", outcome.reason},
-                           {"duration_ms", elapsed().count()}};
+    nlohmann::json line = audit_fields(outcome, m_started);
+    line["phase"] = phase == Phase::start ? "start" : "end";
+    line["sudo_user"] =
+        m_caller.sudo_user ? nlohmann::json(*m_caller.sudo_user) : nlohmann::json(nullptr);
+    line["sudo_uid"] =
+        m_caller.sudo_uid ? nlohmann::json(*m_caller.sudo_uid) : nlohmann::json(nullptr);
     if (phase == Phase::end) {
         line["exit_code"] = outcome.exit_code;
     }
@@ -419,9 +411,7 @@ Status AuditTrail::record(const Outcome& outcome, Phase phase) const {
     if (!outcome.signals.empty()) {
         line["signals"] = outcome.signals;
     }
-    const std::string text = json_line(line);
-    syslog_audit("fleet-helper", text, outcome.decision == "allowed");
-    return m_log ? m_log->append(text) : Status(Ok{});
+    return m_sinks.write(line, outcome.allowed());
 }
 
 // The held signals that arrived since the start, by name.
@@ -508,20 +498,17 @@ int helper_main(int argc, char** argv) {
         named_policy && !named_policy->empty() && (*named_policy)[0] == '/' && !caller.via_sudo;
     const std::string policy_path = custom_policy ? *named_policy : k_default_policy_path;
     const Result<HelperPolicy> policy = load_policy(policy_path);
-    const Result<AuditLog> audit =
-        AuditLog::open(policy ? policy->audit_log : std::string(k_default_audit_log));
-    const AuditTrail trail(audit, request, args, caller);
+    const AuditSinks sinks(
+        "fleet-helper",
+        AuditLog::open(policy ? policy->audit_log : std::string(k_default_audit_log)));
+    const AuditTrail trail(sinks, request, args, caller);
     if (Status oath = init_oath(); !oath) {
         std::cout << json_line({{"ok", false}, {"error", oath.error().message}}) << "\n";
         return k_refused;
     }
-    Outcome outcome;
-    try {
-        outcome = serve(request, caller, policy, audit, trail);
-    } catch (const std::exception& e) {
-        // Cannot continue (out of memory, a library bug): still on record, and answered.
-        outcome = refusal(k_failed, "failed", std::string("internal error: ") + e.what());
-    }
+    Outcome outcome = serve_guarded(
+        [&] { return serve(request, caller, policy, sinks.file(), trail); },
+        [](const std::string& reason) { return refusal(k_failed, Decision::failed, reason); });
     outcome.signals = held_signals_pending();
     // The audit line first: whatever happens to stdout, the request is on record.
     const Status logged = trail.record(outcome, AuditTrail::Phase::end);

@@ -156,65 +156,65 @@ Result<HelperPolicy> load_policy(const std::string& path) {
     return parse_policy(**text, path);
 }
 
-Decision decide(const HelperPolicy& policy, const Request& request) {
-    Decision decision;
+Ruling decide(const HelperPolicy& policy, const Request& request) {
+    Ruling ruling;
     const std::string shown = "'" + escape_untrusted(request.name) + "'";
     if (request.command == Command::service) {
         if (!is_valid_unit_name(request.name)) {
-            decision.reason = "service name " + shown + " is not a valid unit name";
-            return decision;
+            ruling.reason = "service name " + shown + " is not a valid unit name";
+            return ruling;
         }
         const auto entry = policy.services.find(request.name);
         if (entry == policy.services.end()) {
-            decision.reason = "service " + shown + " is not allowed";
-            return decision;
+            ruling.reason = "service " + shown + " is not allowed";
+            return ruling;
         }
         if (entry->second.count(request.action) == 0) {
-            decision.reason = "service " + request.action + " is not allowed for " + shown;
-            return decision;
+            ruling.reason = "service " + request.action + " is not allowed for " + shown;
+            return ruling;
         }
         if ((request.action == "stop" || request.action == "disable") &&
             is_protected_unit(policy, {request.name})) {
-            decision.reason = "service " + shown +
-                              " is protected: the helper never stops or "
-                              "disables it";
-            return decision;
+            ruling.reason = "service " + shown +
+                            " is protected: the helper never stops or "
+                            "disables it";
+            return ruling;
         }
-        decision.needs_totp = policy.totp_service_actions.count(request.action) != 0;
-        decision.allowed = true;
-        return decision;
+        ruling.needs_totp = policy.totp_service_actions.count(request.action) != 0;
+        ruling.allowed = true;
+        return ruling;
     }
     if (request.command == Command::package) {
-        decision.needs_totp = policy.totp_package_actions.count(request.action) != 0;
+        ruling.needs_totp = policy.totp_package_actions.count(request.action) != 0;
         if (!package_action_takes_name(request.action)) {
-            decision.allowed = policy.apt_actions.count(request.action) != 0;
-            if (!decision.allowed) {
-                decision.reason = "package " + request.action + " is not allowed";
+            ruling.allowed = policy.apt_actions.count(request.action) != 0;
+            if (!ruling.allowed) {
+                ruling.reason = "package " + request.action + " is not allowed";
             }
-            return decision;
+            return ruling;
         }
         if (!is_valid_package_name(request.name)) {
-            decision.reason = "package name " + shown + " is not a valid Debian package name";
-            return decision;
+            ruling.reason = "package name " + shown + " is not a valid Debian package name";
+            return ruling;
         }
         const auto entry = policy.packages.find(request.name);
         if (entry == policy.packages.end()) {
-            decision.reason = "package " + shown + " is not allowed";
-            return decision;
+            ruling.reason = "package " + shown + " is not allowed";
+            return ruling;
         }
         if (entry->second.count(request.action) == 0) {
-            decision.reason = "package " + request.action + " is not allowed for " + shown;
-            return decision;
+            ruling.reason = "package " + request.action + " is not allowed for " + shown;
+            return ruling;
         }
         if (request.action == "remove" && policy.protected_packages.count(request.name) != 0) {
-            decision.reason = "package " + shown + " is protected: the helper never removes it";
-            return decision;
+            ruling.reason = "package " + shown + " is protected: the helper never removes it";
+            return ruling;
         }
-        decision.allowed = true;
-        return decision;
+        ruling.allowed = true;
+        return ruling;
     }
-    decision.reason = "not a service or package request";
-    return decision;
+    ruling.reason = "not a service or package request";
+    return ruling;
 }
 
 bool is_protected_unit(const HelperPolicy& policy, const std::vector<std::string>& names) {

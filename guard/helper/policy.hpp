@@ -65,14 +65,15 @@ Result<HelperPolicy> parse_policy(std::string_view text, const std::string& sour
 // writable by group or others (no sticky exception), and parses it.
 Result<HelperPolicy> load_policy(const std::string& path);
 
-struct Decision {
+// What the policy says of a request (the audit's Decision is the program's: verdict.hpp).
+struct Ruling {
     bool allowed = false;
     bool needs_totp = false;
     std::string reason; // why refused; one line, names the problem
 };
 
 // Judges a service or package request: valid name, listed, action allowed, not protected.
-Decision decide(const HelperPolicy& policy, const Request& request);
+Ruling decide(const HelperPolicy& policy, const Request& request);
 
 // Whether a unit named by any of `names` (a unit's id and aliases, as systemctl reports them)
 // is protected: its name with the type suffix (".service", ".socket", ...) and any "@instance"

@@ -103,10 +103,10 @@ TEST(HelperPolicy, AllowsListedActionsOnly) {
     const HelperPolicy p = policy();
     EXPECT_TRUE(decide(p, request(Command::service, "restart", "nginx")).allowed);
     EXPECT_TRUE(decide(p, request(Command::service, "start", "app@1.service")).allowed);
-    const Decision unlisted_action = decide(p, request(Command::service, "reload", "nginx"));
+    const Ruling unlisted_action = decide(p, request(Command::service, "reload", "nginx"));
     EXPECT_FALSE(unlisted_action.allowed);
     EXPECT_EQ(unlisted_action.reason, "service reload is not allowed for 'nginx'");
-    const Decision unlisted = decide(p, request(Command::service, "status", "apache2"));
+    const Ruling unlisted = decide(p, request(Command::service, "status", "apache2"));
     EXPECT_FALSE(unlisted.allowed);
     EXPECT_EQ(unlisted.reason, "service 'apache2' is not allowed");
 }
@@ -123,7 +123,7 @@ TEST(HelperPolicy, NamesMustMatchExactly) {
 
 TEST(HelperPolicy, ProtectedServicesAndPackagesWinOverTheAllowlist) {
     const HelperPolicy p = policy();
-    const Decision stop_ssh = decide(p, request(Command::service, "stop", "ssh"));
+    const Ruling stop_ssh = decide(p, request(Command::service, "stop", "ssh"));
     EXPECT_FALSE(stop_ssh.allowed);
     EXPECT_NE(stop_ssh.reason.find("protected"), std::string::npos);
     EXPECT_TRUE(decide(p, request(Command::service, "restart", "ssh")).allowed); // control
