@@ -25,6 +25,9 @@
 //   are unlinked again and it is an error
 // --uninstall: the flag cleared, each link to TARGET removed and its .orig put back, and the
 // directory given back to the owner of the directory it is in.
+//
+// Tested end to end only (tests/integration/install_test.cpp): every step needs root, real
+// users and a filesystem that keeps inode flags, which is the integration suite's set-up.
 #pragma once
 
 #include <string>

@@ -1,5 +1,6 @@
 // What an agent's own output says beyond its exit status: the vocabulary the agent parsers
-// (dispatch/agents) produce and the runner records in status.json. Plain values, no code.
+// (dispatch/agents) produce and the runner records in status.json. Plain values, no code, so
+// no test of its own.
 #pragma once
 
 #include <cstdint>

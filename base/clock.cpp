@@ -33,7 +33,13 @@ bool parse_timestamp(const std::string& text, WallTime& time) {
     parts.tm_year -= 1900;
     parts.tm_mon -= 1;
     const time_t seconds = timegm(&parts);
-    time = WallTime(std::chrono::seconds(seconds) + std::chrono::milliseconds(millis));
+    const WallTime parsed(std::chrono::seconds(seconds) + std::chrono::milliseconds(millis));
+    // timegm would take "2026-13-45T25:00:00.000Z" as some day in 2027: only the one spelling
+    // format_timestamp writes is a timestamp.
+    if (format_timestamp(parsed) != text) {
+        return false;
+    }
+    time = parsed;
     return true;
 }
 

@@ -24,6 +24,9 @@
 //           command left on the pty gets EIO and SIGHUP, never root's terminal), the caller's
 //           terminal modes restored, and the parent returns the command's status as a shell
 //           code.
+//
+// Tested end to end only (tests/integration/fleet_launch_test.cpp): the relay is a real pty, a
+// real session and real signals between fleet-launch and its command.
 #pragma once
 
 #include "sys/result.hpp"

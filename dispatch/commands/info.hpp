@@ -5,6 +5,9 @@
 //   config  the effective configuration as TOML, with every env_file value and every env value
 //           whose name suggests a secret (KEY, TOKEN, SECRET, PASSWORD, CREDENTIAL) shown as
 //           <redacted>. Exit 0.
+//
+// Tested end to end (tests/integration/agents_test.cpp, dispatch_test.cpp): the output of the
+// built dispatch after its privilege drop; the agent table has its own unit test.
 #pragma once
 
 #include <optional>

@@ -15,14 +15,13 @@
 #include "dispatch/commands/run.hpp"
 #include "dispatch/report.hpp"
 #include "runner/capture.hpp"
+#include "runner/log_follower.hpp"
 #include "runner/run_store.hpp"
 #include "sys/io.hpp"
 
 namespace fleet {
 
 namespace {
-
-constexpr std::chrono::milliseconds k_follow_poll{200};
 
 // list --label KEY=VALUE (every one must match) and --state STATE.
 bool matches(const RunStatus& status, const ListArgs& args) {
@@ -57,39 +56,6 @@ std::string agent_names(const RunStatus& status) {
         names += (names.empty() ? "" : ",") + safe(agent.name);
     }
     return names;
-}
-
-// Where the last `lines` lines of an open file start (0 when it has fewer).
-off_t tail_offset(int fd, size_t lines) {
-    struct stat info {};
-    if (::fstat(fd, &info) != 0 || info.st_size == 0) {
-        return 0;
-    }
-    off_t end = info.st_size;
-    char last = 0;
-    // A final newline ends the last line; it does not start another.
-    if (::pread(fd, &last, 1, end - 1) == 1 && last == '\n') {
-        --end;
-    }
-    if (lines == 0) {
-        return info.st_size;
-    }
-    std::vector<char> block(size_t{64} * 1024);
-    size_t seen = 0;
-    while (end > 0) {
-        const off_t start = std::max<off_t>(0, end - static_cast<off_t>(block.size()));
-        const ssize_t n = ::pread(fd, block.data(), static_cast<size_t>(end - start), start);
-        if (n <= 0) {
-            return 0;
-        }
-        for (ssize_t i = n - 1; i >= 0; --i) {
-            if (block[static_cast<size_t>(i)] == '\n' && ++seen == lines) {
-                return start + i + 1;
-            }
-        }
-        end = start;
-    }
-    return 0;
 }
 
 } // namespace
@@ -220,85 +186,17 @@ int print_logs(const LogsArgs& args, const Session& session) {
     if (!run) {
         return fail(k_exit_setup, run.error().message);
     }
-    // One stream per agent; with several, lines interleave as they arrive, "[agent] " first.
-    struct Stream {
-        std::string name;
-        Fd log;
-        ConsoleStream out;
-    };
-    const bool prefixed = agents.size() > 1;
-    std::vector<Stream> streams;
-    streams.reserve(agents.size());
-    for (const std::string& agent : agents) {
-        streams.push_back({agent, Fd(), ConsoleStream(prefixed ? "[" + agent + "] " : "")});
-    }
     // What a human may read (a terminal, or ssh and less behind a pipe) gets the agents' text
     // escaped; a file gets its bytes, and so does --raw.
     struct stat out {};
     const bool to_file = ::fstat(1, &out) == 0 && (S_ISREG(out.st_mode) || S_ISCHR(out.st_mode));
     const bool escaped = !args.raw && !(to_file && ::isatty(1) != 1);
     Console console(1, escaped ? AgentText::escaped : AgentText::raw);
-    std::vector<char> buffer(k_copy_buffer_size);
-    // Opens a log when it exists (a pending agent has none yet) and, the first time, skips to
-    // its last N lines when --tail asks for it.
-    const auto open_log = [&](Stream& stream) -> Status {
-        if (stream.log.valid()) {
-            return Ok{};
-        }
-        const std::string name = stream.name + ".log";
-        Result<Fd> log = open_regular_at(run->dir.get(), name, std::numeric_limits<size_t>::max());
-        if (!log) {
-            const bool missing =
-                ::faccessat(run->dir.get(), name.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) != 0 &&
-                errno == ENOENT;
-            if (missing && args.follow) {
-                return Ok{};
-            }
-            return Error{log.error().kind, "run " + args.run_id + ": " + log.error().message};
-        }
-        stream.log = std::move(*log);
-        if (args.tail) {
-            ::lseek(stream.log.get(), tail_offset(stream.log.get(), *args.tail), SEEK_SET);
-        }
-        return Ok{};
-    };
-    const auto drain = [&](Stream& stream) -> Status {
-        if (Status opened = open_log(stream); !opened || !stream.log.valid()) {
-            return opened;
-        }
-        for (;;) {
-            const ssize_t n = ::read(stream.log.get(), buffer.data(), buffer.size());
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n < 0) {
-                return system_error(stream.name + ".log", errno);
-            }
-            if (n == 0) {
-                return Ok{};
-            }
-            stream.out.write({buffer.data(), static_cast<size_t>(n)}, console);
-        }
-    };
-    bool running = true;
-    while (!console.broken()) {
-        // Read the state before draining, so the last drain after the end sees every byte.
-        if (args.follow) {
-            Result<RunStatus> now = store.read_status(args.run_id);
-            running = now && now->state == RunState::running;
-        }
-        for (Stream& stream : streams) {
-            if (Status drained = drain(stream); !drained) {
-                return fail(k_exit_setup, drained.error().message);
-            }
-        }
-        if (!args.follow || !running) {
-            break;
-        }
-        std::this_thread::sleep_for(k_follow_poll);
-    }
-    for (Stream& stream : streams) {
-        stream.out.finish(console);
+    FollowOptions options;
+    options.follow = args.follow;
+    options.tail = args.tail;
+    if (Status copied = copy_logs(store, *run, agents, options, console); !copied) {
+        return fail(k_exit_setup, copied.error().message);
     }
     return k_exit_ok;
 }

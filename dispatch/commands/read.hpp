@@ -4,6 +4,9 @@
 // they arrive, each with "[agent] " before it. --tail N starts each log at its last N lines. They
 // run as the target user too (session.hpp), open every file with O_NOFOLLOW, and check a RUN_ID's
 // shape before it becomes a path, so `status ../../etc` or a planted symlink read nothing.
+//
+// Tested end to end (tests/integration/dispatch_test.cpp, operate_test.cpp); the run store and
+// the log follower they use have unit tests of their own.
 #pragma once
 
 #include "dispatch/cli.hpp"

@@ -5,6 +5,9 @@
 //   runs directory (mkdir -p as the user), run directory, lock, prompt.txt, run.json .. else 3
 //   "run-id: <ID>" as the first stdout line, then the agents' output, then the summary
 //   (a few lines, or one JSON object with --json). Returns the run's exit code.
+//
+// Tested end to end (tests/integration/dispatch_test.cpp, agents_test.cpp, ssm_test.cpp): a run
+// is a privilege drop, fake agent CLIs and the console; the supervisor has its own unit test.
 #pragma once
 
 #include <string>

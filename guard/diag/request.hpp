@@ -1,6 +1,6 @@
 // fleet-diag's request: one string (sshd's SSH_ORIGINAL_COMMAND), split by our own tokeniser
 // and parsed into a typed request. Nothing of the string reaches a tool as written: the tools'
-// argv are built from the typed request (diag_commands.hpp).
+// argv are built from the typed request (commands.hpp).
 //
 // Tokenising: words split on spaces; '...' and "..." group (the other quote is literal inside);
 // nothing else has meaning. Refused, never escaped: a control character (newline, tab, ESC...),

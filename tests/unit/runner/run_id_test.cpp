@@ -32,11 +32,4 @@ TEST(RunId, ValidationRefusesAnythingThatIsNotAnId) {
     }
 }
 
-TEST(Timestamp, RoundTrips) {
-    fleet::WallTime time;
-    ASSERT_TRUE(fleet::parse_timestamp("2026-11-22T03:49:00.123Z", time));
-    EXPECT_EQ(fleet::format_timestamp(time), "2026-11-22T03:49:00.123Z");
-    EXPECT_FALSE(fleet::parse_timestamp("2026-11-22 03:49:00", time));
-}
-
 } // namespace

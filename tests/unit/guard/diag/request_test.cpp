@@ -1,10 +1,5 @@
-#include <fstream>
-#include <sstream>
-
 #include <gtest/gtest.h>
 
-#include "guard/diag/commands.hpp"
-#include "guard/diag/policy.hpp"
 #include "guard/diag/request.hpp"
 
 namespace fleet {
@@ -204,80 +199,6 @@ TEST(DiagRequest, RefusesWhatTheGrammarDoesNotNameWithAControlEach) {
         Result<DiagRequest> control = parse(good);
         EXPECT_TRUE(control) << good << ": " << (control ? "" : control.error().message);
     }
-}
-
-TEST(DiagCommands, BuildsArgvFromTheTypedRequest) {
-    const DiagPolicy policy;
-    const auto argv = [&](const char* text) { return diag_tool_argv(policy, *parse(text)); };
-    EXPECT_EQ(argv("systemctl is-active nginx ssh"),
-              (std::vector<std::string>{"/usr/bin/systemctl", "--no-pager", "--no-ask-password",
-                                        "is-active", "--", "nginx", "ssh"}));
-    // status is answered from `systemctl show`: systemctl's status page prints the unit's
-    // process tree with every command line.
-    const std::vector<std::string> status = argv("systemctl status nginx ssh");
-    ASSERT_EQ(status.size(), 8U);
-    EXPECT_EQ(status[3], "show");
-    EXPECT_EQ(status[4].rfind("--property=Id,Description,", 0), 0U) << status[4];
-    EXPECT_EQ(status[4].find("ExecStart"), std::string::npos);
-    EXPECT_EQ(status[4].find("StatusText"), std::string::npos);
-    EXPECT_EQ(std::vector<std::string>(status.begin() + 5, status.end()),
-              (std::vector<std::string>{"--", "nginx", "ssh"}));
-    EXPECT_EQ(argv("systemctl list-units --failed --type=timer"),
-              (std::vector<std::string>{"/usr/bin/systemctl", "--no-pager", "--no-ask-password",
-                                        "list-units", "--failed", "--type=timer"}));
-    EXPECT_EQ(argv("journalctl -u nginx -n 5 --since -1h -p err -b -o short-iso --no-hostname"),
-              (std::vector<std::string>{"/usr/bin/journalctl", "--no-pager", "--quiet", "--lines=5",
-                                        "--unit=nginx", "--since=-1h", "--priority=err",
-                                        "--output=short-iso", "--boot=0", "--no-hostname"}));
-    EXPECT_EQ(argv("journalctl"), (std::vector<std::string>{"/usr/bin/journalctl", "--no-pager",
-                                                            "--quiet", "--lines=200"}));
-    EXPECT_EQ(argv("ps"), (std::vector<std::string>{"/usr/bin/ps", "-eo",
-                                                    "pid,ppid,user,%cpu,%mem,etime,stat,comm"}));
-    EXPECT_EQ(argv("docker logs --since 10m web"),
-              (std::vector<std::string>{"/usr/bin/docker", "logs", "--tail", "200", "--since",
-                                        "10m", "--", "web"}));
-    EXPECT_EQ(argv("podman ps"),
-              (std::vector<std::string>{"/usr/bin/podman", "ps", "--format",
-                                        "table {{.Names}}\\t{{.Image}}\\t{{.Status}}"}));
-}
-
-TEST(DiagPolicy, DefaultsAndOverrides) {
-    Result<DiagPolicy> defaults = parse_diag_policy("", "/p");
-    ASSERT_TRUE(defaults);
-    EXPECT_NE(std::find(defaults->deny.begin(), defaults->deny.end(), "/etc/shadow"),
-              defaults->deny.end());
-    EXPECT_NE(std::find(defaults->deny.begin(), defaults->deny.end(), "/persist/etc/ssh/*_key"),
-              defaults->deny.end());
-    Result<DiagPolicy> custom = parse_diag_policy(
-        "roots = [\"/srv/logs\"]\ndeny = [\"/srv/logs/private\"]\npersist = [\"/nix/persist\"]\n"
-        "commands = [\"cat\", \"journalctl\"]\nunits = [\"nginx\"]\nmax_output = 4096\n"
-        "timeout = \"5s\"\n[tools]\njournalctl = \"/opt/journalctl\"\n",
-        "/p");
-    ASSERT_TRUE(custom) << custom.error().message;
-    EXPECT_EQ(custom->roots, std::vector<std::string>{"/srv/logs"});
-    EXPECT_NE(std::find(custom->deny.begin(), custom->deny.end(), "/nix/persist/srv/logs/private"),
-              custom->deny.end());
-    EXPECT_EQ(custom->tools.at("journalctl"), "/opt/journalctl");
-    EXPECT_EQ(custom->max_output, 4096U);
-    for (const char* bad : {"roots = [\"relative\"]", "roots = [\"/a/../b\"]", "deny = [\"/a/\"]",
-                            "commands = [\"bash\"]", "max_output = 1", "[tools]\nsh = \"/bin/sh\"",
-                            "[tools]\njournalctl = \"journalctl\"", "unknown = 1"}) {
-        EXPECT_FALSE(parse_diag_policy(bad, "/p")) << bad;
-    }
-}
-
-TEST(DiagPolicy, TheShippedExampleIsValidAndMatchesTheDefaults) {
-    std::ifstream file(std::string(FLEET_SOURCE_DIR) + "/deploy/etc/diag.toml");
-    std::stringstream text;
-    text << file.rdbuf();
-    Result<DiagPolicy> example = parse_diag_policy(text.str(), "deploy/etc/diag.toml");
-    ASSERT_TRUE(example) << example.error().message;
-    Result<DiagPolicy> defaults = parse_diag_policy("", "defaults");
-    EXPECT_EQ(example->roots, defaults->roots);
-    EXPECT_EQ(example->deny, defaults->deny);
-    EXPECT_EQ(example->tools, defaults->tools);
-    EXPECT_EQ(example->audit_log, defaults->audit_log);
-    EXPECT_EQ(example->max_output, defaults->max_output);
 }
 
 } // namespace
