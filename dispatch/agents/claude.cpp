@@ -57,7 +57,7 @@ AgentOutcome read_claude(const std::string& log, std::optional<int> exit_code) {
         } else {
             outcome.reason = reason_from_message(string_at(*result, "result"));
             if (outcome.reason.empty()) {
-                outcome.reason = subtype;
+                outcome.reason = short_text(subtype); // the agent's text: one short line
             }
         }
     }
@@ -66,7 +66,7 @@ AgentOutcome read_claude(const std::string& log, std::optional<int> exit_code) {
 
 } // namespace
 
-// Claude Code (docs/design/agent-clis.md): -p with the prompt on stdin; stream-json needs
+// Claude Code (docs/design/agent-clis.md §1): -p with the prompt on stdin; stream-json needs
 // --verbose in print mode. Outcome: the last {"type":"result"} record's is_error (never its
 // subtype); no result record is a failure; usage from usage, total_cost_usd, num_turns.
 const AgentCli& claude_cli() {

@@ -146,6 +146,17 @@ TEST(ReadOutcome, HostileOutputNeverThrows) {
                              0))
             << agent;
     }
+    // A reason comes from the agent's text but stays one short line, whichever field it is
+    // taken from (make fuzz found an unknown subtype passed through whole).
+    const std::string long_line(300, 'x');
+    const auto subtype = read(
+        "claude",
+        "{\"type\":\"result\",\"is_error\":true,\"subtype\":\"" + long_line + "\\nsecond\"}\n", 1);
+    EXPECT_TRUE(subtype.failed);
+    EXPECT_EQ(subtype.reason, long_line.substr(0, 157) + "...");
+    EXPECT_EQ(
+        read("claude", "{\"type\":\"result\",\"is_error\":true,\"subtype\":\"odd\"}\n", 1).reason,
+        "odd");
     // Control: a record nested as the CLIs nest theirs is read.
     EXPECT_TRUE(read("claude", "{\"type\":\"result\",\"is_error\":true,\"x\":[[{}]]}\n", 1).failed);
 }
