@@ -1,5 +1,6 @@
 // AtomicFile: replace a file so that readers see the old or the new content, never a torn one,
-// and a crash or power loss cannot leave it empty (performance.md §9, ccache's AtomicFile).
+// and a crash or power loss cannot leave it empty (docs/design/performance.md §9; modelled on
+// ccache's AtomicFile).
 //
 //   openat(dir, ".<name>.<random>.tmp", O_CREAT|O_EXCL|O_WRONLY|O_CLOEXEC|O_NOFOLLOW, mode)
 //   write all; fsync(tmp); close (checked); renameat(tmp -> name); fsync(dir)

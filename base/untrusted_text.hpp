@@ -2,8 +2,8 @@
 // answer, an audit log or an operator's terminal, every byte that is not printable UTF-8 (or a
 // kept line break) becomes the visible text \xNN: control characters and ESC, DEL, the C1
 // controls U+0080..U+009F (CSI among them), invalid UTF-8. A consumer that prints the result
-// cannot be driven by escape sequences (restricted-channels.md §7; sudo CVE-2023-28486/28487;
-// terminal escape injection, CVE-2003-0063's class).
+// cannot be driven by escape sequences (docs/design/restricted-channels.md §7; sudo
+// CVE-2023-28486/28487; terminal escape injection, CVE-2003-0063's class).
 #pragma once
 
 #include <string>

@@ -123,7 +123,7 @@ verdict() { awk -v r="$1" -v g="$2" 'BEGIN { print (r >= g ? "met" : "missed") }
 echo "Goals: at least 1.3x tee's speed: measured ${tee_ratio}x, **$(verdict "$tee_ratio" 1.3)**."
 echo "At least 0.9x cat's speed: measured ${pipe_ratio}x against \`cat | cat\`, **$(verdict "$pipe_ratio" 0.9)**."
 echo "The second goal is read against cat moving the same bytes through a pipe without a log"
-echo "(performance.md's \`gen | cat\`, where the goal comes from): \`cat FILE > /dev/null\` moves"
+echo "(\`gen | cat\` in [design/performance.md](design/performance.md) §3, where the goal comes from): \`cat FILE > /dev/null\` moves"
 echo "them through no pipe and writes nothing, and no runner that keeps a log can match it."
 echo "With a pipe console, dispatch against \`tee | cat\`: $(ratio tee-pipe dispatch-pipe)x."
 echo "What makes the difference is mostly the pipes, not the copy loop: dispatch gives each agent"

@@ -1,6 +1,6 @@
 // Dropping root to an Identity, and proving the drop took.
 //
-// Sequence (privilege-drop.md §5, §6), each call checked, single-threaded:
+// Sequence (docs/design/privilege-drop.md §5, §6), each call checked, single-threaded:
 //   1. prctl(PR_SET_NO_NEW_PRIVS, 1) when asked: execve can then never grant privileges
 //      again (setuid sudo, file capabilities). Failure: system error.
 //   2. setgroups(identity.groups): first, while we still have CAP_SETGID; otherwise root's

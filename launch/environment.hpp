@@ -1,8 +1,8 @@
 // The environment a dropped command gets: built from an allowlist, never inherited wholesale.
 //
 // After a root -> user drop the kernel sets no AT_SECURE, so ld.so would honour an inherited
-// LD_PRELOAD, and interpreters honour NODE_OPTIONS, PYTHONPATH, BASH_ENV, GIT_* (privilege-drop.md
-// §3). So the result holds only:
+// LD_PRELOAD, and interpreters honour NODE_OPTIONS, PYTHONPATH, BASH_ENV, GIT_*
+// (docs/design/privilege-drop.md §3). So the result holds only:
 //   HOME, USER, LOGNAME, SHELL   from the passwd entry (never root's HOME);
 //   PATH                         default_path(home): the user's ~/.local/bin first;
 //   TERM, LANG, LC_*, TZ         passed through from the caller when set;

@@ -1,5 +1,5 @@
 // In-process tee: each chunk an agent writes goes to its log, byte for byte, and to dispatch's
-// stdout. Replaces `bash -c "agent 2>&1 | tee log"` (performance.md §6):
+// stdout. Replaces `bash -c "agent 2>&1 | tee log"` (docs/design/performance.md §6):
 //   - the log is written with write(2) on an O_CLOEXEC fd, never through spdlog (which adds a
 //     newline per message and forces O_APPEND);
 //   - a closed stdout (EPIPE; SIGPIPE is ignored) stops console output, the log goes on;
@@ -20,10 +20,11 @@
 namespace fleet {
 
 // The read buffer of the copy loop: 128 KiB ran at cat speed where tee's 8 KiB took twice as
-// long (performance.md §3, table C1: 0.99 s vs 1.90 s for 2 GiB). With the runner's 1 MiB
-// pipes (supervisor.cpp) a 1 MiB buffer was no faster for one agent (1 GiB: 0.50 s against
-// 0.54 s, medians of 7) and cost twice the runner's CPU with 32 agents at once (1.11 s against
-// 0.48 s per GiB, medians of 12, alternating), probably as 128 KiB stays in the CPU's cache.
+// long (docs/design/performance.md §3, table C1: 0.99 s vs 1.90 s for 2 GiB). With the
+// runner's 1 MiB pipes (supervisor.cpp) a 1 MiB buffer was no faster for one agent (1 GiB:
+// 0.50 s against 0.54 s, medians of 7) and cost twice the runner's CPU with 32 agents at once
+// (1.11 s against 0.48 s per GiB, medians of 12, alternating), probably as 128 KiB stays in the
+// CPU's cache.
 constexpr size_t k_copy_buffer_size = size_t{128} * 1024;
 
 // How a console shows agents' text: the bytes they wrote, or escaped (untrusted_text.hpp).

@@ -17,10 +17,10 @@
 // open, only a regular file within a size cap is read.
 // Per agent, up to max_parallel at once:
 //   open <agent>.log O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC (fresh, never truncated: truncating
-//     big files is slow, performance.md §2); pipe2(O_CLOEXEC); spawn (spawner.hpp); close
-//     the write end; the read end non-blocking, its capacity 1 MiB (F_SETPIPE_SZ, best effort,
-//     smaller when many agents run at once); reads of up to 128 KiB into AgentOutput
-//     (capture.hpp), through one buffer shared by all agents.
+//     big files is slow, docs/design/performance.md §2); pipe2(O_CLOEXEC); spawn
+//     (spawner.hpp); close the write end; the read end non-blocking, its capacity 1 MiB
+//     (F_SETPIPE_SZ, best effort, smaller when many agents run at once); reads of up to 128 KiB
+//     into AgentOutput (capture.hpp), through one buffer shared by all agents.
 //   Completion is the process exit (SIGCHLD), never pipe EOF: then its group gets TERM, and
 //     so do our children whose environment names this agent (FLEET_DISPATCH_AGENT, which
 //     every agent is started with); after `grace`, KILL. The agent is finished when it has

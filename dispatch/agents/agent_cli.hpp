@@ -1,9 +1,10 @@
 // One record per agent CLI: everything dispatch knows about driving one of the five built-in
-// CLIs headless (docs/design/agent-clis.md has the facts behind every entry) sits in its entry,
-// one file each (claude.cpp, codex.cpp, gemini.cpp, grok.cpp, aider.cpp); the rest of dispatch
-// iterates agent_clis() instead of testing names: the config's built-ins, the old script names
-// dispatch answers to, doctor's ownership check of their state in the user's home, the
-// preparation of that home, the docs' table (checked by a test).
+// CLIs headless (docs/design/agent-clis.md has the facts behind every entry: §1 claude, §2 codex,
+// §3 gemini, §4 grok, §5 aider) sits in its entry, one file each (claude.cpp, codex.cpp,
+// gemini.cpp, grok.cpp, aider.cpp); the rest of dispatch iterates agent_clis() instead of
+// testing names: the config's built-ins, the old script names dispatch answers to, doctor's
+// ownership check of their state in the user's home, the preparation of that home, the docs'
+// table (checked by a test).
 //
 //   claude  claude -p --dangerously-skip-permissions --output-format stream-json --verbose
 //           prompt on stdin. stream-json needs --verbose in print mode. Claude refuses bypass

@@ -29,9 +29,9 @@ AgentOutcome read_aider(const std::string& log, std::optional<int> /*exit_code*/
 
 } // namespace
 
-// Aider (docs/design/agent-clis.md): --message-file with the prompt file; it exits 0 even when
-// every model call failed (Aider-AI/aider#5552), so litellm error lines in its output make it
-// failed.
+// Aider (docs/design/agent-clis.md §5): --message-file with the prompt file; it exits 0 even
+// when every model call failed (Aider-AI/aider#5552), so litellm error lines in its output make
+// it failed.
 const AgentCli& aider_cli() {
     static const AgentCli cli{
         "aider",

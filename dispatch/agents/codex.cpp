@@ -36,10 +36,11 @@ AgentOutcome read_codex(const std::string& log, std::optional<int> /*exit_code*/
 
 } // namespace
 
-// Codex (docs/design/agent-clis.md): exec --json with the prompt on stdin ("-"), so it never
-// waits for or appends other input. A base URL becomes a provider entry (-c model_provider=fleet,
-// -c model_providers.fleet=..., supports_websockets=false): its environment variable was removed
-// upstream. Outcome: turn.failed / error events; usage from turn.completed.
+// Codex (docs/design/agent-clis.md §2): exec --json with the prompt on stdin ("-"), so it
+// never waits for or appends other input. A base URL becomes a provider entry
+// (-c model_provider=fleet, -c model_providers.fleet=..., supports_websockets=false): its
+// environment variable was removed upstream. Outcome: turn.failed / error events; usage from
+// turn.completed.
 const AgentCli& codex_cli() {
     static const AgentCli cli{
         "codex",

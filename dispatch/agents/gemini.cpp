@@ -14,7 +14,7 @@ namespace {
 
 using nlohmann::json;
 
-// Gemini CLI's documented exit codes (agent-clis.md §3).
+// Gemini CLI's documented exit codes (docs/design/agent-clis.md §3).
 std::string gemini_exit_reason(int code) {
     switch (code) {
     case 41:
@@ -90,7 +90,7 @@ std::string prepare_gemini_home(const std::string& home, const std::string& base
 
 } // namespace
 
-// Gemini CLI (docs/design/agent-clis.md): --yolo with stream-json, prompt on stdin.
+// Gemini CLI (docs/design/agent-clis.md §3): --yolo with stream-json, prompt on stdin.
 // GEMINI_CLI_TRUST_WORKSPACE=true (else --yolo is ignored and it exits 55),
 // GEMINI_CLI_NO_RELAUNCH=true (its relaunched child survives a parent kill). Outcome: its
 // exit-code table, HTTP status mod 256 in json modes, the result record; usage from its stats.

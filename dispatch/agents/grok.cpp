@@ -31,7 +31,7 @@ AgentOutcome read_grok(const std::string& log, std::optional<int> /*exit_code*/)
 
 } // namespace
 
-// Grok CLI (docs/design/agent-clis.md): -p PROMPT, the one CLI without stdin or file input.
+// Grok CLI (docs/design/agent-clis.md §4): -p PROMPT, the one CLI without stdin or file input.
 // Keys and base URL only by environment (-k/-u are persisted to disk by grok). Outcome: an
 // assistant message starting "Error:", or an apology with exit 0. It exits 0 on SIGTERM: the
 // runner's own timed_out/cancelled state wins.

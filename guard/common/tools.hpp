@@ -10,7 +10,7 @@
 namespace fleet {
 
 // PATH fixed; pagers off and secure (systemd/systemd#5666, CVE-2023-26604); no colours, a dumb
-// terminal, C.UTF-8 (restricted-channels.md §5). Nothing of the caller's.
+// terminal, C.UTF-8 (docs/design/restricted-channels.md §5). Nothing of the caller's.
 std::vector<std::string> tool_environment();
 
 // What both guard programs do first, against the state their caller hands down: standard fds

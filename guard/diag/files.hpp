@@ -1,5 +1,5 @@
 // fleet-diag's file commands (cat, head, tail, ls, stat), answered from a pinned fd, never by
-// running the tools (restricted-channels.md §6). For a PATH:
+// running the tools (docs/design/restricted-channels.md §6). For a PATH:
 //
 //   1. The allowlisted root that holds it (longest match); none: refused.
 //   2. open(root, O_PATH|O_NOFOLLOW) then, beneath it, openat2(parent dir, O_PATH|O_DIRECTORY)

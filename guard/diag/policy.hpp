@@ -31,7 +31,7 @@ namespace fleet {
 
 inline constexpr const char* k_default_diag_policy_path = "/etc/fleet-dispatch/diag.toml";
 
-// Built in, whatever the policy says (restricted-channels.md §6; issue 7).
+// Built in, whatever the policy says (docs/design/restricted-channels.md §6; issue 7).
 inline constexpr const char* k_builtin_diag_deny[] = {
     "/etc/shadow",
     "/etc/shadow-",

@@ -1,6 +1,6 @@
 // What fleet-helper runs for an allowed request: argv built here from the typed request, never
 // from the caller's words, with "--" before the only operand; and an environment built from
-// nothing (restricted-channels.md §2 rule 4, §5).
+// nothing (docs/design/restricted-channels.md §2 rule 4, §5).
 //
 //   service ACTION NAME   SYSTEMCTL --no-pager ACTION -- NAME
 //   package install NAME  APT_GET -y --no-remove -o Dpkg::Options::=--force-confdef

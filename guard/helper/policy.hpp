@@ -52,7 +52,7 @@ struct HelperPolicy {
 };
 
 // Built in, whatever the policy says: stopping or disabling these, or removing these packages,
-// would lock the operator out of the host (restricted-channels.md §9).
+// would lock the operator out of the host (docs/design/restricted-channels.md §9).
 inline constexpr std::string_view k_builtin_protected_services[] = {
     "ssh", "sshd", "amazon-ssm-agent", "snap.amazon-ssm-agent.amazon-ssm-agent"};
 inline constexpr std::string_view k_builtin_protected_packages[] = {

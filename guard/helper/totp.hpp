@@ -1,6 +1,6 @@
 // The TOTP gate for dangerous actions (RFC 6238: HMAC-SHA1, 30 s steps, 6 digits), verified
 // here, on the root side, only: whoever can verify a code holds the secret and so can mint
-// codes, so an agent-side check would be no check at all (restricted-channels.md §10).
+// codes, so an agent-side check would be no check at all (docs/design/restricted-channels.md §10).
 //
 // Files (paths from the policy):
 //   secret  base32 text, one line; a regular file owned by root, mode 0600 or stricter, opened

@@ -1,7 +1,8 @@
 # Shared by the fake agent CLIs (sourced). Each fake mimics one real CLI's documented headless
-# behaviour (../../../shared/docs/agent-clis.md): its flags, output format, exit codes and signal
-# handling. It records what it received in its working directory: argv.got (one argument per
-# line), prompt.got (the prompt, byte for byte), and whether its API key was set (never the key).
+# behaviour (docs/design/agent-clis.md §1-5; the fakes: §8.3): its flags, output format, exit
+# codes and signal handling. It records what it received in its working directory: argv.got
+# (one argument per line), prompt.got (the prompt, byte for byte), and whether its API key was
+# set (never the key).
 # FAKE_MODE picks the scenario: ok (default), api401, maxturns, notloggedin, error, hang.
 set -u
 mode=${FAKE_MODE:-ok}
