@@ -164,29 +164,13 @@ Result<Fd> open_legacy(const LegacyDirRequest& request, Changes& changes, bool c
 
 } // namespace
 
-Status install_legacy_dir(const LegacyDirRequest& request, Changes& changes) {
-    if (request.target.empty() || request.target[0] != '/') {
-        return input_error("link target '" + request.target + "' is not an absolute path");
-    }
-    Result<Fd> opened = open_legacy(request, changes, true);
-    if (!opened) {
-        return opened.error();
-    }
-    const bool dry = request.dry_run == DryRun::yes;
-    const Fd dir = std::move(*opened);
+namespace {
+
+// What install would change (the dry run's answer); empty when all is done already. `dir`
+// invalid: a dry run with no directory yet.
+Result<Changes> planned_changes(const Fd& dir, const struct stat& info, bool immutable,
+                                const LegacyDirRequest& request) {
     const std::string& path = request.dir;
-    // With DryRun::yes and no directory yet, everything below would be done.
-    struct stat info {};
-    if (dir.valid() && ::fstat(dir.get(), &info) != 0) {
-        return system_error(path, errno);
-    }
-    Result<unsigned> flags = dir.valid() ? get_flags(dir.get(), path) : Result<unsigned>(0U);
-    if (!flags) {
-        // No attributes at all (ramfs, some FUSE filesystems): nothing is changed.
-        return input_error(path + " cannot be made immutable on this filesystem (" +
-                           flags.error().message +
-                           "), so its old command lines are not kept: " + instead(request));
-    }
     Changes todo;
     if (!dir.valid() || info.st_uid != 0 || info.st_gid != 0 ||
         (info.st_mode & 07777) != k_dir_mode) {
@@ -205,15 +189,105 @@ Status install_legacy_dir(const LegacyDirRequest& request, Changes& changes) {
         }
         todo.push_back("link " + path + "/" + name + " to " + request.target);
     }
-    const bool immutable = (*flags & FS_IMMUTABLE_FL) != 0;
     if (todo.empty() && immutable) {
-        return Ok{};
+        return todo;
     }
     todo.push_back("make " + path +
                    " immutable (chattr +i): no one but root can rename, "
                    "remove or change what is in it");
-    changes.insert(changes.end(), todo.begin(), todo.end());
-    if (dry) {
+    return todo;
+}
+
+// Takes the links away again and clears the flag: a directory that is not immutable (or not
+// where SSM looks) must not lead root anywhere.
+Status give_up(const Fd& dir, const std::string& path, const std::vector<std::string>& linked,
+               Changes& changes, const Error& error) {
+    if (Result<unsigned> now = get_flags(dir.get(), path); now) {
+        [[maybe_unused]] const Status cleared = set_flags(dir.get(), *now & ~FS_IMMUTABLE_FL, path);
+    }
+    for (const std::string& name : linked) {
+        ::unlinkat(dir.get(), name.c_str(), 0);
+    }
+    if (!linked.empty()) {
+        changes.push_back("removed the links again (the old scripts stay as .orig)");
+    }
+    return error;
+}
+
+// The links (the old scripts kept as .orig), then the directory immutable, then a last look
+// that it is still where SSM's command lines name it. Any failure from the first link on
+// gives up (give_up).
+Status link_and_seal(const Fd& dir, const LegacyDirRequest& request, Changes& changes) {
+    const std::string& path = request.dir;
+    std::vector<std::string> linked;
+    for (const std::string& name : legacy_script_names()) {
+        if (links_to(dir.get(), name, request.target)) {
+            linked.push_back(name);
+            continue;
+        }
+        if (exists_at(dir.get(), name) &&
+            ::renameat(dir.get(), name.c_str(), dir.get(), (name + ".orig").c_str()) != 0) {
+            return give_up(dir, path, linked, changes,
+                           system_error("keep " + path + "/" + name + " as .orig", errno));
+        }
+        if (::symlinkat(request.target.c_str(), dir.get(), name.c_str()) != 0) {
+            return give_up(dir, path, linked, changes,
+                           system_error("link " + path + "/" + name, errno));
+        }
+        linked.push_back(name);
+    }
+    Result<unsigned> now = get_flags(dir.get(), path);
+    const Status made = now ? set_flags(dir.get(), *now | FS_IMMUTABLE_FL, path) : now.error();
+    Result<unsigned> check = get_flags(dir.get(), path);
+    if (!made || !check || (*check & FS_IMMUTABLE_FL) == 0) {
+        return give_up(
+            dir, path, linked, changes,
+            input_error(path + " cannot be made immutable on this filesystem (" +
+                        (made ? std::string("the flag did not stick") : made.error().message) +
+                        "), so its old command lines are not kept: " + instead(request)));
+    }
+    // Immutable now, so this answer cannot change any more: is it still the directory SSM's
+    // command lines name, or was it renamed away meanwhile?
+    if (!still_there(path, dir.get())) {
+        return give_up(dir, path, linked, changes,
+                       input_error(path + " was moved while it was set up (by its parent's "
+                                          "owner?): refused; see what is there now and run "
+                                          "again"));
+    }
+    return Ok{};
+}
+
+} // namespace
+
+Status install_legacy_dir(const LegacyDirRequest& request, Changes& changes) {
+    if (request.target.empty() || request.target[0] != '/') {
+        return input_error("link target '" + request.target + "' is not an absolute path");
+    }
+    Result<Fd> opened = open_legacy(request, changes, true);
+    if (!opened) {
+        return opened.error();
+    }
+    const Fd dir = std::move(*opened);
+    const std::string& path = request.dir;
+    // With DryRun::yes and no directory yet, everything below would be done.
+    struct stat info {};
+    if (dir.valid() && ::fstat(dir.get(), &info) != 0) {
+        return system_error(path, errno);
+    }
+    Result<unsigned> flags = dir.valid() ? get_flags(dir.get(), path) : Result<unsigned>(0U);
+    if (!flags) {
+        // No attributes at all (ramfs, some FUSE filesystems): nothing is changed.
+        return input_error(path + " cannot be made immutable on this filesystem (" +
+                           flags.error().message +
+                           "), so its old command lines are not kept: " + instead(request));
+    }
+    const bool immutable = (*flags & FS_IMMUTABLE_FL) != 0;
+    Result<Changes> todo = planned_changes(dir, info, immutable, request);
+    if (!todo) {
+        return todo.error();
+    }
+    changes.insert(changes.end(), todo->begin(), todo->end());
+    if (todo->empty() || request.dry_run == DryRun::yes) {
         return Ok{};
     }
     if (immutable) {
@@ -224,53 +298,7 @@ Status install_legacy_dir(const LegacyDirRequest& request, Changes& changes) {
     if (::fchown(dir.get(), 0, 0) != 0 || ::fchmod(dir.get(), k_dir_mode) != 0) {
         return system_error("make " + path + " root's", errno);
     }
-    // From here on, any way out but success takes the links away again: a directory that is
-    // not immutable (or not where SSM looks) must not lead root anywhere.
-    std::vector<std::string> linked;
-    const auto give_up = [&](const Error& error) -> Status {
-        if (Result<unsigned> now = get_flags(dir.get(), path); now) {
-            [[maybe_unused]] const Status cleared =
-                set_flags(dir.get(), *now & ~FS_IMMUTABLE_FL, path);
-        }
-        for (const std::string& name : linked) {
-            ::unlinkat(dir.get(), name.c_str(), 0);
-        }
-        if (!linked.empty()) {
-            changes.push_back("removed the links again (the old scripts stay as .orig)");
-        }
-        return error;
-    };
-    for (const std::string& name : legacy_script_names()) {
-        if (links_to(dir.get(), name, request.target)) {
-            linked.push_back(name);
-            continue;
-        }
-        if (exists_at(dir.get(), name) &&
-            ::renameat(dir.get(), name.c_str(), dir.get(), (name + ".orig").c_str()) != 0) {
-            return give_up(system_error("keep " + path + "/" + name + " as .orig", errno));
-        }
-        if (::symlinkat(request.target.c_str(), dir.get(), name.c_str()) != 0) {
-            return give_up(system_error("link " + path + "/" + name, errno));
-        }
-        linked.push_back(name);
-    }
-    Result<unsigned> now = get_flags(dir.get(), path);
-    const Status made = now ? set_flags(dir.get(), *now | FS_IMMUTABLE_FL, path) : now.error();
-    Result<unsigned> check = get_flags(dir.get(), path);
-    if (!made || !check || (*check & FS_IMMUTABLE_FL) == 0) {
-        return give_up(
-            input_error(path + " cannot be made immutable on this filesystem (" +
-                        (made ? std::string("the flag did not stick") : made.error().message) +
-                        "), so its old command lines are not kept: " + instead(request)));
-    }
-    // Immutable now, so this answer cannot change any more: is it still the directory SSM's
-    // command lines name, or was it renamed away meanwhile?
-    if (!still_there(path, dir.get())) {
-        return give_up(input_error(path + " was moved while it was set up (by its parent's "
-                                          "owner?): refused; see what is there now and run "
-                                          "again"));
-    }
-    return Ok{};
+    return link_and_seal(dir, request, changes);
 }
 
 Status uninstall_legacy_dir(const LegacyDirRequest& request, Changes& changes) {

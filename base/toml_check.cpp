@@ -100,4 +100,46 @@ void TomlChecker::string_list(const toml::table& table, std::string_view key,
     }
 }
 
+void TomlChecker::integer(const toml::table& table, std::string_view key, const std::string& where,
+                          int64_t min, int64_t max, size_t& out) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+        return;
+    }
+    const toml::value<int64_t>* value = node->as_integer();
+    if (value == nullptr || value->get() < min || value->get() > max) {
+        fail(where,
+             "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+        return;
+    }
+    out = static_cast<size_t>(value->get());
+}
+
+void TomlChecker::boolean(const toml::table& table, std::string_view key, const std::string& where,
+                          bool& out) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+        return;
+    }
+    const toml::value<bool>* value = node->as_boolean();
+    if (value == nullptr) {
+        fail(where, "must be true or false");
+        return;
+    }
+    out = value->get();
+}
+
+const toml::table* TomlChecker::table(const toml::table& parent, std::string_view key,
+                                      const std::string& where, const std::string& what) {
+    const toml::node* node = parent.get(key);
+    if (node == nullptr) {
+        return nullptr;
+    }
+    const toml::table* table = node->as_table();
+    if (table == nullptr) {
+        fail(where, "must be " + what);
+    }
+    return table;
+}
+
 } // namespace fleet

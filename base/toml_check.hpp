@@ -3,6 +3,7 @@
 // dispatch's config and fleet-helper's policy.
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -42,6 +43,15 @@ public:
                   Duration& out);
     void string_list(const toml::table& table, std::string_view key, const std::string& where,
                      std::vector<std::string>& out);
+    // An integer from `min` to `max` (a float or a string is none).
+    void integer(const toml::table& table, std::string_view key, const std::string& where,
+                 int64_t min, int64_t max, size_t& out);
+    void boolean(const toml::table& table, std::string_view key, const std::string& where,
+                 bool& out);
+    // The table at `key`: nullptr when absent, and when it is no table (then "must be `what`"
+    // is the problem recorded).
+    const toml::table* table(const toml::table& parent, std::string_view key,
+                             const std::string& where, const std::string& what);
 
 private:
     std::string m_subject;

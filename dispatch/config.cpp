@@ -137,6 +137,71 @@ bool is_valid_name(std::string_view name) {
                        [&](char c) { return lower_or_digit(c) || c == '_' || c == '-'; });
 }
 
+namespace {
+
+// [tasks.NAME]: a template with {prompt} (and the other placeholders), an artifact to collect.
+TaskConfig parse_task(const std::string& name, const toml::table& table, TomlChecker& check) {
+    const std::string where = "tasks." + name;
+    check.only_keys(table, where, {"template", "artifact"});
+    TaskConfig task{name, "", ""};
+    check.string(table, "template", where + ".template", task.template_text);
+    check.string(table, "artifact", where + ".artifact", task.artifact);
+    if (!task.artifact.empty() &&
+        (task.artifact.find('/') != std::string::npos || task.artifact[0] == '.')) {
+        check.fail(where + ".artifact", "must be a plain file name");
+    }
+    Result<std::string> expanded = expand_placeholders(task.template_text, {{"prompt", ""}});
+    if (task.template_text.empty()) {
+        check.fail(where + ".template", "is missing or empty");
+    } else if (!expanded) {
+        check.fail(where + ".template", expanded.error().message);
+    }
+    return task;
+}
+
+// Calls `parse(name, table)` for each [KEY.NAME] table; stops at the first that is none.
+template <typename Parse>
+void each_table(const toml::table& root, const char* key, TomlChecker& check, Parse parse) {
+    const toml::table* tables =
+        check.table(root, key, key, std::string("a table of [") + key + ".NAME] tables");
+    if (tables == nullptr) {
+        return;
+    }
+    for (const auto& [name_key, value] : *tables) {
+        const std::string name(name_key.str());
+        const toml::table* table = value.as_table();
+        if (table == nullptr) {
+            check.fail(std::string(key) + "." + name, "must be a table");
+            return;
+        }
+        parse(name, *table);
+    }
+}
+
+// The top-level keys but [agents] and [tasks].
+void parse_settings(const toml::table& root, TomlChecker& check, Config& config) {
+    check.string_list(root, "unified", "unified", config.unified);
+    check.string_list(root, "path", "path", config.path);
+    for (const std::string& dir : config.path) {
+        if (dir.empty() || (dir[0] != '/' && dir.rfind("~/", 0) != 0) ||
+            dir.find(':') != std::string::npos) {
+            check.fail("path", "'" + dir + "' must be an absolute directory or start with ~/");
+        }
+    }
+    check.string(root, "user", "user", config.user);
+    check.string(root, "runs_dir", "runs_dir", config.runs_dir);
+    if (!config.runs_dir.empty() && config.runs_dir[0] != '/') {
+        check.fail("runs_dir", "must be an absolute path");
+    }
+    check.string(root, "default_agent", "default_agent", config.default_agent);
+    check.integer(root, "max_parallel", "max_parallel", 1, 1024, config.max_parallel);
+    check.duration(root, "timeout", "timeout", config.timeout);
+    check.duration(root, "grace", "grace", config.grace);
+    check.boolean(root, "no_new_privs", "no_new_privs", config.no_new_privs);
+}
+
+} // namespace
+
 Result<Config> parse_config(std::string_view text, const std::string& source) {
     Config config;
     config.source = source;
@@ -156,87 +221,17 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
     check.only_keys(root, "",
                     {"user", "runs_dir", "default_agent", "max_parallel", "timeout", "grace",
                      "no_new_privs", "unified", "path", "agents", "tasks"});
-    check.string_list(root, "unified", "unified", config.unified);
-    check.string_list(root, "path", "path", config.path);
-    for (const std::string& dir : config.path) {
-        if (dir.empty() || (dir[0] != '/' && dir.rfind("~/", 0) != 0) ||
-            dir.find(':') != std::string::npos) {
-            check.fail("path", "'" + dir + "' must be an absolute directory or start with ~/");
+    parse_settings(root, check, config);
+    each_table(root, "agents", check, [&](const std::string& name, const toml::table& table) {
+        parse_agent(name, table, check, config.agents[name]);
+    });
+    each_table(root, "tasks", check, [&](const std::string& name, const toml::table& table) {
+        if (!is_valid_name(name) || is_reserved_word(name)) {
+            check.fail("tasks." + name, "is not an allowed task name");
+            return;
         }
-    }
-    check.string(root, "user", "user", config.user);
-    check.string(root, "runs_dir", "runs_dir", config.runs_dir);
-    if (!config.runs_dir.empty() && config.runs_dir[0] != '/') {
-        check.fail("runs_dir", "must be an absolute path");
-    }
-    check.string(root, "default_agent", "default_agent", config.default_agent);
-    if (const toml::node* node = root.get("max_parallel")) {
-        const auto value = node->value<int64_t>();
-        if (!value || *value < 1 || *value > 1024) {
-            check.fail("max_parallel", "must be an integer in 1..1024");
-        } else {
-            config.max_parallel = static_cast<size_t>(*value);
-        }
-    }
-    check.duration(root, "timeout", "timeout", config.timeout);
-    check.duration(root, "grace", "grace", config.grace);
-    if (const toml::node* node = root.get("no_new_privs")) {
-        const auto value = node->value<bool>();
-        if (!value) {
-            check.fail("no_new_privs", "must be true or false");
-        } else {
-            config.no_new_privs = *value;
-        }
-    }
-    if (const toml::node* node = root.get("agents")) {
-        const toml::table* agents = node->as_table();
-        if (agents == nullptr) {
-            check.fail("agents", "must be a table of [agents.NAME] tables");
-        } else {
-            for (const auto& [key, value] : *agents) {
-                const std::string name(key.str());
-                const toml::table* table = value.as_table();
-                if (table == nullptr) {
-                    check.fail("agents." + name, "must be a table");
-                    break;
-                }
-                parse_agent(name, *table, check, config.agents[name]);
-            }
-        }
-    }
-    if (const toml::node* node = root.get("tasks")) {
-        const toml::table* tasks = node->as_table();
-        if (tasks == nullptr) {
-            check.fail("tasks", "must be a table of [tasks.NAME] tables");
-        } else {
-            for (const auto& [key, value] : *tasks) {
-                const std::string name(key.str());
-                const std::string where = "tasks." + name;
-                const toml::table* table = value.as_table();
-                if (table == nullptr || !is_valid_name(name) || is_reserved_word(name)) {
-                    check.fail(where, table == nullptr ? "must be a table"
-                                                       : "is not an allowed task name");
-                    break;
-                }
-                check.only_keys(*table, where, {"template", "artifact"});
-                TaskConfig task{name, "", ""};
-                check.string(*table, "template", where + ".template", task.template_text);
-                check.string(*table, "artifact", where + ".artifact", task.artifact);
-                if (!task.artifact.empty() &&
-                    (task.artifact.find('/') != std::string::npos || task.artifact[0] == '.')) {
-                    check.fail(where + ".artifact", "must be a plain file name");
-                }
-                Result<std::string> expanded =
-                    expand_placeholders(task.template_text, {{"prompt", ""}});
-                if (task.template_text.empty()) {
-                    check.fail(where + ".template", "is missing or empty");
-                } else if (!expanded) {
-                    check.fail(where + ".template", expanded.error().message);
-                }
-                config.tasks[name] = task;
-            }
-        }
-    }
+        config.tasks[name] = parse_task(name, table, check);
+    });
     for (const std::string& name : config.unified) {
         if (config.agents.count(name) == 0) {
             check.fail("unified", "names unknown agent '" + name + "'");

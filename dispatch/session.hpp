@@ -12,7 +12,7 @@
 // Not root: runs as the caller; -u naming someone else is a setup error.
 // On failure `exit_code` is k_exit_usage or k_exit_setup and the Error says why.
 //
-// Tested end to end only (tests/integration/dispatch_test.cpp, operate_test.cpp): each step is a
+// Tested end to end only (tests/integration/dispatch_*.cpp and operate_*.cpp): each step is a
 // real privilege drop of the whole process, with real users.
 #pragma once
 

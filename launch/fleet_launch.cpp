@@ -80,6 +80,20 @@ int exit_code_for(const fleet::Error& error) {
     return error.kind == fleet::ErrorKind::invalid_input ? k_exit_usage : k_exit_failure;
 }
 
+// Whether `given` ("--name" or "--name=value") abbreviates a long option instead of naming it.
+bool is_abbreviated(const char* given, const option* long_options) {
+    if (std::strncmp(given, "--", 2) != 0) {
+        return false;
+    }
+    const std::string name = std::string(given + 2).substr(0, std::strcspn(given + 2, "="));
+    for (const option* o = long_options; o->name != nullptr; ++o) {
+        if (name == o->name) {
+            return false;
+        }
+    }
+    return true;
+}
+
 // Fills `options` and returns -1 to go on, or the code to exit with (usage errors, --help).
 int parse_options(int argc, char** argv, Options& options) {
     enum : int {
@@ -108,16 +122,9 @@ int parse_options(int argc, char** argv, Options& options) {
     // so that an option name means exactly one thing in scripts.
     while ((opt = getopt_long(argc, argv, "+", long_options, nullptr)) != -1) {
         const char* given = argv[optind - 1];
-        if (opt != '?' && opt != ':' && std::strncmp(given, "--", 2) == 0) {
-            const std::string name = std::string(given + 2).substr(0, std::strcspn(given + 2, "="));
-            bool exact = false;
-            for (const option& o : long_options) {
-                exact = exact || (o.name != nullptr && name == o.name);
-            }
-            if (!exact) {
-                return fail(k_exit_usage, "option '" + std::string(given) +
-                                              "' is abbreviated; spell it out" + k_see_help);
-            }
+        if (opt != '?' && opt != ':' && is_abbreviated(given, long_options)) {
+            return fail(k_exit_usage, "option '" + std::string(given) +
+                                          "' is abbreviated; spell it out" + k_see_help);
         }
         switch (opt) {
         case opt_no_new_privs:

@@ -8,8 +8,10 @@
 //   - Anything not all digits is a name and must exist ("0day" is a name).
 //   - Empty parts (":", "user:", ":group"), a second ':', and names starting with '-' or '+'
 //     are refused.
-//   - uid 0 and gid 0 are never a target, whichever way they are spelled (a name that maps to
-//     uid 0, a user whose primary group is 0, a user who is a member of group 0).
+//   - uid 0 and gid 0 are never a target, whichever way they are spelled: a name that maps to
+//     uid 0, gid 0 as the primary group (the user's own when no GROUP is named, or GROUP), and
+//     group 0 left among the supplementary groups after `drop_groups` (so a member of group 0
+//     is launched only with --drop-group naming it).
 //
 // Groups: with USER alone, the user's groups from getgrouplist() (the primary one included);
 // with USER:GROUP, GROUP becomes the primary group and the only supplementary group, as gosu

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sys/child.hpp"
+#include "sys/fd.hpp"
 #include "sys/wait_status.hpp"
 
 namespace fleet {
@@ -32,26 +33,6 @@ void note_signal(int sig) {
 }
 
 constexpr int k_relayed_signals[] = {SIGCHLD, SIGWINCH, SIGTERM, SIGHUP, SIGINT, SIGQUIT};
-
-// Closes an fd it owns when it goes out of scope (the launcher has no exceptions; this only
-// keeps the early returns short).
-class OwnedFd {
-public:
-    explicit OwnedFd(int fd = -1) : m_fd(fd) {}
-    OwnedFd(const OwnedFd&) = delete;
-    OwnedFd& operator=(const OwnedFd&) = delete;
-    ~OwnedFd() { reset(); }
-    int get() const { return m_fd; }
-    void reset() {
-        if (m_fd >= 0) {
-            ::close(m_fd);
-            m_fd = -1;
-        }
-    }
-
-private:
-    int m_fd;
-};
 
 int first_terminal(std::initializer_list<int> fds) {
     for (const int fd : fds) {
@@ -167,39 +148,117 @@ int relay(pid_t child, int master, int signals, int in_fd, int out_fd) {
 
 } // namespace
 
+namespace {
+
+// A fresh pty with the terminal's modes and size (when it has them).
+struct Pty {
+    Fd master; // O_NONBLOCK, for the relay
+    Fd slave;  // the command's terminal
+    bool have_modes = false;
+};
+
+Result<Pty> open_pty(int terminal) {
+    Pty pty;
+    pty.master = Fd(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (pty.master.get() < 0 || ::fcntl(pty.master.get(), F_SETFL, O_NONBLOCK) != 0) {
+        return system_error("posix_openpt", errno);
+    }
+    char slave_name[PATH_MAX] = {};
+    if (::grantpt(pty.master.get()) != 0 || ::unlockpt(pty.master.get()) != 0 ||
+        ::ptsname_r(pty.master.get(), slave_name, sizeof slave_name) != 0) {
+        return system_error("set up the pty", errno);
+    }
+    pty.slave = Fd(::open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (pty.slave.get() < 0) {
+        return system_error(std::string("open ") + slave_name, errno);
+    }
+    termios modes{};
+    pty.have_modes = ::tcgetattr(terminal, &modes) == 0;
+    if (pty.have_modes && ::tcsetattr(pty.slave.get(), TCSANOW, &modes) != 0) {
+        return system_error("tcsetattr on the pty", errno);
+    }
+    winsize size{};
+    if (::ioctl(terminal, TIOCGWINSZ, &size) == 0 &&
+        ::ioctl(pty.slave.get(), TIOCSWINSZ, &size) != 0) {
+        return system_error("TIOCSWINSZ on the pty", errno);
+    }
+    return pty;
+}
+
+// The command's side, in the child: the pty is its controlling terminal and its stdio where
+// ours was a terminal. Its mask is reset before exec (exec.hpp reset_signals).
+Result<PtyRelay> become_command(Pty& pty) {
+    pty.master.reset();
+    ChildSetup setup; // the launch goes on from here: its own signal and fd steps follow
+    setup.controlling_terminal = pty.slave.get();
+    for (int fd = 0; fd <= 2; ++fd) {
+        setup.stdio[static_cast<size_t>(fd)] =
+            ::isatty(fd) == 1 ? pty.slave.get() : ChildSetup::k_keep;
+    }
+    setup.reset_signals = false;
+    setup.cloexec_fds = false;
+    if (const ChildFailure failed = apply_child_setup(setup); failed.failed()) {
+        return system_error(std::string("put the command on its pty: ") +
+                                child_step_name(failed.step),
+                            failed.error);
+    }
+    return PtyRelay{PtyRelay::Role::command, 0};
+}
+
+// The relay's side, in the parent: the handlers that turn relayed signals into bytes on
+// `signal_write`, our terminal raw while the relay runs (only when stdin is a terminal we are
+// the foreground of: a background job changing the modes would be stopped by SIGTTOU), then
+// the mask of before. The child is killed if a handler cannot be installed.
+Result<PtyRelay> relay_for(pid_t child, Pty& pty, Fd& signal_read, int signal_write,
+                           const sigset_t& previous) {
+    pty.slave.reset();
+    g_signal_pipe = signal_write;
+    struct sigaction handler {};
+    handler.sa_handler = note_signal;
+    sigemptyset(&handler.sa_mask);
+    handler.sa_flags = SA_RESTART;
+    for (const int sig : k_relayed_signals) {
+        if (::sigaction(sig, &handler, nullptr) != 0) {
+            const int err = errno;
+            ::kill(child, SIGKILL);
+            [[maybe_unused]] const Result<ExitStatus> reaped = wait_for_exit(child);
+            return system_error("sigaction", err);
+        }
+    }
+    const bool raw = pty.have_modes && ::isatty(0) == 1 && ::tcgetpgrp(0) == ::getpgrp();
+    termios original{};
+    if (raw && ::tcgetattr(0, &original) == 0) {
+        termios relayed_modes = original;
+        ::cfmakeraw(&relayed_modes);
+        ::tcsetattr(0, TCSAFLUSH, &relayed_modes);
+    }
+    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+    const int in_fd = ::isatty(0) == 1 ? 0 : -1;
+    const int code =
+        relay(child, pty.master.get(), signal_read.get(), in_fd, first_terminal({1, 2, 0}));
+    if (raw) {
+        ::tcsetattr(0, TCSAFLUSH, &original);
+    }
+    return PtyRelay{PtyRelay::Role::relay, code};
+}
+
+} // namespace
+
 Result<PtyRelay> start_pty_relay() {
     const int terminal = first_terminal({0, 1, 2});
     if (terminal < 0) {
         return Error{ErrorKind::system, "no terminal on fd 0-2 to relay"};
     }
-    OwnedFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (master.get() < 0 || ::fcntl(master.get(), F_SETFL, O_NONBLOCK) != 0) {
-        return system_error("posix_openpt", errno);
-    }
-    char slave_name[PATH_MAX] = {};
-    if (::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0 ||
-        ::ptsname_r(master.get(), slave_name, sizeof slave_name) != 0) {
-        return system_error("set up the pty", errno);
-    }
-    OwnedFd slave(::open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (slave.get() < 0) {
-        return system_error(std::string("open ") + slave_name, errno);
-    }
-    termios modes{};
-    const bool have_modes = ::tcgetattr(terminal, &modes) == 0;
-    if (have_modes && ::tcsetattr(slave.get(), TCSANOW, &modes) != 0) {
-        return system_error("tcsetattr on the pty", errno);
-    }
-    winsize size{};
-    if (::ioctl(terminal, TIOCGWINSZ, &size) == 0 && ::ioctl(slave.get(), TIOCSWINSZ, &size) != 0) {
-        return system_error("TIOCSWINSZ on the pty", errno);
+    Result<Pty> pty = open_pty(terminal);
+    if (!pty) {
+        return pty.error();
     }
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) {
         return system_error("pipe2", errno);
     }
-    OwnedFd signal_read(pipe_fds[0]);
-    OwnedFd signal_write(pipe_fds[1]);
+    Fd signal_read(pipe_fds[0]);
+    Fd signal_write(pipe_fds[1]);
     // Block the relayed signals across fork, so none is lost between fork and the handlers.
     sigset_t relayed, previous;
     sigemptyset(&relayed);
@@ -216,54 +275,9 @@ Result<PtyRelay> start_pty_relay() {
         return system_error("fork", err);
     }
     if (child == 0) {
-        // The command's side. Its mask is reset before exec (exec.hpp reset_signals).
-        master.reset();
-        ChildSetup setup; // the launch goes on from here: its own signal and fd steps follow
-        setup.controlling_terminal = slave.get();
-        for (int fd = 0; fd <= 2; ++fd) {
-            setup.stdio[static_cast<size_t>(fd)] =
-                ::isatty(fd) == 1 ? slave.get() : ChildSetup::k_keep;
-        }
-        setup.reset_signals = false;
-        setup.cloexec_fds = false;
-        if (const ChildFailure failed = apply_child_setup(setup); failed.failed()) {
-            return system_error(std::string("put the command on its pty: ") +
-                                    child_step_name(failed.step),
-                                failed.error);
-        }
-        return PtyRelay{PtyRelay::Role::command, 0};
+        return become_command(*pty);
     }
-    slave.reset();
-    g_signal_pipe = signal_write.get();
-    struct sigaction handler {};
-    handler.sa_handler = note_signal;
-    sigemptyset(&handler.sa_mask);
-    handler.sa_flags = SA_RESTART;
-    for (const int sig : k_relayed_signals) {
-        if (::sigaction(sig, &handler, nullptr) != 0) {
-            const int err = errno;
-            ::kill(child, SIGKILL);
-            [[maybe_unused]] const Result<ExitStatus> reaped = wait_for_exit(child);
-            return system_error("sigaction", err);
-        }
-    }
-    // Raw mode only for a terminal on stdin that we are the foreground of: a background job
-    // changing the modes would be stopped by SIGTTOU.
-    const bool raw = have_modes && ::isatty(0) == 1 && ::tcgetpgrp(0) == ::getpgrp();
-    termios original{};
-    if (raw && ::tcgetattr(0, &original) == 0) {
-        termios relayed_modes = original;
-        ::cfmakeraw(&relayed_modes);
-        ::tcsetattr(0, TCSAFLUSH, &relayed_modes);
-    }
-    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
-    const int in_fd = ::isatty(0) == 1 ? 0 : -1;
-    const int code =
-        relay(child, master.get(), signal_read.get(), in_fd, first_terminal({1, 2, 0}));
-    if (raw) {
-        ::tcsetattr(0, TCSAFLUSH, &original);
-    }
-    return PtyRelay{PtyRelay::Role::relay, code};
+    return relay_for(child, *pty, signal_read, signal_write.get(), previous);
 }
 
 } // namespace fleet

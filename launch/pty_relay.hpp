@@ -25,7 +25,7 @@
 //           terminal modes restored, and the parent returns the command's status as a shell
 //           code.
 //
-// Tested end to end only (tests/integration/fleet_launch_test.cpp): the relay is a real pty, a
+// Tested end to end only (tests/integration/fleet_launch_terminal.cpp): the relay is a real pty, a
 // real session and real signals between fleet-launch and its command.
 #pragma once
 

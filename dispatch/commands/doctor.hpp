@@ -18,7 +18,7 @@
 //   ssm-agent   amazon-ssm-agent.service or the snap's unit has Restart=always (systemctl cat,
 //               or the unit files and drop-ins when systemd is not running); absent: ok
 //
-// Tested end to end (tests/integration/dispatch_test.cpp, operate_test.cpp): its checks read
+// Tested end to end (tests/integration/operate_doctor.cpp, install_test.cpp): its checks read
 // the host as root, sudo rights and real users included.
 #pragma once
 

@@ -8,6 +8,7 @@
 #include "base/probe.hpp"
 #include "base/toml_check.hpp"
 #include "base/untrusted_text.hpp"
+#include "dispatch/agent_plan.hpp"
 #include "dispatch/commands/run.hpp"
 #include "launch/environment.hpp"
 #include "sys/io.hpp"

@@ -6,7 +6,7 @@
 //           whose name suggests a secret (KEY, TOKEN, SECRET, PASSWORD, CREDENTIAL) shown as
 //           <redacted>. Exit 0.
 //
-// Tested end to end (tests/integration/agents_test.cpp, dispatch_test.cpp): the output of the
+// Tested end to end (tests/integration/agents_test.cpp, dispatch_*.cpp): the output of the
 // built dispatch after its privilege drop; the agent table has its own unit test.
 #pragma once
 

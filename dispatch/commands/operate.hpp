@@ -17,7 +17,7 @@
 //                                 but the newest N finished runs, and of those only the ones
 //                                 started longer ago than DUR when it is given. Prints each.
 //
-// Tested end to end (tests/integration/operate_test.cpp), against real runs and their runners;
+// Tested end to end (tests/integration/operate_*.cpp), against real runs and their runners;
 // the run store and status have unit tests of their own.
 #pragma once
 

@@ -14,6 +14,7 @@
 #include "base/untrusted_text.hpp"
 #include "dispatch/commands/run.hpp"
 #include "dispatch/report.hpp"
+#include "dispatch/summary.hpp"
 #include "runner/capture.hpp"
 #include "runner/log_follower.hpp"
 #include "runner/run_store.hpp"

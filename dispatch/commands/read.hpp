@@ -5,7 +5,7 @@
 // run as the target user too (session.hpp), open every file with O_NOFOLLOW, and check a RUN_ID's
 // shape before it becomes a path, so `status ../../etc` or a planted symlink read nothing.
 //
-// Tested end to end (tests/integration/dispatch_test.cpp, operate_test.cpp); the run store and
+// Tested end to end (tests/integration/dispatch_files.cpp, operate_*.cpp); the run store and
 // the log follower they use have unit tests of their own.
 #pragma once
 

@@ -6,7 +6,7 @@
 //   "run-id: <ID>" as the first stdout line, then the agents' output, then the summary
 //   (a few lines, or one JSON object with --json). Returns the run's exit code.
 //
-// Tested end to end (tests/integration/dispatch_test.cpp, agents_test.cpp, ssm_test.cpp): a run
+// Tested end to end (tests/integration/dispatch_*.cpp, agents_test.cpp, ssm_test.cpp): a run
 // is a privilege drop, fake agent CLIs and the console; the supervisor has its own unit test.
 #pragma once
 
@@ -19,28 +19,10 @@
 
 namespace fleet {
 
-// What the agents of one run share.
-struct RunRequest {
-    std::string task;
-    std::string prompt;   // after the task's template
-    std::string artifact; // the task's artifact, if any
-    bool unified = false; // a missing binary is "skipped", not "spawn_failed"
-};
-
 // The agents a command line asks for: -a, else the program name's agent, else the unified set
 // (config `unified`, default every built-in), else default_agent. Unknown names are an error.
 Result<std::vector<std::string>> choose_agents(const RunArgs& args, const Config& config);
 
-// The agents' PATH: config `path` ("~/" is `home`), then where npm, pipx and snaps put CLIs
-// (~/.local/bin, ~/.npm-global/bin, /usr/local/bin, /snap/bin), then the launcher's default.
-std::string agent_path(const Config& config, const std::string& home);
-
-// An absolute program if it is executable, a name looked up in `path`; empty if neither.
-std::string resolve_program(const std::string& program, const std::string& path);
-
 int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::string>& agents);
-
-// The human summary printed at the end of a run.
-std::string summary_text(const RunStatus& status);
 
 } // namespace fleet

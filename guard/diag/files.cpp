@@ -3,16 +3,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <dirent.h>
 #include <fcntl.h>
 #include <glob.h>
-#include <grp.h>
 #include <linux/openat2.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "guard/diag/file_text.hpp"
 
 namespace fleet {
 
@@ -21,7 +20,6 @@ namespace {
 constexpr int k_max_deny_depth = 6;
 constexpr size_t k_max_deny_entries = 50000;
 constexpr int k_max_ancestors = 256;
-constexpr unsigned k_default_lines = 10;
 constexpr uint64_t k_resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
 FileId id_of(const struct stat& info) {
@@ -122,182 +120,6 @@ Status check_ancestors(int start_fd, const DenySet& deny, const std::string& sho
     return refused(shown + ": too deep to check");
 }
 
-std::string mode_string(mode_t mode) {
-    std::string text = S_ISDIR(mode) ? "d" : S_ISLNK(mode) ? "l" : S_ISREG(mode) ? "-" : "?";
-    const char* letters = "rwxrwxrwx";
-    for (int bit = 0; bit < 9; ++bit) {
-        text += (mode & (0400 >> bit)) != 0 ? letters[bit] : '-';
-    }
-    return text;
-}
-
-std::string owner_name(uid_t uid) {
-    const passwd* entry = ::getpwuid(uid);
-    return entry != nullptr ? entry->pw_name : std::to_string(uid);
-}
-
-std::string group_name(gid_t gid) {
-    const group* entry = ::getgrgid(gid);
-    return entry != nullptr ? entry->gr_name : std::to_string(gid);
-}
-
-std::string utc_time(time_t when) {
-    std::tm parts{};
-    ::gmtime_r(&when, &parts);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &parts);
-    return text;
-}
-
-std::string type_name(mode_t mode) {
-    return S_ISREG(mode)    ? "regular file"
-           : S_ISDIR(mode)  ? "directory"
-           : S_ISLNK(mode)  ? "symbolic link"
-           : S_ISFIFO(mode) ? "fifo"
-           : S_ISSOCK(mode) ? "socket"
-                            : "device";
-}
-
-// Reads up to `cap` bytes from the current offset; `truncated` when more was there.
-Result<std::string> read_capped(int fd, size_t cap, bool& truncated) {
-    std::string text;
-    char buffer[65536];
-    for (;;) {
-        const ssize_t n = ::read(fd, buffer, sizeof buffer);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return system_error("read", errno);
-        }
-        if (n == 0) {
-            return text;
-        }
-        const size_t room = cap - std::min(cap, text.size());
-        text.append(buffer, std::min(room, static_cast<size_t>(n)));
-        if (static_cast<size_t>(n) > room) {
-            truncated = true;
-            return text;
-        }
-    }
-}
-
-std::string first_lines(const std::string& text, unsigned lines) {
-    size_t end = 0;
-    for (unsigned i = 0; i < lines && end < text.size(); ++i) {
-        const size_t newline = text.find('\n', end);
-        end = newline == std::string::npos ? text.size() : newline + 1;
-    }
-    return text.substr(0, end);
-}
-
-std::string last_lines(const std::string& text, unsigned lines) {
-    size_t start = text.size();
-    if (start > 0 && text[start - 1] == '\n') {
-        --start;
-    }
-    for (unsigned i = 0; i < lines; ++i) {
-        const size_t newline = start == 0 ? std::string::npos : text.rfind('\n', start - 1);
-        if (newline == std::string::npos) {
-            return text;
-        }
-        start = newline;
-    }
-    return text.substr(start + 1);
-}
-
-Result<std::string> tail_of(int fd, const struct stat& info, unsigned lines, size_t cap,
-                            bool& truncated) {
-    if (info.st_size <= 0) { // procfs and friends: read through
-        Result<std::string> text = read_capped(fd, size_t{64} << 20, truncated);
-        if (!text) {
-            return text;
-        }
-        std::string last = last_lines(*text, lines);
-        truncated = last.size() > cap;
-        return last.size() > cap ? last.substr(last.size() - cap) : last;
-    }
-    const auto size = static_cast<size_t>(info.st_size);
-    const size_t window = std::min(size, cap);
-    std::string text(window, '\0');
-    size_t done = 0;
-    while (done < window) {
-        const ssize_t n = ::pread(fd, text.data() + done, window - done,
-                                  static_cast<off_t>(size - window + done));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return system_error("read", errno);
-        }
-        if (n == 0) {
-            break;
-        }
-        done += static_cast<size_t>(n);
-    }
-    text.resize(done);
-    std::string last = last_lines(text, lines);
-    truncated = last.size() == text.size() && window < size;
-    return last;
-}
-
-std::string stat_text(const std::string& path, const struct stat& info) {
-    return "  File: " + path + "\n  Type: " + type_name(info.st_mode) +
-           "\n  Size: " + std::to_string(info.st_size) + "\n  Mode: " + mode_string(info.st_mode) +
-           "\n Links: " + std::to_string(info.st_nlink) + "\n Owner: " + owner_name(info.st_uid) +
-           " (" + std::to_string(info.st_uid) + ")\n Group: " + group_name(info.st_gid) + " (" +
-           std::to_string(info.st_gid) + ")\n Inode: " + std::to_string(info.st_ino) +
-           " on device " + std::to_string(info.st_dev) + "\nModify: " + utc_time(info.st_mtime) +
-           " UTC\n";
-}
-
-std::string long_entry(const std::string& name, const struct stat& info) {
-    return mode_string(info.st_mode) + " " + std::to_string(info.st_nlink) + " " +
-           owner_name(info.st_uid) + " " + group_name(info.st_gid) + " " +
-           std::to_string(info.st_size) + " " + utc_time(info.st_mtime) + " " + name + "\n";
-}
-
-Result<std::string> list_directory(int fd, const DiagRequest& request, size_t cap,
-                                   bool& truncated) {
-    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    DIR* dir = copy < 0 ? nullptr : ::fdopendir(copy);
-    if (dir == nullptr) {
-        if (copy >= 0) {
-            ::close(copy);
-        }
-        return system_error("opendir", errno);
-    }
-    std::vector<std::string> names;
-    errno = 0;
-    while (const dirent* entry = ::readdir(dir)) {
-        const std::string name = entry->d_name;
-        if (request.all || name[0] != '.') {
-            names.push_back(name);
-        }
-        if (names.size() > 100000) {
-            break;
-        }
-    }
-    ::closedir(dir);
-    std::sort(names.begin(), names.end());
-    std::string text;
-    for (const std::string& name : names) {
-        struct stat info {};
-        std::string line = name + "\n";
-        if (request.long_format) {
-            line = ::fstatat(fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0
-                       ? long_entry(name, info)
-                       : "?????????? " + name + "\n";
-        }
-        if (text.size() + line.size() > cap) {
-            truncated = true;
-            break;
-        }
-        text += line;
-    }
-    return text;
-}
-
 } // namespace
 
 Resolver active_resolver() {
@@ -377,11 +199,18 @@ DenySet DenySet::build(const std::vector<std::string>& patterns) {
     return deny;
 }
 
-Result<FileAnswer> run_file_command(const DiagRequest& request,
-                                    const std::vector<std::string>& roots, const DenySet& deny,
-                                    size_t max_output) {
-    const std::string& path = request.path;
-    const std::string shown = "'" + path + "'";
+namespace {
+
+// A path pinned as O_PATH fds (steps 1-3 of files.hpp): nothing was opened for reading yet.
+struct Pinned {
+    Fd parent; // its directory
+    Fd object; // the file or directory itself
+    struct stat info {};
+};
+
+// Steps 1 and 2: the root that holds `path`, then each component beneath it, no symlink.
+Result<Pinned> pin(const std::string& path, const std::vector<std::string>& roots,
+                   const std::string& shown) {
     const std::string* root = root_of(path, roots);
     if (root == nullptr) {
         return refused(shown + " is not under an allowed root");
@@ -421,13 +250,20 @@ Result<FileAnswer> run_file_command(const DiagRequest& request,
     if (!object) {
         return object.error();
     }
-    struct stat info {};
-    if (!object->valid() || ::fstat(object->get(), &info) != 0) {
+    Pinned pinned{std::move(*parent), std::move(*object)};
+    if (!pinned.object.valid() || ::fstat(pinned.object.get(), &pinned.info) != 0) {
         return system_error(shown, errno);
     }
+    return pinned;
+}
+
+// Steps 3 and 4: the kind of file the command takes, not denied under any name, no hard link,
+// no denied directory above it.
+Status vet(const Pinned& pinned, DiagCommand command, const DenySet& deny,
+           const std::string& shown) {
+    const struct stat& info = pinned.info;
     const bool directory = S_ISDIR(info.st_mode);
-    const bool directory_ok =
-        request.command == DiagCommand::ls || request.command == DiagCommand::stat;
+    const bool directory_ok = command == DiagCommand::ls || command == DiagCommand::stat;
     if (S_ISLNK(info.st_mode)) {
         return refused(shown + " is a symbolic link");
     }
@@ -442,19 +278,58 @@ Result<FileAnswer> run_file_command(const DiagRequest& request,
         return refused(shown + " has " + std::to_string(info.st_nlink) +
                        " hard links; such files are refused");
     }
-    if (Status clear = check_ancestors(directory ? object->get() : parent->get(), deny, shown);
-        !clear) {
+    return check_ancestors(directory ? pinned.object.get() : pinned.parent.get(), deny, shown);
+}
+
+// Step 5's answer, from the fd reopened for reading.
+Result<std::string> answer_from(int readable, const DiagRequest& request, const Pinned& pinned,
+                                size_t max_output, bool& truncated) {
+    const unsigned lines = request.lines.value_or(k_default_lines);
+    switch (request.command) {
+    case DiagCommand::ls:
+        if (S_ISDIR(pinned.info.st_mode)) {
+            return list_directory(readable, request, max_output, truncated);
+        }
+        return request.long_format ? long_entry(request.path, pinned.info) : request.path + "\n";
+    case DiagCommand::tail:
+        return tail_of(readable, pinned.info, lines, max_output, truncated);
+    case DiagCommand::head: {
+        Result<std::string> text = read_capped(readable, max_output, truncated);
+        if (!text) {
+            return text;
+        }
+        std::string first = first_lines(*text, lines);
+        truncated = truncated && first.size() == text->size();
+        return first;
+    }
+    default:
+        return read_capped(readable, max_output, truncated);
+    }
+}
+
+} // namespace
+
+Result<FileAnswer> run_file_command(const DiagRequest& request,
+                                    const std::vector<std::string>& roots, const DenySet& deny,
+                                    size_t max_output) {
+    const std::string shown = "'" + request.path + "'";
+    Result<Pinned> pinned = pin(request.path, roots, shown);
+    if (!pinned) {
+        return pinned.error();
+    }
+    if (Status clear = vet(*pinned, request.command, deny, shown); !clear) {
         return clear.error();
     }
     FileAnswer answer;
-    answer.id = id_of(info);
+    answer.id = id_of(pinned->info);
     if (request.command == DiagCommand::stat) {
-        answer.output = stat_text(path, info);
+        answer.output = stat_text(request.path, pinned->info);
         return answer;
     }
-    const std::string proc = "/proc/self/fd/" + std::to_string(object->get());
+    // Step 5: reopened for reading through /proc/self/fd, the identity compared again.
+    const std::string proc = "/proc/self/fd/" + std::to_string(pinned->object.get());
     const Fd readable(::open(proc.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
-                                               (directory ? O_DIRECTORY : 0)));
+                                               (S_ISDIR(pinned->info.st_mode) ? O_DIRECTORY : 0)));
     struct stat again {};
     if (!readable.valid() || ::fstat(readable.get(), &again) != 0) {
         return system_error(shown, errno);
@@ -462,28 +337,8 @@ Result<FileAnswer> run_file_command(const DiagRequest& request,
     if (id_of(again) != answer.id) {
         return refused(shown + " changed while it was opened");
     }
-    Result<std::string> text = std::string();
-    const unsigned lines = request.lines.value_or(k_default_lines);
-    switch (request.command) {
-    case DiagCommand::ls:
-        text = directory ? list_directory(readable.get(), request, max_output, answer.truncated)
-                         : Result<std::string>(request.long_format ? long_entry(path, info)
-                                                                   : path + "\n");
-        break;
-    case DiagCommand::tail:
-        text = tail_of(readable.get(), info, lines, max_output, answer.truncated);
-        break;
-    case DiagCommand::head:
-        text = read_capped(readable.get(), max_output, answer.truncated);
-        if (text) {
-            std::string first = first_lines(*text, lines);
-            answer.truncated = answer.truncated && first.size() == text->size();
-            text = std::move(first);
-        }
-        break;
-    default:
-        text = read_capped(readable.get(), max_output, answer.truncated);
-    }
+    Result<std::string> text =
+        answer_from(readable.get(), request, *pinned, max_output, answer.truncated);
     if (!text) {
         return Error{ErrorKind::system, shown + ": " + text.error().message};
     }

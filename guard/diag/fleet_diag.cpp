@@ -39,6 +39,7 @@
 #include "guard/diag/files.hpp"
 #include "guard/diag/policy.hpp"
 #include "guard/diag/request.hpp"
+#include "guard/diag/tokenizer.hpp"
 #include "sys/exec.hpp"
 #include "sys/io.hpp"
 

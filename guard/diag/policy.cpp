@@ -63,34 +63,23 @@ Result<DiagPolicy> parse_diag_policy(std::string_view text, const std::string& s
     }
     name_set(root, "units", check, policy.units);
     name_set(root, "containers", check, policy.containers);
-    if (const toml::node* node = root.get("max_output")) {
-        const auto value = node->value<int64_t>();
-        if (!value || *value < 1024 || *value > (int64_t{64} << 20)) {
-            check.fail("max_output", "must be a number of bytes from 1024 to 67108864");
-        } else {
-            policy.max_output = static_cast<size_t>(*value);
-        }
-    }
+    check.integer(root, "max_output", "max_output", 1024, int64_t{64} << 20, policy.max_output);
     check.duration(root, "timeout", "timeout", policy.timeout);
     check.string(root, "audit_log", "audit_log", policy.audit_log);
     if (!is_plain_absolute(policy.audit_log)) {
         check.fail("audit_log", "must be a plain absolute path");
     }
-    if (const toml::node* node = root.get("tools")) {
-        if (const toml::table* tools = node->as_table()) {
-            for (const auto& [key, value] : *tools) {
-                const std::string name(key.str());
-                const auto path = value.value<std::string>();
-                if (!policy.tools.contains(name)) {
-                    check.fail("tools." + name, "unknown tool");
-                } else if (!path || !is_plain_absolute(*path)) {
-                    check.fail("tools." + name, "must be a plain absolute path");
-                } else {
-                    policy.tools[name] = *path;
-                }
+    if (const toml::table* tools = check.table(root, "tools", "tools", "a table")) {
+        for (const auto& [key, value] : *tools) {
+            const std::string name(key.str());
+            const auto path = value.value<std::string>();
+            if (!policy.tools.contains(name)) {
+                check.fail("tools." + name, "unknown tool");
+            } else if (!path || !is_plain_absolute(*path)) {
+                check.fail("tools." + name, "must be a plain absolute path");
+            } else {
+                policy.tools[name] = *path;
             }
-        } else {
-            check.fail("tools", "must be a table");
         }
     }
     if (check.failed()) {

@@ -1,11 +1,7 @@
-// fleet-diag's request: one string (sshd's SSH_ORIGINAL_COMMAND), split by our own tokeniser
-// and parsed into a typed request. Nothing of the string reaches a tool as written: the tools'
-// argv are built from the typed request (commands.hpp).
-//
-// Tokenising: words split on spaces; '...' and "..." group (the other quote is literal inside);
-// nothing else has meaning. Refused, never escaped: a control character (newline, tab, ESC...),
-// DEL, a C1 control, invalid UTF-8, any of ; & | < > ( ) $ ` \ * ? [ ] { } ! # ~ ^, an
-// unterminated quote, an empty word, more than 64 words or 4096 bytes.
+// fleet-diag's request: the words of one request (sshd's SSH_ORIGINAL_COMMAND split by our own
+// tokeniser, tokenizer.hpp, or the words after `--`) parsed into a typed request. Nothing of
+// the string reaches a tool as written: the tools' argv are built from the typed request
+// (commands.hpp).
 //
 // Grammar (options are whole words from each command's exact list, before any operand):
 //   systemctl status|is-active|is-enabled|is-failed UNIT...   (no .slice or .scope unit)
@@ -64,12 +60,6 @@ struct DiagRequest {
 };
 
 inline constexpr unsigned k_max_diag_lines = 10000;
-
-Result<std::vector<std::string>> tokenize(std::string_view request);
-
-// The tokeniser's rules for one word given on its own (fleet-diag -- WORD...): no control
-// character, invalid UTF-8 or shell metacharacter, not empty. Quotes are plain characters here.
-Status check_word(std::string_view word);
 
 Result<DiagRequest> parse_diag_request(const std::vector<std::string>& words);
 

@@ -47,6 +47,7 @@
 #include "guard/common/tools.hpp"
 #include "guard/common/verdict.hpp"
 #include "guard/helper/actions.hpp"
+#include "guard/helper/hardening.hpp"
 #include "guard/helper/policy.hpp"
 #include "guard/helper/request.hpp"
 #include "guard/helper/totp.hpp"
@@ -61,34 +62,6 @@ enum Exit { k_ok = 0, k_failed = 1, k_refused = 2, k_totp = 3, k_usage = 4 };
 
 constexpr size_t k_max_output = size_t{64} * 1024;
 constexpr const char* k_default_audit_log = "/var/log/fleet-dispatch/helper.log";
-// Not held: the signals a fault raises synchronously (blocking them would hang or kill the
-// process anyway). Every other catchable signal is held (blocked) for the helper's whole life:
-// sudo relays TERM, INT, HUP, QUIT, USR1, USR2, ALRM... from the caller, and a caller may
-// signal its own sudo; none may end the helper between an action and its audit record. The
-// actions get every signal unblocked (probe.hpp).
-constexpr int k_fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
-
-// The limits an action gets, whatever the caller's were (sudo hands them down): a caller's small
-// RLIMIT_CPU, RLIMIT_AS or RLIMIT_NOFILE could end dpkg halfway through an unpack the simulation
-// passed, or the helper before its end record (SIGXCPU, SIGXFSZ). Root's defaults; where root
-// lacks CAP_SYS_RESOURCE (a container) a hard limit stays and the soft one is raised to it,
-// except for CPU time and file size, whose signals would end the helper: those must be unlimited.
-struct Limit {
-    int resource;
-    rlim_t soft;
-    rlim_t hard;
-};
-constexpr Limit k_limits[] = {
-    {RLIMIT_CPU, RLIM_INFINITY, RLIM_INFINITY},
-    {RLIMIT_FSIZE, RLIM_INFINITY, RLIM_INFINITY},
-    {RLIMIT_DATA, RLIM_INFINITY, RLIM_INFINITY},
-    {RLIMIT_AS, RLIM_INFINITY, RLIM_INFINITY},
-    {RLIMIT_STACK, rlim_t{8} << 20, RLIM_INFINITY},
-    {RLIMIT_NOFILE, 1024, 1 << 20},
-    {RLIMIT_NPROC, RLIM_INFINITY, RLIM_INFINITY},
-    {RLIMIT_MEMLOCK, rlim_t{8} << 20, rlim_t{8} << 20},
-};
-
 constexpr const char* k_help = R"(usage: fleet-helper [--policy PATH] COMMAND ...
 
 Through sudo, the one way an agent acts as root. Answers with one JSON object.
@@ -197,18 +170,24 @@ Outcome refused(const std::string& reason) {
     return refusal(k_refused, Decision::refused, reason);
 }
 
+// What every command the helper runs gets: the policy's timeout and grace, 64 KiB of output,
+// `/` as its working directory.
+ProbeLimits action_limits(const HelperPolicy& policy) {
+    ProbeLimits limits;
+    limits.timeout = policy.timeout;
+    limits.grace = policy.grace;
+    limits.max_output = k_max_output;
+    limits.workdir = "/";
+    return limits;
+}
+
 // Runs a read-only question the helper asks before an action (a simulation, a unit's names):
 // the same executable check, environment and limits as the action, output kept for parsing.
 Result<ProbeResult> ask(const HelperPolicy& policy, const std::vector<std::string>& argv) {
     if (Status trusted = check_trusted_executable(argv[0]); !trusted) {
         return trusted.error();
     }
-    ProbeLimits limits;
-    limits.timeout = policy.timeout;
-    limits.grace = policy.grace;
-    limits.max_output = k_max_output;
-    limits.workdir = "/";
-    Result<ProbeResult> result = run_bounded(argv, action_environment(), limits);
+    Result<ProbeResult> result = run_bounded(argv, action_environment(), action_limits(policy));
     if (result && result->truncated) {
         return input_error(argv[0].substr(argv[0].rfind('/') + 1) + " " + argv[1] + ": more than " +
                            std::to_string(k_max_output) + " bytes of answer, not judged");
@@ -286,12 +265,7 @@ Outcome run_action(const HelperPolicy& policy, const Request& request, const Aud
     if (Status logged = trail.record(starting, AuditTrail::Phase::start); !logged) {
         return refused("cannot write the audit log, so nothing runs: " + logged.error().message);
     }
-    ProbeLimits limits;
-    limits.timeout = policy.timeout;
-    limits.grace = policy.grace;
-    limits.max_output = k_max_output;
-    limits.workdir = "/";
-    Result<ProbeResult> result = run_bounded(argv, action_environment(), limits);
+    Result<ProbeResult> result = run_bounded(argv, action_environment(), action_limits(policy));
     if (!result) {
         Outcome outcome = refusal(k_failed, Decision::allowed, result.error().message);
         outcome.argv = argv;
@@ -414,73 +388,12 @@ Status AuditTrail::record(const Outcome& outcome, Phase phase) const {
     return m_sinks.write(line, outcome.allowed());
 }
 
-// The held signals that arrived since the start, by name.
-std::vector<std::string> held_signals_pending() {
-    sigset_t pending;
-    std::vector<std::string> names;
-    if (::sigpending(&pending) != 0) {
-        return names;
-    }
-    for (int sig = 1; sig < SIGRTMIN; ++sig) {
-        // SIGCHLD (the actions' own ends), SIGPIPE (ignored), SIGWINCH, SIGURG: no one's request.
-        const bool routine = sig == SIGCHLD || sig == SIGPIPE || sig == SIGWINCH || sig == SIGURG;
-        if (!routine && sigismember(&pending, sig) == 1) {
-            const char* name = sigabbrev_np(sig);
-            names.push_back(name != nullptr ? std::string("SIG") + name : std::to_string(sig));
-        }
-    }
-    return names;
-}
-
-// harden_guard_process (tools.hpp), and root's resource limits (k_limits) instead of the
-// caller's. Empty, or what stopped it.
-std::string harden_process() {
-    if (!harden_guard_process()) {
-        return std::string("cannot set up the process: ") + std::strerror(errno);
-    }
-    if (::geteuid() != 0) {
-        return ""; // only root may raise them; without root nothing runs as root anyway
-    }
-    for (const Limit& limit : k_limits) {
-        const rlimit wanted{limit.soft, limit.hard};
-        if (::setrlimit(limit.resource, &wanted) == 0) {
-            continue;
-        }
-        rlimit current{};
-        if (errno != EPERM || ::getrlimit(limit.resource, &current) != 0) {
-            return std::string("cannot set a resource limit: ") + std::strerror(errno);
-        }
-        const bool must_be_unlimited =
-            limit.resource == RLIMIT_CPU || limit.resource == RLIMIT_FSIZE;
-        if (must_be_unlimited && current.rlim_max != RLIM_INFINITY) {
-            return std::string("the caller's ") +
-                   (limit.resource == RLIMIT_CPU ? "CPU time" : "file size") +
-                   " limit cannot be lifted, and it could end an action halfway: refused";
-        }
-        const rlimit raised{std::min(limit.soft, current.rlim_max), current.rlim_max};
-        if (::setrlimit(limit.resource, &raised) != 0) {
-            return std::string("cannot set a resource limit: ") + std::strerror(errno);
-        }
-    }
-    return "";
-}
-
-// Blocks every catchable signal but the fault signals; false, errno set, when it cannot.
-bool hold_signals() {
-    sigset_t held;
-    sigfillset(&held);
-    for (const int sig : k_fault_signals) {
-        sigdelset(&held, sig);
-    }
-    return ::sigprocmask(SIG_BLOCK, &held, nullptr) == 0;
-}
-
 int helper_main(int argc, char** argv) {
     if (!hold_signals()) {
         std::cerr << "fleet-helper: cannot set up the process: " << std::strerror(errno) << "\n";
         return k_refused;
     }
-    if (const std::string problem = harden_process(); !problem.empty()) {
+    if (const std::string problem = harden_helper_process(); !problem.empty()) {
         std::cout << json_line({{"ok", false}, {"error", problem}}) << "\n";
         std::cerr << "fleet-helper: " << problem << "\n";
         return k_refused;

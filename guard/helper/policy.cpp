@@ -40,13 +40,9 @@ template <size_t N>
 void name_table(const toml::table& root, std::string_view key, const std::string_view (&known)[N],
                 bool (*valid)(std::string_view), TomlChecker& check,
                 std::map<std::string, std::set<std::string>>& out) {
-    const toml::node* node = root.get(key);
-    if (node == nullptr) {
-        return;
-    }
-    const toml::table* table = node->as_table();
+    const toml::table* table =
+        check.table(root, key, std::string(key), "a table of name = [actions]");
     if (table == nullptr) {
-        check.fail(std::string(key), "must be a table of name = [actions]");
         return;
     }
     for (const auto& [name_key, value] : *table) {
@@ -100,33 +96,23 @@ Result<HelperPolicy> parse_policy(std::string_view text, const std::string& sour
             }
         }
     }
-    if (const toml::node* node = root.get("apt")) {
-        if (const toml::table* apt = node->as_table()) {
-            check.only_keys(*apt, "apt", {"actions"});
-            action_set(*apt, "actions", "apt.actions", k_package_actions, check,
-                       policy.apt_actions);
-            for (const std::string& action : policy.apt_actions) {
-                if (package_action_takes_name(action)) {
-                    check.fail("apt.actions",
-                               "'" + action + "' needs a name: list it in [packages]");
-                }
+    if (const toml::table* apt = check.table(root, "apt", "apt", "a table")) {
+        check.only_keys(*apt, "apt", {"actions"});
+        action_set(*apt, "actions", "apt.actions", k_package_actions, check, policy.apt_actions);
+        for (const std::string& action : policy.apt_actions) {
+            if (package_action_takes_name(action)) {
+                check.fail("apt.actions", "'" + action + "' needs a name: list it in [packages]");
             }
-        } else {
-            check.fail("apt", "must be a table");
         }
     }
-    if (const toml::node* node = root.get("totp")) {
-        if (const toml::table* totp = node->as_table()) {
-            check.only_keys(*totp, "totp", {"secret", "state", "service", "package"});
-            absolute_path(*totp, "secret", check, policy.totp_secret);
-            absolute_path(*totp, "state", check, policy.totp_state);
-            action_set(*totp, "service", "totp.service", k_service_actions, check,
-                       policy.totp_service_actions);
-            action_set(*totp, "package", "totp.package", k_package_actions, check,
-                       policy.totp_package_actions);
-        } else {
-            check.fail("totp", "must be a table");
-        }
+    if (const toml::table* totp = check.table(root, "totp", "totp", "a table")) {
+        check.only_keys(*totp, "totp", {"secret", "state", "service", "package"});
+        absolute_path(*totp, "secret", check, policy.totp_secret);
+        absolute_path(*totp, "state", check, policy.totp_state);
+        action_set(*totp, "service", "totp.service", k_service_actions, check,
+                   policy.totp_service_actions);
+        action_set(*totp, "package", "totp.package", k_package_actions, check,
+                   policy.totp_package_actions);
     }
     std::vector<std::string> extra;
     check.string_list(root, "protected_services", "protected_services", extra);

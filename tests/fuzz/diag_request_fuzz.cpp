@@ -11,6 +11,7 @@
 #include "base/untrusted_text.hpp"
 #include "guard/common/json_line.hpp"
 #include "guard/diag/request.hpp"
+#include "guard/diag/tokenizer.hpp"
 
 namespace {
 

@@ -75,4 +75,36 @@ TEST(TomlCheck, TheFirstProblemIsReported) {
     EXPECT_EQ(duration, fleet::Duration{0});
 }
 
+TEST(TomlCheck, IntegersBooleansAndTables) {
+    const toml::table table = parse("n = 4\nbig = 2000\nfloat = 4.0\nflag = true\n"
+                                    "word = \"true\"\n[sub]\nx = 1\n");
+    fleet::TomlChecker check("policy /p.toml");
+    size_t n = 0, untouched = 7;
+    bool flag = false;
+    check.integer(table, "n", "n", 1, 1024, n);
+    check.integer(table, "absent", "absent", 1, 1024, untouched);
+    check.boolean(table, "flag", "flag", flag);
+    EXPECT_NE(check.table(table, "sub", "sub", "a table"), nullptr);
+    EXPECT_EQ(check.table(table, "absent", "absent", "a table"), nullptr);
+    EXPECT_FALSE(check.failed());
+    EXPECT_EQ(n, 4U);
+    EXPECT_EQ(untouched, 7U);
+    EXPECT_TRUE(flag);
+
+    const auto problem = [&](auto&& check_one) {
+        fleet::TomlChecker failing("policy /p.toml");
+        check_one(failing);
+        return failing.failed() ? failing.error().message : "";
+    };
+    EXPECT_EQ(problem([&](auto& c) { c.integer(table, "big", "big", 1, 1024, n); }),
+              "policy /p.toml: big: must be an integer from 1 to 1024");
+    EXPECT_EQ(problem([&](auto& c) { c.integer(table, "float", "float", 1, 1024, n); }),
+              "policy /p.toml: float: must be an integer from 1 to 1024");
+    EXPECT_EQ(problem([&](auto& c) { c.boolean(table, "word", "word", flag); }),
+              "policy /p.toml: word: must be true or false");
+    EXPECT_EQ(problem([&](auto& c) { EXPECT_EQ(c.table(table, "n", "n", "a table"), nullptr); }),
+              "policy /p.toml: n: must be a table");
+    EXPECT_EQ(n, 4U);
+}
+
 } // namespace

@@ -3,6 +3,7 @@
 #include "guard/diag/commands.hpp"
 #include "guard/diag/policy.hpp"
 #include "guard/diag/request.hpp"
+#include "guard/diag/tokenizer.hpp"
 
 namespace fleet {
 namespace {

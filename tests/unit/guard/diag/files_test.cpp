@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "guard/diag/files.hpp"
+#include "guard/diag/tokenizer.hpp"
 #include "support/files.hpp"
 
 namespace fleet {

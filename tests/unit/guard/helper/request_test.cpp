@@ -7,7 +7,7 @@
 namespace fleet {
 namespace {
 
-Result<Request> parse(std::vector<std::string> args) {
+Result<Request> parse(const std::vector<std::string>& args) {
     return parse_request(args);
 }
 

@@ -1,0 +1,110 @@
+#include "dispatch/summary.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <sys/ioctl.h>
+
+#include "base/clock.hpp"
+#include "base/untrusted_text.hpp"
+#include "sys/io.hpp"
+
+namespace fleet {
+
+namespace {
+
+// The final summary fits in SSM's 2,500-character console view, with room to spare.
+constexpr size_t k_max_summary = 2000;
+constexpr size_t k_max_summary_note = 60;
+
+} // namespace
+
+void LiveDisplay::draw(const std::vector<LiveAgent>& agents) {
+    winsize size{};
+    const size_t columns =
+        ::ioctl(m_fd, TIOCGWINSZ, &size) == 0 && size.ws_col > 20 ? size.ws_col : 100;
+    std::string frame;
+    if (m_lines > 0) {
+        frame += "\x1b[" + std::to_string(m_lines) + "A";
+    }
+    for (const LiveAgent& agent : agents) {
+        char head[160];
+        std::snprintf(head, sizeof head, "%-16.16s %-12s %6.1fs %10llu B  ", agent.name.c_str(),
+                      to_string(agent.state), std::chrono::duration<double>(agent.elapsed).count(),
+                      static_cast<unsigned long long>(agent.bytes));
+        std::string line = head + escape_untrusted(agent.last_line, LineBreaks::escaped);
+        if (line.size() > columns - 1) {
+            line.resize(columns - 1);
+        }
+        frame += "\x1b[2K" + line + "\n";
+    }
+    m_lines = agents.size();
+    write_all(m_fd, frame);
+}
+
+namespace {
+
+// The time between two timestamps, "12.3s"; "-" when either is missing.
+std::string format_seconds(const std::string& from, const std::string& to) {
+    WallTime start, end;
+    if (!parse_timestamp(from, start) || !parse_timestamp(to, end)) {
+        return "-";
+    }
+    const double seconds = std::chrono::duration<double>(end - start).count();
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1fs", seconds);
+    return text;
+}
+
+} // namespace
+
+std::string summary_text(const RunStatus& status) {
+    // status.json is read back from a directory the agents could write: every text in it is
+    // escaped on its way to the operator's terminal, one line per field.
+    const auto safe = [](const std::string& text) {
+        return escape_untrusted(text, LineBreaks::escaped);
+    };
+    std::string run_dir;
+    if (!status.agents.empty()) {
+        const std::string& log = status.agents.front().log;
+        run_dir = safe(log.substr(0, log.rfind('/')));
+    }
+    std::string text = "\n== run " + safe(status.run_id) + ": " + to_string(status.state) +
+                       " (exit " + std::to_string(status.exit_code.value_or(-1)) + "); logs in " +
+                       run_dir + "\n";
+    int width = 5;
+    for (const AgentStatus& agent : status.agents) {
+        width = std::min(40, std::max(width, static_cast<int>(safe(agent.name).size())));
+    }
+    size_t shown = 0;
+    for (const AgentStatus& agent : status.agents) {
+        const std::string outcome = agent.exit_code ? "exit " + std::to_string(*agent.exit_code)
+                                    : agent.signal  ? "signal " + std::to_string(*agent.signal)
+                                                    : "-";
+        std::string note = agent.state == AgentState::succeeded ? "" : agent.reason;
+        if (!agent.log_error.empty()) {
+            note += (note.empty() ? "" : "; ") + agent.log_error;
+        }
+        note = note.size() > k_max_summary_note
+                   ? safe(note.substr(0, k_max_summary_note - 3)) + "..."
+                   : safe(note);
+        char line[512];
+        std::snprintf(line, sizeof line, "%-*.*s  %-12s %-10s %7s %10llu B%s%s\n", width, width,
+                      safe(agent.name).c_str(), to_string(agent.state), outcome.c_str(),
+                      format_seconds(agent.started_at, agent.finished_at).c_str(),
+                      static_cast<unsigned long long>(agent.bytes), note.empty() ? "" : "  ",
+                      note.c_str());
+        // SSM's console shows 2,500 characters: the summary stays within k_max_summary.
+        const std::string more = "... and " + std::to_string(status.agents.size() - shown) +
+                                 " more agents: dispatch status " + safe(status.run_id) + "\n";
+        if (text.size() + std::strlen(line) + more.size() > k_max_summary) {
+            text += more;
+            break;
+        }
+        text += line;
+        ++shown;
+    }
+    return text;
+}
+
+} // namespace fleet
