@@ -255,12 +255,13 @@ TEST_F(Install, WithoutAnImmutableFlagTheOldNamesAreRefused) {
     const std::string mount_point = s_root + "/ramfs";
     fs::create_directory(mount_point);
     const std::string legacy = mount_point + "/claude-executor";
-    const ProcessResult result = fleet::test::run(
-        {"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
-         "mount -t ramfs none \"$1\" && mkdir \"$1/claude-executor\" && echo old > "
-         "\"$1/claude-executor/dispatch.sh\" && \"$2\" legacy-dir --dir \"$1/claude-executor\" "
-         "--target /usr/bin/dispatch; echo \"exit=$?\"; ls -a \"$1/claude-executor\"",
-         "sh", mount_point, s_root + "/bin/fleet-admin"});
+    const std::string script =
+        "mount -t ramfs none \"$1\" && mkdir \"$1/claude-executor\" && echo old > "
+        "\"$1/claude-executor/dispatch.sh\" && \"$2\" legacy-dir --dir \"$1/claude-executor\" "
+        "--target /usr/bin/dispatch; echo \"exit=$?\"; ls -a \"$1/claude-executor\"";
+    const ProcessResult result =
+        fleet::test::run({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+                          script, "sh", mount_point, s_root + "/bin/fleet-admin"});
     EXPECT_NE(result.out.find("exit=1"), std::string::npos) << result.out << result.err;
     EXPECT_NE(result.err.find("cannot be made immutable"), std::string::npos) << result.err;
     EXPECT_NE(result.err.find("/usr/bin/dispatch-unified TASK PROMPT"), std::string::npos)

@@ -1,55 +1,25 @@
 // Integration tests for operating runs: --detach, wait, cancel, prune, labels. As root, against
-// a throwaway user, with small shell agents.
-#include <algorithm>
+// a throwaway user, with small shell agents. This file: --detach, wait, cancel, prune, readers
+// naming a run by its directory, logs -f, the console under SSM; doctor is in operate_doctor.cpp,
+// the live display, escaped agent text and labels in operate_display.cpp, the shared fixture in
+// operate_fixture.hpp.
 #include <chrono>
 #include <fcntl.h>
 #include <filesystem>
 #include <signal.h>
 #include <sstream>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "integration/operate_fixture.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"
-#include "support/runner_fixture.hpp"
-
-namespace fs = std::filesystem;
-using fleet::test::alive;
-using fleet::test::ProcessResult;
-using fleet::test::read_file;
-using fleet::test::run_id_of;
-using fleet::test::RunnerFixture;
-using fleet::test::RunOptions;
-using fleet::test::survivors;
-using fleet::test::write_file;
-using nlohmann::json;
 
 namespace {
-
-const std::string k_dispatch = DISPATCH_PATH;
-
-class Operate : public RunnerFixture {
-protected:
-    static void SetUpTestSuite() {
-        set_up_runner("o", "operate");
-        write_file(
-            s_config,
-            "user = \"" + s_user +
-                "\"\ngrace = \"1s\"\n"
-                "[agents.short]\ncommand = [\"/bin/sh\", \"-c\", \"sleep 2; echo short done\"]\n"
-                "[agents.slow]\ncommand = [\"/bin/sh\", \"-c\", \"echo started; sleep 60\"]\n"
-                "[agents.quick]\ncommand = [\"/bin/sh\", \"-c\", \"echo quick\"]\n"
-                "[agents.fail]\ncommand = [\"/bin/sh\", \"-c\", \"exit 3\"]\n"
-                "[agents.ticker]\ncommand = [\"/bin/sh\", \"-c\", \"for i in 1 2 3 4 5; do "
-                "echo line $i; sleep 0.3; done; printf end\"]\n",
-            0644);
-    }
-};
 
 TEST_F(Operate, ADetachedRunSurvivesSsmKillingTheCallersGroup) {
     // As SSM does: the command's whole process group gets SIGKILL right after dispatch returns.
@@ -285,238 +255,6 @@ TEST_F(Operate, TheSummaryFitsSsmsConsoleWithTwentyAgents) {
     ASSERT_NE(summary, std::string::npos) << result.out;
     EXPECT_LE(result.out.size() - summary, 2000U) << result.out.substr(summary);
     EXPECT_NE(result.out.find("an-agent-with-a-rather-long-name-0 "), std::string::npos);
-}
-
-TEST_F(Operate, DoctorFindsAndFixesRootOwnedFilesWithoutFollowingSymlinks) {
-    ASSERT_EQ(dispatch({"-a", "quick", "run", "x"}).exit_code, 0);
-    const ProcessResult clean = dispatch({"doctor"});
-    EXPECT_NE(clean.out.find("ok   ownership"), std::string::npos) << clean.out; // control
-
-    // What an old script running as root left behind, and a symlink the user planted.
-    const std::string planted = s_runs + "/index.json";
-    write_file(planted, "{}", 0644);
-    fs::create_symlink("/etc/hostname", s_runs + "/trap");
-    const ProcessResult found = dispatch({"doctor"});
-    EXPECT_EQ(found.exit_code, 1) << found.out;
-    EXPECT_NE(found.out.find("fail ownership"), std::string::npos) << found.out;
-    EXPECT_NE(found.out.find("index.json"), std::string::npos) << found.out;
-
-    const ProcessResult fixed = dispatch({"doctor", "--fix"});
-    EXPECT_EQ(fixed.exit_code, 0) << fixed.out;
-    struct stat info {};
-    ASSERT_EQ(lstat(planted.c_str(), &info), 0);
-    EXPECT_EQ(info.st_uid, s_uid);
-    ASSERT_EQ(stat("/etc/hostname", &info), 0);
-    EXPECT_EQ(info.st_uid, 0U) << "the fix followed the planted symlink";
-    EXPECT_EQ(dispatch({"doctor"}).exit_code, 0);
-    fs::remove(planted);
-    fs::remove(s_runs + "/trap");
-}
-
-// The user can hard-link any file it may read and write into its own tree (with
-// fs.protected_hardlinks=0, any file at all): root's chown through that name would hand the
-// other name's file to the user.
-TEST_F(Operate, DoctorFixNeverChownsThroughAHardLink) {
-    const std::string home = "/home/" + s_user;
-    const std::string scratch = fleet::test::make_root_scratch("doctor");
-    const std::string victim = scratch + "/victim";
-    write_file(victim, "root's\n", 0666);
-    ASSERT_EQ(chmod(victim.c_str(), 0666), 0);
-    fleet::test::run_ok({"runuser", "-u", s_user, "--", "mkdir", "-p", home + "/.claude"});
-    fleet::test::run_ok({"runuser", "-u", s_user, "--", "ln", victim, home + "/.claude/linked"});
-    // Control: a root-owned file with one name is the user's after the fix.
-    const std::string single = home + "/.claude/left-by-root";
-    write_file(single, "{}", 0644);
-
-    const ProcessResult fixed = dispatch({"doctor", "--fix"});
-    struct stat info {};
-    ASSERT_EQ(stat(victim.c_str(), &info), 0);
-    EXPECT_EQ(info.st_uid, 0U) << "doctor --fix chowned through a hard link\n" << fixed.out;
-    EXPECT_EQ(fixed.exit_code, 1) << fixed.out;
-    EXPECT_NE(fixed.out.find("hard links"), std::string::npos) << fixed.out;
-    ASSERT_EQ(stat(single.c_str(), &info), 0);
-    EXPECT_EQ(info.st_uid, s_uid) << fixed.out;
-
-    fs::remove(home + "/.claude/linked");
-    fs::remove_all(scratch);
-    EXPECT_EQ(dispatch({"doctor", "--fix"}).exit_code, 0);
-    fs::remove_all(home + "/.claude");
-}
-
-// doctor runs as root; the agents' PATH starts in the user's home (~/.local/bin), so whatever
-// it finds there must run as the user, never as root.
-TEST_F(Operate, DoctorAsksAgentsForTheirVersionAsTheUser) {
-    const std::string home = "/home/" + s_user;
-    const std::string bin = home + "/.local/bin";
-    const std::string report = home + "/claude-probe.txt";
-    fleet::test::run_ok({"runuser", "-u", s_user, "--", "mkdir", "-p", bin});
-    fleet::test::run_ok(
-        {"runuser", "-u", s_user, "--", "/bin/sh", "-c",
-         "printf '%s\\n' '#!/bin/sh' '{ id -u; pwd; grep NoNewPrivs /proc/self/status; } > \"$HOME/"
-         "claude-probe.txt\"' 'echo planted claude 9.9' > " +
-             bin + "/claude && chmod 0755 " + bin + "/claude"});
-    const ProcessResult doctor = dispatch({"doctor"});
-    const std::vector<std::string> seen = fleet::test::lines_of(read_file(report));
-    fs::remove_all(home + "/.local");
-    fs::remove(report);
-    EXPECT_NE(doctor.out.find("planted claude 9.9"), std::string::npos) << doctor.out; // it ran
-    ASSERT_EQ(seen.size(), 3U) << doctor.out;
-    EXPECT_EQ(seen[0], std::to_string(s_uid)) << "the probe ran as uid " << seen[0];
-    EXPECT_EQ(seen[1], home);
-    EXPECT_EQ(seen[2], "NoNewPrivs:\t1");
-}
-
-TEST_F(Operate, DoctorWarnsWhenTheUserCanSudoToRoot) {
-    const std::string rule = "/etc/sudoers.d/" + s_user;
-    write_file(rule, s_user + " ALL=(ALL) NOPASSWD: ALL\n", 0440);
-    const std::string without_nnp = s_dir + "/no-nnp.toml";
-    write_file(without_nnp, "user = \"" + s_user + "\"\nno_new_privs = false\n", 0644);
-    const ProcessResult warned = fleet::test::run({k_dispatch, "-c", without_nnp, "doctor"});
-    const ProcessResult blocked = dispatch({"doctor"}); // no_new_privs defaults to true
-    fs::remove(rule);
-    EXPECT_NE(warned.out.find("warn sudo"), std::string::npos) << warned.out;
-    EXPECT_NE(warned.out.find("without a password"), std::string::npos) << warned.out;
-    EXPECT_NE(blocked.out.find("ok   sudo"), std::string::npos) << blocked.out;
-    EXPECT_NE(blocked.out.find("no_new_privs blocks"), std::string::npos) << blocked.out;
-    // Control: without the rule there is nothing to warn about.
-    const ProcessResult plain = fleet::test::run({k_dispatch, "-c", without_nnp, "doctor"});
-    EXPECT_NE(plain.out.find("no sudo rights"), std::string::npos) << plain.out;
-}
-
-TEST_F(Operate, DoctorChecksTheSsmAgentRestartsAlways) {
-    const std::string unit = "/etc/systemd/system/amazon-ssm-agent.service";
-    for (const char* real : {"/etc/systemd/system/amazon-ssm-agent.service",
-                             "/lib/systemd/system/amazon-ssm-agent.service",
-                             "/usr/lib/systemd/system/amazon-ssm-agent.service",
-                             "/etc/systemd/system/amazon-ssm-agent.service.d"}) {
-        if (fs::exists(real)) {
-            GTEST_SKIP() << "this host has a real SSM agent unit; not touching it";
-        }
-    }
-    fs::create_directories("/etc/systemd/system/amazon-ssm-agent.service.d");
-    write_file(unit, "[Service]\nType=simple\nRestart=on-failure\nRestartSec=90\n", 0644);
-    const ProcessResult broken = dispatch({"doctor"});
-    write_file(unit + ".d/restart.conf", "[Service]\nRestart=always\nRestartSec=10s\n", 0644);
-    const ProcessResult repaired = dispatch({"doctor"});
-    fs::remove_all(unit + ".d");
-    fs::remove(unit);
-    EXPECT_EQ(broken.exit_code, 1);
-    EXPECT_NE(broken.out.find("fail ssm-agent"), std::string::npos) << broken.out;
-    EXPECT_NE(broken.out.find("Restart=on-failure"), std::string::npos) << broken.out;
-    EXPECT_NE(repaired.out.find("ok   ssm-agent"), std::string::npos) << repaired.out;
-    // Control: no unit at all is fine (not every host runs SSM).
-    EXPECT_NE(dispatch({"doctor"}).out.find("no amazon-ssm-agent unit"), std::string::npos);
-}
-
-TEST_F(Operate, OnATerminalSeveralAgentsGetALiveDisplay) {
-    const std::string config = s_dir + "/live.toml";
-    write_file(config,
-               "user = \"" + s_user +
-                   "\"\n[agents.ticker]\ncommand = [\"/bin/sh\", \"-c\", "
-                   "\"for i in 1 2 3; do echo line $i; sleep 0.6; done\"]\n[agents.title]\n"
-                   "command = [\"/bin/sh\", \"-c\", \"printf 'x\\\\033]0;evil\\\\007y\\\\n'\"]\n",
-               0644);
-    const std::string command = k_dispatch + " -c " + config + " -a ticker,title run x";
-    const ProcessResult tty = fleet::test::run({"script", "-qec", command, "/dev/null"});
-    EXPECT_EQ(tty.exit_code, 0) << tty.out;
-    EXPECT_NE(tty.out.find("\x1b[2K"), std::string::npos) << "no live display";
-    EXPECT_NE(tty.out.find("ticker "), std::string::npos);
-    EXPECT_EQ(tty.out.find("[ticker] line 1"), std::string::npos) << "interleaved output on a tty";
-    EXPECT_EQ(tty.out.find("\x1b]0;evil"), std::string::npos)
-        << "agent escape reached the terminal";
-    // The display never touches the logs. (A pty ends lines with \r\n: ids are 22 bytes.)
-    ASSERT_EQ(tty.out.rfind("run-id: ", 0), 0U) << tty.out;
-    const std::string id = tty.out.substr(8, 22);
-    EXPECT_EQ(read_file(s_runs + "/" + id + "/ticker.log"), "line 1\nline 2\nline 3\n");
-    // Control: through a pipe the same run interleaves prefixed lines, with no display.
-    const ProcessResult piped = fleet::test::run({"/bin/sh", "-c", command});
-    EXPECT_NE(piped.out.find("[ticker] line 1"), std::string::npos) << piped.out;
-    EXPECT_EQ(piped.out.find("\x1b[2K"), std::string::npos);
-    EXPECT_NE(piped.out.find("\x1b]0;evil"), std::string::npos) << "the agent really sent it";
-}
-
-// Agent text (its output, the reason quoted from it, whatever it wrote into status.json) is data:
-// it reaches the operator's terminal escaped, never as escape sequences.
-TEST_F(Operate, AgentTextReachesTheTerminalEscaped) {
-    const std::string fake = s_dir + "/hostile-claude";
-    write_file(fake,
-               "#!/bin/sh\necho '{\"type\":\"result\",\"is_error\":true,\"result\":"
-               "\"boom \\u001b]0;evil\\u0007 \\u009b31m\"}'\nexit 1\n",
-               0755);
-    const std::string config = s_dir + "/hostile.toml";
-    write_file(config,
-               "user = \"" + s_user + "\"\n[agents.claude]\nbinary = \"" + fake +
-                   "\"\n[agents.title]\ncommand = [\"/bin/sh\", \"-c\", "
-                   "\"printf 'x\\\\033]0;evil\\\\007y\\\\n'\"]\n",
-               0644);
-    const auto raw_control = [](const std::string& text) {
-        return text.find('\x1b') != std::string::npos || text.find("\xc2\x9b") != std::string::npos;
-    };
-    // One agent on a terminal: its stream is shown, escaped.
-    const ProcessResult tty = fleet::test::run(
-        {"script", "-qec", k_dispatch + " -c " + config + " -a title run x", "/dev/null"});
-    EXPECT_EQ(tty.out.find("\x1b]0;evil"), std::string::npos) << tty.out;
-    EXPECT_NE(tty.out.find("x\\x1b]0;evil\\x07y"), std::string::npos) << tty.out;
-    // Control: through a pipe the bytes are the agent's, unchanged.
-    const ProcessResult piped = dispatch({"-a", "title", "run", "x"}, {}, config);
-    EXPECT_NE(piped.out.find("x\x1b]0;evil\x07y"), std::string::npos) << piped.out;
-
-    // The reason quoted from the agent's output, in the summary and in status.
-    const ProcessResult failed = dispatch({"-a", "claude", "run", "x"}, {}, config);
-    const std::string id = run_id_of(failed.out);
-    ASSERT_FALSE(id.empty()) << failed.err;
-    const std::string summary = failed.out.substr(failed.out.find("\n== run"));
-    EXPECT_FALSE(raw_control(summary)) << summary;
-    EXPECT_NE(summary.find("boom \\x1b]0;evil"), std::string::npos) << summary;
-    const ProcessResult status = dispatch({"status", id}, {}, config);
-    EXPECT_FALSE(raw_control(status.out)) << status.out;
-    EXPECT_NE(status.out.find("boom \\x1b]0;evil"), std::string::npos) << status.out;
-    const ProcessResult as_json = dispatch({"status", id, "--json"}, {}, config);
-    EXPECT_TRUE(std::all_of(as_json.out.begin(), as_json.out.end(), [](char c) {
-        return static_cast<unsigned char>(c) < 0x80;
-    })) << as_json.out;
-    EXPECT_EQ(json::parse(as_json.out)["agents"][0]["reason"], "boom \x1b]0;evil\x07 \u009b31m");
-
-    // What an agent could have written into status.json: labels with escape sequences.
-    const std::string status_path = s_runs + "/" + id + "/status.json";
-    json forged = json::parse(read_file(status_path));
-    forged["labels"] = {{"team", "\x1b[31mred\xc2\x9b"}};
-    write_file(status_path, forged.dump(), 0644);
-    const ProcessResult listed = dispatch({"list"}, {}, config);
-    EXPECT_FALSE(raw_control(listed.out)) << listed.out;
-    EXPECT_NE(listed.out.find("team=\\x1b[31mred\\xc2\\x9b"), std::string::npos) << listed.out;
-    const ProcessResult shown = dispatch({"status", id}, {}, config);
-    EXPECT_FALSE(raw_control(shown.out)) << shown.out;
-}
-
-TEST_F(Operate, LabelsAreRecordedAndFilterList) {
-    RunOptions ssm;
-    ssm.env = std::vector<std::string>{"PATH=/usr/bin:/bin", "SSM_COMMAND_ID=cmd-0123"};
-    const std::string labelled = run_id_of(
-        dispatch({"--label", "team=infra", "--label", "ticket=OPS-7", "-a", "quick", "run", "x"},
-                 ssm)
-            .out);
-    const std::string failed = run_id_of(dispatch({"-a", "fail", "run", "x"}).out);
-    const json status = status_json(labelled);
-    EXPECT_EQ(status["labels"]["team"], "infra");
-    EXPECT_EQ(status["labels"]["ssm-command-id"], "cmd-0123");
-    EXPECT_EQ(json::parse(read_file(s_runs + "/" + labelled + "/run.json"))["labels"]["ticket"],
-              "OPS-7");
-
-    const json by_label = json::parse(dispatch({"list", "--json", "--label", "team=infra"}).out);
-    ASSERT_EQ(by_label.size(), 1U);
-    EXPECT_EQ(by_label[0]["run_id"], labelled);
-    EXPECT_EQ(
-        json::parse(dispatch({"list", "--json", "--label", "ssm-command-id=cmd-0123"}).out).size(),
-        1U);
-    const json by_state = json::parse(dispatch({"list", "--json", "--state", "failed"}).out);
-    ASSERT_GE(by_state.size(), 1U);
-    for (const json& run : by_state) {
-        EXPECT_EQ(run["state"], "failed");
-    }
-    EXPECT_NE(dispatch({"list"}).out.find("team=infra"), std::string::npos);
-    EXPECT_EQ(dispatch({"--label", "Bad Key=x", "run", "x"}).exit_code, 2);
-    EXPECT_FALSE(failed.empty());
 }
 
 } // namespace

@@ -52,22 +52,18 @@ protected:
         fs::create_directories("/usr/local/bin");
         fs::create_symlink(s_root + "/bin/dispatch", "/usr/local/bin/dispatch");
         fs::create_symlink(s_root + "/bin/dispatch", "/usr/local/bin/dispatch-unified");
-        s_created_etc = !fs::exists("/etc/fleet-dispatch");
-        fs::create_directories("/etc/fleet-dispatch");
-        write_file(k_config,
-                   "user = \"" + s_user + "\"\ngrace = \"1s\"\ndefault_agent = \"claude\"\n" +
-                       "unified = [\"claude\", \"codex\"]\npath = [\"" + s_root + "/fakes\"]\n",
-                   0644);
+        s_placed.directory("/etc/fleet-dispatch");
+        s_placed.file(k_config,
+                      "user = \"" + s_user + "\"\ngrace = \"1s\"\ndefault_agent = \"claude\"\n" +
+                          "unified = [\"claude\", \"codex\"]\npath = [\"" + s_root + "/fakes\"]\n",
+                      0644);
     }
 
     static void TearDownTestSuite() {
         if (s_owned) {
             fs::remove("/usr/local/bin/dispatch");
             fs::remove("/usr/local/bin/dispatch-unified");
-            fs::remove(k_config);
-            if (s_created_etc) {
-                fs::remove("/etc/fleet-dispatch");
-            }
+            s_placed.put_back();
         }
         delete s_accounts;
         fs::remove_all(s_root);
@@ -104,7 +100,7 @@ protected:
     static inline std::string s_root, s_user, s_home;
     static inline Accounts* s_accounts = nullptr;
     static inline bool s_owned = false;
-    static inline bool s_created_etc = false;
+    static inline fleet::test::PlacedPaths s_placed;
 };
 
 // Prompts that a shell would have mangled or executed reach the agent byte for byte.
@@ -202,7 +198,8 @@ TEST(SsmAgentDropIn, RestartsTheAgentAlwaysAfterTenSeconds) {
     ASSERT_NE(mkdtemp(pattern), nullptr);
     const std::string dir = pattern;
     const std::pair<std::string, std::string> units[] = {
-        // packaging/linux/amazon-ssm-agent.service (ssm.md §5), ExecStart made runnable here
+        // the agent's packaging/linux/amazon-ssm-agent.service (docs/design/ssm.md §5),
+        // ExecStart made runnable here
         {"amazon-ssm-agent.service",
          "[Unit]\nDescription=amazon-ssm-agent\nAfter=network-online.target\n\n[Service]\n"
          "Type=simple\nWorkingDirectory=/usr/bin/\nExecStart=/usr/bin/sleep infinity\n"

@@ -22,6 +22,31 @@ void write_file(const std::string& path, const std::string& text, mode_t mode) {
     chmod(path.c_str(), mode);
 }
 
+bool PlacedPaths::directory(const std::string& path) {
+    if (std::filesystem::exists(path)) {
+        return false;
+    }
+    std::filesystem::create_directory(path);
+    m_made.push_back(path);
+    return true;
+}
+
+bool PlacedPaths::file(const std::string& path, const std::string& text, mode_t mode) {
+    if (std::filesystem::exists(path)) {
+        return false;
+    }
+    write_file(path, text, mode);
+    m_made.push_back(path);
+    return true;
+}
+
+void PlacedPaths::put_back() {
+    for (auto made = m_made.rbegin(); made != m_made.rend(); ++made) {
+        std::filesystem::remove(*made);
+    }
+    m_made.clear();
+}
+
 std::string make_root_scratch(const std::string& name) {
     std::string pattern = "/var/lib/fleet-" + name + ".XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr || ::chmod(pattern.c_str(), 0755) != 0) {

@@ -13,6 +13,20 @@ std::string read_file(const std::string& path);
 // Writes `text` and sets `mode`.
 void write_file(const std::string& path, const std::string& text, mode_t mode);
 
+// Host paths a suite puts in place where nothing stands yet (/etc/fleet-dispatch, a fixed
+// policy), removed again newest first by put_back(): what was there before is never touched.
+class PlacedPaths {
+public:
+    // Makes the directory when absent; whether it was made here.
+    bool directory(const std::string& path);
+    // Writes the file when absent; whether it was written here.
+    bool file(const std::string& path, const std::string& text, mode_t mode);
+    void put_back();
+
+private:
+    std::vector<std::string> m_made;
+};
+
 // A fresh directory /var/lib/fleet-<name>.XXXXXX, root's, 0755: every directory above it is
 // root's and not group/other-writable, as the guard programs and sudo demand of what root runs.
 // Throws std::runtime_error when it cannot be made.

@@ -1,0 +1,134 @@
+// Operating runs (operate_test suite): dispatch doctor's checks and --fix on a real user.
+#include <filesystem>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include "integration/operate_fixture.hpp"
+#include "support/files.hpp"
+#include "support/process.hpp"
+
+namespace {
+
+TEST_F(Operate, DoctorFindsAndFixesRootOwnedFilesWithoutFollowingSymlinks) {
+    ASSERT_EQ(dispatch({"-a", "quick", "run", "x"}).exit_code, 0);
+    const ProcessResult clean = dispatch({"doctor"});
+    EXPECT_NE(clean.out.find("ok   ownership"), std::string::npos) << clean.out; // control
+
+    // What an old script running as root left behind, and a symlink the user planted.
+    const std::string planted = s_runs + "/index.json";
+    write_file(planted, "{}", 0644);
+    fs::create_symlink("/etc/hostname", s_runs + "/trap");
+    const ProcessResult found = dispatch({"doctor"});
+    EXPECT_EQ(found.exit_code, 1) << found.out;
+    EXPECT_NE(found.out.find("fail ownership"), std::string::npos) << found.out;
+    EXPECT_NE(found.out.find("index.json"), std::string::npos) << found.out;
+
+    const ProcessResult fixed = dispatch({"doctor", "--fix"});
+    EXPECT_EQ(fixed.exit_code, 0) << fixed.out;
+    struct stat info {};
+    ASSERT_EQ(lstat(planted.c_str(), &info), 0);
+    EXPECT_EQ(info.st_uid, s_uid);
+    ASSERT_EQ(stat("/etc/hostname", &info), 0);
+    EXPECT_EQ(info.st_uid, 0U) << "the fix followed the planted symlink";
+    EXPECT_EQ(dispatch({"doctor"}).exit_code, 0);
+    fs::remove(planted);
+    fs::remove(s_runs + "/trap");
+}
+
+// The user can hard-link any file it may read and write into its own tree (with
+// fs.protected_hardlinks=0, any file at all): root's chown through that name would hand the
+// other name's file to the user.
+TEST_F(Operate, DoctorFixNeverChownsThroughAHardLink) {
+    const std::string home = "/home/" + s_user;
+    const std::string scratch = fleet::test::make_root_scratch("doctor");
+    const std::string victim = scratch + "/victim";
+    write_file(victim, "root's\n", 0666);
+    ASSERT_EQ(chmod(victim.c_str(), 0666), 0);
+    fleet::test::run_ok({"runuser", "-u", s_user, "--", "mkdir", "-p", home + "/.claude"});
+    fleet::test::run_ok({"runuser", "-u", s_user, "--", "ln", victim, home + "/.claude/linked"});
+    // Control: a root-owned file with one name is the user's after the fix.
+    const std::string single = home + "/.claude/left-by-root";
+    write_file(single, "{}", 0644);
+
+    const ProcessResult fixed = dispatch({"doctor", "--fix"});
+    struct stat info {};
+    ASSERT_EQ(stat(victim.c_str(), &info), 0);
+    EXPECT_EQ(info.st_uid, 0U) << "doctor --fix chowned through a hard link\n" << fixed.out;
+    EXPECT_EQ(fixed.exit_code, 1) << fixed.out;
+    EXPECT_NE(fixed.out.find("hard links"), std::string::npos) << fixed.out;
+    ASSERT_EQ(stat(single.c_str(), &info), 0);
+    EXPECT_EQ(info.st_uid, s_uid) << fixed.out;
+
+    fs::remove(home + "/.claude/linked");
+    fs::remove_all(scratch);
+    EXPECT_EQ(dispatch({"doctor", "--fix"}).exit_code, 0);
+    fs::remove_all(home + "/.claude");
+}
+
+// doctor runs as root; the agents' PATH starts in the user's home (~/.local/bin), so whatever
+// it finds there must run as the user, never as root.
+TEST_F(Operate, DoctorAsksAgentsForTheirVersionAsTheUser) {
+    const std::string home = "/home/" + s_user;
+    const std::string bin = home + "/.local/bin";
+    const std::string report = home + "/claude-probe.txt";
+    fleet::test::run_ok({"runuser", "-u", s_user, "--", "mkdir", "-p", bin});
+    fleet::test::run_ok(
+        {"runuser", "-u", s_user, "--", "/bin/sh", "-c",
+         "printf '%s\\n' '#!/bin/sh' '{ id -u; pwd; grep NoNewPrivs /proc/self/status; } > \"$HOME/"
+         "claude-probe.txt\"' 'echo planted claude 9.9' > " +
+             bin + "/claude && chmod 0755 " + bin + "/claude"});
+    const ProcessResult doctor = dispatch({"doctor"});
+    const std::vector<std::string> seen = fleet::test::lines_of(read_file(report));
+    fs::remove_all(home + "/.local");
+    fs::remove(report);
+    EXPECT_NE(doctor.out.find("planted claude 9.9"), std::string::npos) << doctor.out; // it ran
+    ASSERT_EQ(seen.size(), 3U) << doctor.out;
+    EXPECT_EQ(seen[0], std::to_string(s_uid)) << "the probe ran as uid " << seen[0];
+    EXPECT_EQ(seen[1], home);
+    EXPECT_EQ(seen[2], "NoNewPrivs:\t1");
+}
+
+TEST_F(Operate, DoctorWarnsWhenTheUserCanSudoToRoot) {
+    const std::string rule = "/etc/sudoers.d/" + s_user;
+    write_file(rule, s_user + " ALL=(ALL) NOPASSWD: ALL\n", 0440);
+    const std::string without_nnp = s_dir + "/no-nnp.toml";
+    write_file(without_nnp, "user = \"" + s_user + "\"\nno_new_privs = false\n", 0644);
+    const ProcessResult warned = fleet::test::run({k_dispatch, "-c", without_nnp, "doctor"});
+    const ProcessResult blocked = dispatch({"doctor"}); // no_new_privs defaults to true
+    fs::remove(rule);
+    EXPECT_NE(warned.out.find("warn sudo"), std::string::npos) << warned.out;
+    EXPECT_NE(warned.out.find("without a password"), std::string::npos) << warned.out;
+    EXPECT_NE(blocked.out.find("ok   sudo"), std::string::npos) << blocked.out;
+    EXPECT_NE(blocked.out.find("no_new_privs blocks"), std::string::npos) << blocked.out;
+    // Control: without the rule there is nothing to warn about.
+    const ProcessResult plain = fleet::test::run({k_dispatch, "-c", without_nnp, "doctor"});
+    EXPECT_NE(plain.out.find("no sudo rights"), std::string::npos) << plain.out;
+}
+
+TEST_F(Operate, DoctorChecksTheSsmAgentRestartsAlways) {
+    const std::string unit = "/etc/systemd/system/amazon-ssm-agent.service";
+    for (const char* real : {"/etc/systemd/system/amazon-ssm-agent.service",
+                             "/lib/systemd/system/amazon-ssm-agent.service",
+                             "/usr/lib/systemd/system/amazon-ssm-agent.service",
+                             "/etc/systemd/system/amazon-ssm-agent.service.d"}) {
+        if (fs::exists(real)) {
+            GTEST_SKIP() << "this host has a real SSM agent unit; not touching it";
+        }
+    }
+    fs::create_directories("/etc/systemd/system/amazon-ssm-agent.service.d");
+    write_file(unit, "[Service]\nType=simple\nRestart=on-failure\nRestartSec=90\n", 0644);
+    const ProcessResult broken = dispatch({"doctor"});
+    write_file(unit + ".d/restart.conf", "[Service]\nRestart=always\nRestartSec=10s\n", 0644);
+    const ProcessResult repaired = dispatch({"doctor"});
+    fs::remove_all(unit + ".d");
+    fs::remove(unit);
+    EXPECT_EQ(broken.exit_code, 1);
+    EXPECT_NE(broken.out.find("fail ssm-agent"), std::string::npos) << broken.out;
+    EXPECT_NE(broken.out.find("Restart=on-failure"), std::string::npos) << broken.out;
+    EXPECT_NE(repaired.out.find("ok   ssm-agent"), std::string::npos) << repaired.out;
+    // Control: no unit at all is fine (not every host runs SSM).
+    EXPECT_NE(dispatch({"doctor"}).out.find("no amazon-ssm-agent unit"), std::string::npos);
+}
+
+} // namespace
