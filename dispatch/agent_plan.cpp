@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dispatch/agent_access.hpp"
 #include "dispatch/agents/agent_cli.hpp"
 #include "dispatch/placeholders.hpp"
 #include "launch/environment.hpp"
@@ -15,12 +16,13 @@ extern char** environ; // NOLINT(readability-redundant-declaration)
 
 namespace fleet {
 
-AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session& session,
-                     const RunRequest& request, spdlog::logger& log) {
-    AgentPlan plan;
-    plan.name = agent.name;
-    plan.timeout = agent.timeout;
-    plan.artifact = request.artifact;
+namespace {
+
+// The directories an agent writes (dispatch/agent_access.hpp): its work directory (a fresh
+// work-<agent> unless configured), its own home and its temporary directory. A problem is the
+// plan's launch error.
+void make_agent_dirs(const AgentConfig& agent, const RunDir& run, const Session& session,
+                     const std::string& home, AgentPlan& plan) {
     if (agent.workdir.empty()) {
         const std::string name = "work-" + agent.name;
         if (::mkdirat(run.dir.get(), name.c_str(), 0700) != 0) {
@@ -34,24 +36,47 @@ AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session&
             plan.launch_error = "workdir " + agent.workdir + " is not a directory";
         }
     }
+    const AgentCli* cli = agent.builtin ? find_agent_cli(agent.name) : nullptr;
+    plan.scratch = run.path + "/tmp-" + agent.name;
+    for (const Status& made :
+         {prepare_agent_home(home, session.identity.home,
+                             cli != nullptr ? cli->home_state : std::vector<std::string>{}),
+          make_private_dir(plan.scratch)}) {
+        if (!made && plan.launch_error.empty()) {
+            plan.launch_error = made.error().message;
+        }
+    }
+}
 
+} // namespace
+
+AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session& session,
+                     const RunRequest& request, spdlog::logger& log) {
+    AgentPlan plan;
+    plan.name = agent.name;
+    plan.timeout = agent.timeout;
+    plan.artifact = request.artifact;
+    const std::string home = agent_homes_dir(session.identity.home) + "/" + agent.name;
+    make_agent_dirs(agent, run, session, home, plan);
     const std::string path = agent_path(session.config, session.identity.home);
     const std::string prompt_file = run.path + "/prompt.txt";
+    const AgentCli* cli = agent.builtin ? find_agent_cli(agent.name) : nullptr;
     EnvironmentRequest env_request;
     env_request.set.emplace_back("PATH", path);
+    env_request.set.emplace_back("HOME", home);
+    env_request.set.emplace_back("TMPDIR", plan.scratch);
     std::string program;
-    if (agent.builtin) {
-        const AgentCli& cli = *find_agent_cli(agent.name);
-        const AgentCommand command = agent_command(cli, agent.model, agent.base_url, agent.args,
+    if (cli != nullptr) {
+        const AgentCommand command = agent_command(*cli, agent.model, agent.base_url, agent.args,
                                                    request.prompt, prompt_file);
         program = agent.binary.empty() ? agent.name : agent.binary;
         plan.args = command.args;
         plan.stdin_prompt = command.stdin_prompt;
         env_request.set.insert(env_request.set.end(), command.env.begin(), command.env.end());
-        plan.judge = cli.read_outcome;
-        if (cli.prepare_home != nullptr) {
-            // As the user (the drop is done): the runner writes nothing of root's there.
-            if (const std::string problem = cli.prepare_home(session.identity.home, agent.base_url);
+        plan.judge = cli->read_outcome;
+        if (cli->prepare_home != nullptr) {
+            // As the user (the drop is done), in the agent's own home.
+            if (const std::string problem = cli->prepare_home(home, agent.base_url);
                 !problem.empty()) {
                 log.warn("agent {}: {}", agent.name, problem);
             }
@@ -89,6 +114,9 @@ AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session&
             plan.launch_error_state = AgentState::skipped;
         }
     }
+    plan.access = agent_access(agent, confine_mode(session.config, agent),
+                               {session.identity.home, session.runs_dir, run.path, plan.workdir,
+                                home, plan.scratch, plan.executable, path});
     return plan;
 }
 

@@ -25,6 +25,45 @@ namespace {
 
 constexpr size_t k_max_config_bytes = 1 << 20;
 
+// `confine`: "auto" (what the kernel offers, recorded), "required" or "off".
+std::optional<ConfineMode> parse_confine(const toml::table& table, const std::string& where,
+                                         TomlChecker& check) {
+    if (!table.contains("confine")) {
+        return std::nullopt;
+    }
+    std::string word;
+    check.string(table, "confine", where, word);
+    for (const ConfineMode mode :
+         {ConfineMode::best_effort, ConfineMode::required, ConfineMode::off}) {
+        if (word == to_string(mode)) {
+            return mode;
+        }
+    }
+    check.fail(where, "must be \"auto\", \"required\" or \"off\"");
+    return std::nullopt;
+}
+
+void parse_ports(const toml::table& table, const std::string& where, TomlChecker& check,
+                 std::vector<uint16_t>& ports) {
+    const toml::node* node = table.get("tcp_connect");
+    if (node == nullptr) {
+        return;
+    }
+    const toml::array* array = node->as_array();
+    if (array == nullptr) {
+        check.fail(where, "must be an array of TCP ports");
+        return;
+    }
+    for (const toml::node& element : *array) {
+        const auto port = element.value<int64_t>();
+        if (!port || *port < 1 || *port > 65535) {
+            check.fail(where, "must be an array of TCP ports (1 to 65535)");
+            return;
+        }
+        ports.push_back(static_cast<uint16_t>(*port));
+    }
+}
+
 void parse_common(const toml::table& table, const std::string& where, TomlChecker& check,
                   AgentConfig& agent) {
     if (const toml::node* env = table.get("env")) {
@@ -52,6 +91,10 @@ void parse_common(const toml::table& table, const std::string& where, TomlChecke
     if (!agent.workdir.empty() && agent.workdir[0] != '/') {
         check.fail(where + ".workdir", "must be an absolute path");
     }
+    agent.confine = parse_confine(table, where + ".confine", check);
+    check.string_list(table, "read", where + ".read", agent.read);
+    check.string_list(table, "write", where + ".write", agent.write);
+    parse_ports(table, where + ".tcp_connect", check, agent.tcp_connect);
 }
 
 void parse_builtin_agent(const std::string& name, const toml::table& table, TomlChecker& check,
@@ -61,9 +104,9 @@ void parse_builtin_agent(const std::string& name, const toml::table& table, Toml
         check.fail(where, "is a built-in agent: adjust it with binary, args, model, base_url");
         return;
     }
-    check.only_keys(
-        table, where,
-        {"binary", "args", "model", "env", "env_file", "base_url", "timeout", "workdir"});
+    check.only_keys(table, where,
+                    {"binary", "args", "model", "env", "env_file", "base_url", "timeout", "workdir",
+                     "confine", "read", "write", "tcp_connect"});
     check.string(table, "binary", where + ".binary", agent.binary);
     check.string_list(table, "args", where + ".args", agent.args);
     check.string(table, "model", where + ".model", agent.model);
@@ -83,7 +126,9 @@ void parse_agent(const std::string& name, const toml::table& table, TomlChecker&
         parse_builtin_agent(name, table, check, agent);
         return;
     }
-    check.only_keys(table, where, {"command", "stdin", "env", "env_file", "timeout", "workdir"});
+    check.only_keys(table, where,
+                    {"command", "stdin", "env", "env_file", "timeout", "workdir", "confine", "read",
+                     "write", "tcp_connect"});
     const toml::array* command = table["command"].as_array();
     if (command == nullptr || command->empty()) {
         check.fail(where + ".command", "must be a non-empty array of strings");
@@ -198,6 +243,7 @@ void parse_settings(const toml::table& root, TomlChecker& check, Config& config)
     check.duration(root, "timeout", "timeout", config.timeout);
     check.duration(root, "grace", "grace", config.grace);
     check.boolean(root, "no_new_privs", "no_new_privs", config.no_new_privs);
+    config.confine = parse_confine(root, "confine", check).value_or(ConfineMode::best_effort);
 }
 
 } // namespace
@@ -220,7 +266,7 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
     TomlChecker check("config " + source);
     check.only_keys(root, "",
                     {"user", "runs_dir", "default_agent", "max_parallel", "timeout", "grace",
-                     "no_new_privs", "unified", "path", "agents", "tasks"});
+                     "no_new_privs", "confine", "unified", "path", "agents", "tasks"});
     parse_settings(root, check, config);
     each_table(root, "agents", check, [&](const std::string& name, const toml::table& table) {
         parse_agent(name, table, check, config.agents[name]);

@@ -12,12 +12,14 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "base/duration.hpp"
+#include "runner/confinement.hpp"
 #include "sys/result.hpp"
 
 namespace fleet {
@@ -39,6 +41,12 @@ struct AgentConfig {
     std::vector<std::pair<std::string, std::string>> secret_env; // what env_file held
     Duration timeout{0};                                         // 0: no per-agent timeout
     std::string workdir; // empty: a fresh work-<agent> directory in the run directory
+    // Confinement (dispatch/agent_access.hpp): the config's `confine` unless set here, and
+    // what the agent may read, write and connect to beyond what every agent gets.
+    std::optional<ConfineMode> confine;
+    std::vector<std::string> read;     // absolute or ~/..., checked by check_access_paths
+    std::vector<std::string> write;    // likewise
+    std::vector<uint16_t> tcp_connect; // non-empty: TCP connect only to these (and base_url's)
 };
 
 struct TaskConfig {
@@ -56,6 +64,7 @@ struct Config {
     Duration timeout = std::chrono::hours(1);
     Duration grace = std::chrono::seconds(10);
     bool no_new_privs = true;
+    ConfineMode confine = ConfineMode::best_effort; // "auto"
     std::vector<std::string> unified; // dispatch-unified's agents; empty: every built-in found
     std::vector<std::string> path;    // prepended to the agents' PATH ("~/" is the user's home)
     std::map<std::string, AgentConfig> agents; // always has the five built-ins
@@ -79,6 +88,11 @@ inline const std::vector<std::string>& command_placeholders() {
 
 // Agent and task names: [a-z0-9][a-z0-9_-]*, at most 64 characters (they name files).
 bool is_valid_name(std::string_view name);
+
+// The confinement an agent gets: its own `confine`, else the config's.
+inline ConfineMode confine_mode(const Config& config, const AgentConfig& agent) {
+    return agent.confine.value_or(config.confine);
+}
 
 // Parses TOML text; `source` names it in errors.
 Result<Config> parse_config(std::string_view text, const std::string& source);

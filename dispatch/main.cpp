@@ -2,6 +2,7 @@
 // (dispatch.sh, dispatch-unified.sh, dispatch-aider.sh, …): cli.hpp.
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <signal.h>
 #include <variant>
 
@@ -14,6 +15,38 @@
 #include "dispatch/report.hpp"
 #include "dispatch/session.hpp"
 #include "runner/status.hpp"
+
+namespace {
+
+// A run splits here, still as root: the outer process stays the caller's and relays, the inner
+// is the runner, init of the run's PID namespace (runner_process.hpp). Then every process drops
+// to the target. Returns 0, or the exit code of a failure it reported.
+int become_target(const fleet::CommandLine& line, fleet::Session& session,
+                  const std::vector<std::string>& agents,
+                  std::optional<fleet::RunnerProcess>& runner) {
+    if (line.subcommand == fleet::Subcommand::run) {
+        const auto& run = std::get<fleet::RunArgs>(line.args);
+        fleet::Result<fleet::RunnerProcess> started =
+            fleet::start_runner(session, run.detach ? fleet::Detach::yes : fleet::Detach::no,
+                                fleet::confinement_required(session.config, agents));
+        if (!started) {
+            return fleet::fail(fleet::k_exit_setup, started.error().message);
+        }
+        runner = std::move(*started);
+    }
+    int exit_code = 0;
+    if (fleet::Status dropped = fleet::drop_to_target(session, exit_code); !dropped) {
+        return fleet::fail(exit_code, dropped.error().message);
+    }
+    if (runner) {
+        if (fleet::Status attached = fleet::runner_attached(*runner); !attached) {
+            return fleet::fail(fleet::k_exit_setup, attached.error().message);
+        }
+    }
+    return 0;
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
     // A closed stdout must show up as EPIPE (console output stops, logging goes on), not kill
@@ -59,8 +92,9 @@ int main(int argc, char** argv) {
         if (fleet::Status loaded = fleet::load_secrets(*session, agents, exit_code); !loaded) {
             return fleet::fail(exit_code, loaded.error().message);
         }
-        if (fleet::Status dropped = fleet::drop_to_target(*session, exit_code); !dropped) {
-            return fleet::fail(exit_code, dropped.error().message);
+        std::optional<fleet::RunnerProcess> runner;
+        if (const int failed = become_target(*line, *session, agents, runner); failed != 0) {
+            return failed;
         }
         // Each subcommand's arguments are its own (cli.hpp); agents and config take none.
         const fleet::SubcommandArgs& args = line->args;
@@ -82,7 +116,7 @@ int main(int argc, char** argv) {
         case fleet::Subcommand::config:
             return fleet::show_config(*session);
         default:
-            return fleet::run_dispatch(std::get<fleet::RunArgs>(args), *session, agents);
+            return fleet::run_dispatch(std::get<fleet::RunArgs>(args), *session, agents, *runner);
         }
     } catch (const std::exception& e) {
         // Cannot continue (out of memory, a library bug): say so in one line, exit as setup error.

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <unistd.h>
 
+#include "dispatch/agent_access.hpp"
 #include "dispatch/env_file.hpp"
 #include "dispatch/report.hpp"
 #include "launch/credentials.hpp"
@@ -43,6 +44,11 @@ Result<Session> load_session(const std::string& config_path, const std::string& 
     session.runs_dir = session.config.runs_dir.empty()
                            ? session.identity.home + "/.local/state/fleet-dispatch/runs"
                            : session.config.runs_dir;
+    exit_code = k_exit_usage;
+    if (Status paths = check_access_paths(session.config, session.identity.home, session.runs_dir);
+        !paths) {
+        return paths.error();
+    }
     exit_code = 0;
     return session;
 }

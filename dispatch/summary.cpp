@@ -56,6 +56,20 @@ std::string format_seconds(const std::string& from, const std::string& to) {
     return text;
 }
 
+// How an agent was confined when not fully: said first, so it is never cut off or silent.
+std::string confinement_note(const AgentStatus& agent) {
+    if (!agent.confinement || agent.confinement->level == "full") {
+        return "";
+    }
+    if (agent.confinement->level == "off") {
+        return "UNCONFINED (confine = off)";
+    }
+    if (agent.confinement->level == "none") {
+        return "UNCONFINED (no Landlock)";
+    }
+    return "partly confined (Landlock ABI " + std::to_string(agent.confinement->landlock_abi) + ")";
+}
+
 } // namespace
 
 std::string summary_text(const RunStatus& status) {
@@ -72,6 +86,10 @@ std::string summary_text(const RunStatus& status) {
     std::string text = "\n== run " + safe(status.run_id) + ": " + to_string(status.state) +
                        " (exit " + std::to_string(status.exit_code.value_or(-1)) + "); logs in " +
                        run_dir + "\n";
+    if (!status.pid_namespace) {
+        text += "no PID namespace for this run (" + safe(status.no_pid_namespace) +
+                "): an agent's processes may outlive it\n";
+    }
     int width = 5;
     for (const AgentStatus& agent : status.agents) {
         width = std::min(40, std::max(width, static_cast<int>(safe(agent.name).size())));
@@ -81,7 +99,10 @@ std::string summary_text(const RunStatus& status) {
         const std::string outcome = agent.exit_code ? "exit " + std::to_string(*agent.exit_code)
                                     : agent.signal  ? "signal " + std::to_string(*agent.signal)
                                                     : "-";
-        std::string note = agent.state == AgentState::succeeded ? "" : agent.reason;
+        std::string note = confinement_note(agent);
+        if (agent.state != AgentState::succeeded && !agent.reason.empty()) {
+            note += (note.empty() ? "" : "; ") + agent.reason;
+        }
         if (!agent.log_error.empty()) {
             note += (note.empty() ? "" : "; ") + agent.log_error;
         }

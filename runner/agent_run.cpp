@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <limits>
 #include <signal.h>
 #include <sys/stat.h>
@@ -57,6 +58,7 @@ void AgentRun::start() {
         m_status.finished_at = now_timestamp();
         m_phase = AgentPhase::finished;
         m_shared.log.error("agent {}: {}", m_plan.name, m_status.reason);
+        remove_scratch();
         return;
     }
     m_pid = *started;
@@ -85,6 +87,7 @@ void AgentRun::cancel_pending(AgentState state, const std::string& reason) {
     m_status.state = state;
     m_status.reason = reason;
     m_phase = AgentPhase::finished;
+    remove_scratch();
     m_shared.changed();
 }
 
@@ -177,7 +180,14 @@ Result<pid_t> AgentRun::launch() {
         m_shared.log.info("agent {}: output pipe keeps its size: F_SETPIPE_SZ {}: {}", m_plan.name,
                           m_shared.pipe_capacity, std::strerror(error));
     }
+    Result<PreparedConfinement> confinement =
+        prepare_confinement(m_plan.access, m_shared.landlock_abi);
+    if (!confinement) {
+        return Error{ErrorKind::system, "confinement: " + confinement.error().message};
+    }
+    m_status.confinement = confinement->record;
     SpawnRequest request;
+    request.landlock_fd = confinement->ruleset ? confinement->ruleset->fd() : -1;
     request.executable = m_plan.executable;
     request.args = m_plan.args;
     request.env = m_plan.env;
@@ -333,7 +343,21 @@ void AgentRun::finish() {
     m_status.finished_at = m_exited_at;
     m_status.bytes = m_output->bytes();
     m_status.log_error = m_output->log_error();
+    remove_scratch();
     m_shared.finished();
+}
+
+// Its temporary directory goes once nothing of the agent is left to write there. As the user,
+// without following links (std::filesystem::remove_all removes a link, not its target).
+void AgentRun::remove_scratch() const {
+    if (m_plan.scratch.empty()) {
+        return;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(m_plan.scratch, ec);
+    if (ec) {
+        m_shared.log.warn("agent {}: remove {}: {}", m_plan.name, m_plan.scratch, ec.message());
+    }
 }
 
 // What the agent's own output says. The parsers read what the agent wrote, so they must not

@@ -57,6 +57,7 @@ struct AgentRunShared {
     bool prefix_output;
     TrackLastLine track_last_line;
     std::chrono::milliseconds grace;
+    int landlock_abi;
     const Fd& prompt; // the sealed prompt (supervisor.cpp)
     const Reaper& reaper;
     // The pids of the agents still running (not orphans of anyone).
@@ -105,6 +106,7 @@ private:
     bool leftovers() const;
     void poll_cleanup();
     void finish();
+    void remove_scratch() const;
     AgentOutcome judge() const;
     std::string log_tail() const;
     void collect_artifact();

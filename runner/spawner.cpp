@@ -10,6 +10,7 @@
 #include <boost/process/v2/process.hpp>
 
 #include "sys/child.hpp"
+#include "sys/landlock.hpp"
 
 namespace fleet {
 
@@ -76,6 +77,10 @@ Result<pid_t> spawn(boost::asio::io_context& context, const SpawnRequest& reques
     setup.parent = ::getpid();
     setup.stdio = {request.stdin_fd, request.output_fd, request.output_fd};
     setup.workdir = request.workdir.c_str();
+    if (request.landlock_fd >= 0) {
+        setup.hook = enter_landlock;
+        setup.hook_context = &request.landlock_fd;
+    }
     ChildErrorPipe errors;
     if (!errors.valid()) {
         return system_error("pipe2", errors.error());

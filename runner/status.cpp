@@ -113,47 +113,70 @@ RunState state_for_exit_code(int exit_code) {
     }
 }
 
+namespace {
+
+json usage_json(const AgentUsage& usage) {
+    json document = json::object();
+    if (usage.input_tokens) {
+        document["input_tokens"] = *usage.input_tokens;
+    }
+    if (usage.output_tokens) {
+        document["output_tokens"] = *usage.output_tokens;
+    }
+    if (usage.cost_usd) {
+        document["cost_usd"] = *usage.cost_usd;
+    }
+    if (usage.turns) {
+        document["turns"] = *usage.turns;
+    }
+    return document;
+}
+
+json agent_json(const AgentStatus& agent) {
+    json entry = {
+        {"name", agent.name},
+        {"state", to_string(agent.state)},
+        {"exit_code", optional_int(agent.exit_code)},
+        {"signal", optional_int(agent.signal)},
+        {"core_dumped", agent.core_dumped},
+        {"started_at", agent.started_at.empty() ? json(nullptr) : json(agent.started_at)},
+        {"finished_at", agent.finished_at.empty() ? json(nullptr) : json(agent.finished_at)},
+        {"log", agent.log},
+        {"bytes", agent.bytes},
+        {"pid", agent.pid},
+    };
+    if (!agent.reason.empty()) {
+        entry["reason"] = agent.reason;
+    }
+    if (!agent.log_error.empty()) {
+        entry["log_error"] = agent.log_error;
+    }
+    if (!agent.artifact.empty()) {
+        entry["artifact"] = agent.artifact;
+    }
+    if (!agent.usage.empty()) {
+        entry["usage"] = usage_json(agent.usage);
+    }
+    if (agent.confinement) {
+        entry["confinement"] = {{"level", agent.confinement->level},
+                                {"landlock_abi", agent.confinement->landlock_abi}};
+        if (!agent.confinement->lacking.empty()) {
+            entry["confinement"]["lacking"] = agent.confinement->lacking;
+        }
+    }
+    return entry;
+}
+
+} // namespace
+
 std::string to_json(const RunStatus& status, int indent) {
     json agents = json::array();
     for (const AgentStatus& agent : status.agents) {
-        json entry = {
-            {"name", agent.name},
-            {"state", to_string(agent.state)},
-            {"exit_code", optional_int(agent.exit_code)},
-            {"signal", optional_int(agent.signal)},
-            {"core_dumped", agent.core_dumped},
-            {"started_at", agent.started_at.empty() ? json(nullptr) : json(agent.started_at)},
-            {"finished_at", agent.finished_at.empty() ? json(nullptr) : json(agent.finished_at)},
-            {"log", agent.log},
-            {"bytes", agent.bytes},
-            {"pid", agent.pid},
-        };
-        if (!agent.reason.empty()) {
-            entry["reason"] = agent.reason;
-        }
-        if (!agent.log_error.empty()) {
-            entry["log_error"] = agent.log_error;
-        }
-        if (!agent.artifact.empty()) {
-            entry["artifact"] = agent.artifact;
-        }
-        if (!agent.usage.empty()) {
-            json usage = json::object();
-            if (agent.usage.input_tokens) {
-                usage["input_tokens"] = *agent.usage.input_tokens;
-            }
-            if (agent.usage.output_tokens) {
-                usage["output_tokens"] = *agent.usage.output_tokens;
-            }
-            if (agent.usage.cost_usd) {
-                usage["cost_usd"] = *agent.usage.cost_usd;
-            }
-            if (agent.usage.turns) {
-                usage["turns"] = *agent.usage.turns;
-            }
-            entry["usage"] = std::move(usage);
-        }
-        agents.push_back(std::move(entry));
+        agents.push_back(agent_json(agent));
+    }
+    json confinement = {{"pid_namespace", status.pid_namespace}};
+    if (!status.pid_namespace && !status.no_pid_namespace.empty()) {
+        confinement["reason"] = status.no_pid_namespace;
     }
     const json document = {
         {"run_id", status.run_id},
@@ -164,6 +187,7 @@ std::string to_json(const RunStatus& status, int indent) {
         {"pid", status.pid},
         {"pid_start", status.pid_start},
         {"labels", status.labels},
+        {"confinement", std::move(confinement)},
         {"agents", std::move(agents)},
     };
     // ASCII only (\uXXXX), invalid UTF-8 replaced: a reason quoted from an agent's output can
@@ -186,6 +210,55 @@ Result<CompactStatus> compact_status_json(const std::string& text, const std::st
     }
 }
 
+namespace {
+
+// One entry of "agents"; throws what nlohmann::json throws on a wrong type.
+Result<AgentStatus> agent_from_json(const json& entry) {
+    AgentStatus agent;
+    agent.name = entry.at("name").get<std::string>();
+    if (!parse_state(k_agent_states, entry.at("state").get<std::string>(), agent.state)) {
+        return input_error("unknown agent state");
+    }
+    agent.exit_code = read_optional_int(entry, "exit_code");
+    agent.signal = read_optional_int(entry, "signal");
+    agent.core_dumped = entry.value("core_dumped", false);
+    agent.reason = entry.value("reason", "");
+    agent.started_at = entry.value("started_at", json()).is_string()
+                           ? entry.at("started_at").get<std::string>()
+                           : "";
+    agent.finished_at = entry.value("finished_at", json()).is_string()
+                            ? entry.at("finished_at").get<std::string>()
+                            : "";
+    agent.log = entry.value("log", "");
+    agent.bytes = entry.value("bytes", 0ULL);
+    agent.log_error = entry.value("log_error", "");
+    agent.pid = entry.value("pid", 0);
+    agent.artifact = entry.value("artifact", "");
+    if (const auto confined = entry.find("confinement");
+        confined != entry.end() && confined->is_object()) {
+        agent.confinement =
+            Confinement{confined->value("level", ""), confined->value("landlock_abi", 0),
+                        confined->value("lacking", "")};
+    }
+    if (const auto usage = entry.find("usage"); usage != entry.end() && usage->is_object()) {
+        if (usage->contains("input_tokens")) {
+            agent.usage.input_tokens = usage->at("input_tokens").get<uint64_t>();
+        }
+        if (usage->contains("output_tokens")) {
+            agent.usage.output_tokens = usage->at("output_tokens").get<uint64_t>();
+        }
+        if (usage->contains("cost_usd")) {
+            agent.usage.cost_usd = usage->at("cost_usd").get<double>();
+        }
+        if (usage->contains("turns")) {
+            agent.usage.turns = usage->at("turns").get<int>();
+        }
+    }
+    return agent;
+}
+
+} // namespace
+
 Result<RunStatus> run_status_from_json(const std::string& text) {
     try {
         const json document = json::parse(text);
@@ -201,47 +274,21 @@ Result<RunStatus> run_status_from_json(const std::string& text) {
                                  : "";
         status.pid = document.value("pid", 0);
         status.pid_start = document.value("pid_start", 0ULL);
+        if (const auto confined = document.find("confinement");
+            confined != document.end() && confined->is_object()) {
+            status.pid_namespace = confined->value("pid_namespace", false);
+            status.no_pid_namespace = confined->value("reason", "");
+        }
         if (const auto labels = document.find("labels");
             labels != document.end() && labels->is_object()) {
             status.labels = labels->get<std::map<std::string, std::string>>();
         }
         for (const json& entry : document.at("agents")) {
-            AgentStatus agent;
-            agent.name = entry.at("name").get<std::string>();
-            if (!parse_state(k_agent_states, entry.at("state").get<std::string>(), agent.state)) {
-                return input_error("unknown agent state");
+            Result<AgentStatus> agent = agent_from_json(entry);
+            if (!agent) {
+                return agent.error();
             }
-            agent.exit_code = read_optional_int(entry, "exit_code");
-            agent.signal = read_optional_int(entry, "signal");
-            agent.core_dumped = entry.value("core_dumped", false);
-            agent.reason = entry.value("reason", "");
-            agent.started_at = entry.value("started_at", json()).is_string()
-                                   ? entry.at("started_at").get<std::string>()
-                                   : "";
-            agent.finished_at = entry.value("finished_at", json()).is_string()
-                                    ? entry.at("finished_at").get<std::string>()
-                                    : "";
-            agent.log = entry.value("log", "");
-            agent.bytes = entry.value("bytes", 0ULL);
-            agent.log_error = entry.value("log_error", "");
-            agent.pid = entry.value("pid", 0);
-            agent.artifact = entry.value("artifact", "");
-            if (const auto usage = entry.find("usage");
-                usage != entry.end() && usage->is_object()) {
-                if (usage->contains("input_tokens")) {
-                    agent.usage.input_tokens = usage->at("input_tokens").get<uint64_t>();
-                }
-                if (usage->contains("output_tokens")) {
-                    agent.usage.output_tokens = usage->at("output_tokens").get<uint64_t>();
-                }
-                if (usage->contains("cost_usd")) {
-                    agent.usage.cost_usd = usage->at("cost_usd").get<double>();
-                }
-                if (usage->contains("turns")) {
-                    agent.usage.turns = usage->at("turns").get<int>();
-                }
-            }
-            status.agents.push_back(std::move(agent));
+            status.agents.push_back(std::move(*agent));
         }
         return status;
     } catch (const nlohmann::json::exception& e) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/agent_outcome.hpp"
+#include "runner/confinement.hpp"
 #include "sys/result.hpp"
 
 namespace fleet {
@@ -44,6 +45,7 @@ struct AgentStatus {
     pid_t pid = 0;
     AgentUsage usage;
     std::string artifact; // a file the task asked for, copied into the run directory
+    std::optional<Confinement> confinement; // set once it was started (confinement.hpp)
 };
 
 struct RunStatus {
@@ -55,6 +57,8 @@ struct RunStatus {
     pid_t pid = 0;                             // the runner
     unsigned long long pid_start = 0;          // the runner's start time (/proc/PID/stat field 22)
     std::map<std::string, std::string> labels; // --label KEY=VALUE, and ssm-command-id
+    bool pid_namespace = false;   // the runner is init of the run's own (runner_process.hpp)
+    std::string no_pid_namespace; // why not, when not
     std::vector<AgentStatus> agents;
 };
 

@@ -93,6 +93,7 @@ public:
                    options.prefix_output,
                    options.on_tick ? TrackLastLine::yes : TrackLastLine::no,
                    options.grace,
+                   options.landlock_abi,
                    m_prompt,
                    m_reaper,
                    [this] { return running_pids(); },

@@ -63,6 +63,8 @@ struct AgentPlan {
     // (unset when a signal ended it) once it has exited; may turn an exit 0 into a failure.
     std::function<AgentOutcome(const std::string& log_tail, std::optional<int> exit_code)> judge;
     std::string artifact; // a file in `workdir` to copy to <run dir>/<name>.<artifact>
+    AgentAccess access;   // its confinement (confinement.hpp)
+    std::string scratch;  // its temporary directory, removed once it is done; empty: none
 };
 
 // Each agent's pipe asks for 1 MiB, and so does a console that is a pipe. With the default
@@ -89,6 +91,7 @@ struct SupervisorOptions {
     Duration grace{10'000};
     bool prefix_output = false; // "[agent] " before each console line
     int console_fd = 1;         // -1: agent output goes to the logs only
+    int landlock_abi = 0;       // the kernel's (sys/landlock.hpp); 0: agents run unconfined
     // Called every 500 ms while the run goes on, and once at its end (live display).
     std::function<void(const std::vector<LiveAgent>&)> on_tick;
 };

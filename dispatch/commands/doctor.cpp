@@ -14,17 +14,20 @@
 
 #include "base/probe.hpp"
 #include "base/untrusted_text.hpp"
+#include "dispatch/agent_access.hpp"
 #include "dispatch/agents/agent_cli.hpp"
 #include "dispatch/commands/info.hpp"
 #include "dispatch/commands/run.hpp"
 #include "dispatch/config.hpp"
 #include "dispatch/env_file.hpp"
+#include "dispatch/runner_process.hpp"
 #include "launch/environment.hpp"
 #include "launch/identity.hpp"
 #include "runner/status.hpp"
 #include "runner/supervisor.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
+#include "sys/landlock.hpp"
 
 extern char** environ; // NOLINT(readability-redundant-declaration)
 
@@ -161,7 +164,7 @@ void check_tree(const std::string& path, Ownership& own) {
 void check_ownership(const Config& config, const Identity& user, bool fix, Report& report) {
     const std::string runs =
         config.runs_dir.empty() ? user.home + "/.local/state/fleet-dispatch/runs" : config.runs_dir;
-    std::vector<std::string> trees = {runs};
+    std::vector<std::string> trees = {runs, agent_homes_dir(user.home)};
     std::vector<std::string> prefixes;
     for (const AgentCli& cli : agent_clis()) {
         for (const std::string& name : cli.home_state) {
@@ -188,7 +191,7 @@ void check_ownership(const Config& config, const Identity& user, bool fix, Repor
     if (own.foreign.empty()) {
         report.add(Level::ok, "ownership",
                    "everything in " + runs +
-                       " and the agents' config "
+                       ", the agents' homes and their config "
                        "directories belongs to " +
                        user.name);
         return;
@@ -374,6 +377,48 @@ void check_pipes(Report& report) {
                    ")");
 }
 
+// What the kernel offers the agents' confinement (docs/dispatch.md, "What an agent can and
+// cannot do"): the Landlock ABI, the run's PID namespace, and what the config asks for.
+void check_confinement(const Config& config, bool as_root, Report& report) {
+    const int abi = landlock_abi();
+    const Confinement reached = assess_confinement(AgentAccess{}, abi);
+    bool required = config.confine == ConfineMode::required;
+    std::vector<std::string> off;
+    for (const auto& [name, agent] : config.agents) {
+        required = required || confine_mode(config, agent) == ConfineMode::required;
+        if (confine_mode(config, agent) == ConfineMode::off) {
+            off.push_back(name);
+        }
+    }
+    const Level short_of = required ? Level::fail : Level::warn;
+    if (reached.level == "full") {
+        report.add(Level::ok, "landlock", "ABI " + std::to_string(abi) + ": agents fully confined");
+    } else {
+        report.add(short_of, "landlock",
+                   (abi == 0 ? std::string("none") : "ABI " + std::to_string(abi)) + ": " +
+                       reached.lacking,
+                   required ? "a kernel with Landlock ABI 6 (6.12), or confine = \"auto\""
+                            : "a kernel with Landlock ABI 6 (6.12) for full confinement");
+    }
+    const std::string no_namespace = as_root ? probe_run_namespace() : "not root";
+    if (no_namespace.empty()) {
+        report.add(Level::ok, "pid namespace",
+                   "each run gets its own; none of its processes "
+                   "outlives it");
+    } else {
+        report.add(short_of, "pid namespace", "cannot be made: " + no_namespace,
+                   "run dispatch as root, on a host or container that allows namespaces");
+    }
+    if (!off.empty()) {
+        std::string names;
+        for (const std::string& name : off) {
+            names += (names.empty() ? "" : ", ") + name;
+        }
+        report.add(Level::warn, "confine", "off for " + names + ": they run unconfined",
+                   "remove confine = \"off\"");
+    }
+}
+
 } // namespace
 
 int run_doctor(const CommandLine& line) {
@@ -397,6 +442,7 @@ int run_doctor(const CommandLine& line) {
         }
     }
     check_pipes(report);
+    check_confinement(*config, as_root, report);
     const std::string target = line.user.empty() ? config->user : line.user;
     Result<Identity> user = as_root ? resolve_identity(target, {}) : current_identity();
     if (!user) {

@@ -29,6 +29,7 @@
 #include "sys/child.hpp"
 #include "sys/exec.hpp"
 #include "sys/io.hpp"
+#include "sys/landlock.hpp"
 
 namespace fleet {
 
@@ -92,54 +93,6 @@ std::map<std::string, std::string> labels_of(const RunArgs& args) {
     return labels;
 }
 
-// --detach: the caller gets the run id and exit 0 once the run is registered; the run goes on
-// in a child that leads its own session (so SSM's SIGKILL of the caller's process group cannot
-// reach it), with stdin, stdout and stderr on /dev/null: its output goes only to the logs. The
-// child keeps the run lock (flock belongs to the open file description, shared across fork) and
-// writes a byte to `ready` once status.json names it, so `status`, `logs` and `cancel` right
-// after --detach see the run. Returns the child's end of `ready` in the child; in the parent an
-// invalid Fd, with `exit_code` set.
-Fd detach_run(const std::string& run_id, int& exit_code) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
-        exit_code = fail(k_exit_setup, std::string("pipe2: ") + std::strerror(errno));
-        return Fd();
-    }
-    Fd ready_read(fds[0]);
-    Fd ready_write(fds[1]);
-    const pid_t pid = ::fork();
-    if (pid < 0) {
-        exit_code = fail(k_exit_setup, std::string("fork: ") + std::strerror(errno));
-        return Fd();
-    }
-    if (pid > 0) {
-        ready_write.reset();
-        char byte = 0;
-        ssize_t n = 0;
-        while ((n = ::read(ready_read.get(), &byte, 1)) < 0 && errno == EINTR) {
-        }
-        if (n != 1) {
-            exit_code = fail(k_exit_setup, "the detached run " + run_id + " did not start");
-            return Fd();
-        }
-        Console(1).write("run-id: " + run_id + "\n");
-        exit_code = k_exit_ok;
-        return Fd();
-    }
-    ready_read.reset();
-    // The one child setup (sys/child.hpp), without an exec: the runner goes on in this child, so
-    // its fds and signal handling stay.
-    ChildSetup setup;
-    setup.session = ChildSession::new_session;
-    setup.stdio = {ChildSetup::k_null, ChildSetup::k_null, ChildSetup::k_null};
-    setup.reset_signals = false;
-    setup.cloexec_fds = false;
-    if (apply_child_setup(setup).failed()) {
-        ::_exit(k_exit_setup); // the parent reports it; the run shows "lost"
-    }
-    return ready_write;
-}
-
 std::string run_json(const RunDir& run, const RunArgs& args, const Session& session,
                      const std::vector<std::string>& agents, const std::string& prompt,
                      const std::string& started_at) {
@@ -168,6 +121,12 @@ std::string run_json(const RunDir& run, const RunArgs& args, const Session& sess
 }
 
 } // namespace
+
+bool confinement_required(const Config& config, const std::vector<std::string>& agents) {
+    return std::any_of(agents.begin(), agents.end(), [&](const std::string& name) {
+        return confine_mode(config, config.agents.at(name)) == ConfineMode::required;
+    });
+}
 
 Result<std::vector<std::string>> choose_agents(const RunArgs& args, const Config& config) {
     std::vector<std::string> names = args.agents;
@@ -274,7 +233,30 @@ ConsolePlan console_plan(const RunArgs& args, size_t agents) {
 
 } // namespace
 
-int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::string>& agents) {
+namespace {
+
+// confine = "required": every rule of the agent's set must be enforceable on this kernel.
+Status check_required_confinement(const Config& config, const std::vector<std::string>& agents,
+                                  int abi) {
+    for (const std::string& name : agents) {
+        const AgentConfig& agent = config.agents.at(name);
+        AgentAccess wanted;
+        wanted.mode = confine_mode(config, agent);
+        wanted.tcp_connect = agent.tcp_connect;
+        const Confinement reached = assess_confinement(wanted, abi);
+        if (wanted.mode == ConfineMode::required && reached.level != "full") {
+            return Error{ErrorKind::system, "agents." + name +
+                                                ": confine = \"required\", but this kernel lacks " +
+                                                reached.lacking};
+        }
+    }
+    return Ok{};
+}
+
+} // namespace
+
+int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::string>& agents,
+                 RunnerProcess& runner) {
     const Config& config = session.config;
     const auto task = config.tasks.find(args.task);
     if (task == config.tasks.end()) {
@@ -285,6 +267,10 @@ int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::s
     if (!prompt) {
         return fail(k_exit_usage, prompt.error().message);
     }
+    const int abi = landlock_abi();
+    if (Status confinable = check_required_confinement(config, agents, abi); !confinable) {
+        return fail(k_exit_setup, confinable.error().message);
+    }
     const RunStore store(session.runs_dir);
     const WallTime start = std::chrono::system_clock::now();
     Fd lock;
@@ -292,17 +278,11 @@ int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::s
     if (!run) {
         return fail(k_exit_setup, run.error().message);
     }
-    Fd detach_ready;
-    if (args.detach) {
-        int exit_code = 0;
-        detach_ready = detach_run(run->id, exit_code);
-        if (!detach_ready.valid()) {
-            return exit_code;
-        }
-    }
     spdlog::logger log = runner_log(*run);
     log.info("run {} task {} agents {} as {} (uid {}), config {}", run->id, args.task,
              fmt::join(agents, ","), session.identity.name, session.identity.uid, config.source);
+    log.info("pid namespace: {}; Landlock ABI {}",
+             runner.pid_namespace ? "yes" : "none (" + runner.no_namespace + ")", abi);
     Console console(1);
     if (!args.detach) {
         console.write("run-id: " + run->id + "\n");
@@ -311,8 +291,10 @@ int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::s
     RunStatus status;
     status.run_id = run->id;
     status.started_at = format_timestamp(start);
-    status.pid = ::getpid();
-    status.pid_start = process_start_time(status.pid).value_or(0);
+    status.pid = runner.host_pid;
+    status.pid_start = process_start_time(::getpid()).value_or(0);
+    status.pid_namespace = runner.pid_namespace;
+    status.no_pid_namespace = runner.no_namespace;
     status.labels = labels_of(args);
     const RunRequest request{args.task, *prompt, task->second.artifact, args.unified};
     std::vector<AgentPlan> plans;
@@ -323,16 +305,15 @@ int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::s
         agent.log = run->path + "/" + name + ".log";
         status.agents.push_back(agent);
     }
-    if (detach_ready.valid()) {
-        // Registered: the caller may return now (see detach_run).
+    if (args.detach) {
+        // Registered: the caller may return now (runner_process.hpp).
         if (Status written =
                 write_file_atomically(run->dir.get(), "status.json", to_json(status, -1) + "\n");
             !written) {
             log.error("status.json: {}", written.error().message);
             return k_exit_setup;
         }
-        write_all(detach_ready.get(), "1");
-        detach_ready.reset();
+        runner_registered(runner, run->id);
     }
     const ConsolePlan shown = console_plan(args, agents.size());
     SupervisorOptions options;
@@ -341,6 +322,7 @@ int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::s
     if (shown.live) {
         options.on_tick = [&display](const std::vector<LiveAgent>& now) { display.draw(now); };
     }
+    options.landlock_abi = abi;
     options.max_parallel = config.max_parallel;
     options.run_timeout = args.timeout.value_or(config.timeout);
     options.grace = config.grace;

@@ -1,7 +1,9 @@
 // `dispatch TASK PROMPT…`: validate, create the run, supervise it, print the summary.
 //
-// Order, after the session (session.hpp) read the agents' secrets and dropped root:
+// Order, in the runner (runner_process.hpp: the inner process, in the run's PID namespace),
+// after the session (session.hpp) read the agents' secrets and dropped root:
 //   task and agents known, prompt read (a file as the user) and not empty ........ else 2
+//   every agent with confine = "required" can be fully confined here ............. else 3
 //   runs directory (mkdir -p as the user), run directory, lock, prompt.txt, run.json .. else 3
 //   "run-id: <ID>" as the first stdout line, then the agents' output, then the summary
 //   (a few lines, or one JSON object with --json). Returns the run's exit code.
@@ -13,6 +15,7 @@
 #include <string>
 
 #include "dispatch/cli.hpp"
+#include "dispatch/runner_process.hpp"
 #include "dispatch/session.hpp"
 #include "runner/run_store.hpp"
 #include "runner/status.hpp"
@@ -23,6 +26,10 @@ namespace fleet {
 // (config `unified`, default every built-in), else default_agent. Unknown names are an error.
 Result<std::vector<std::string>> choose_agents(const RunArgs& args, const Config& config);
 
-int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::string>& agents);
+// Whether any of `agents` has confine = "required" (the run's PID namespace is then required).
+bool confinement_required(const Config& config, const std::vector<std::string>& agents);
+
+int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::string>& agents,
+                 RunnerProcess& runner);
 
 } // namespace fleet

@@ -195,8 +195,10 @@ TEST_F(Agents, ClaudeNeverSeesRoot) {
     EXPECT_EQ(dispatch(config_path, {"-a", "claude", "run", "x"}).exit_code, 0);
 }
 
+// In the agent's own home (dispatch/agent_access.hpp), never the user's dotfiles.
 TEST_F(Agents, GeminiWithABaseUrlGetsItsAuthSetting) {
-    fs::remove_all(s_home + "/.gemini");
+    const std::string gemini = s_home + "/.local/state/fleet-dispatch/agents/gemini/.gemini";
+    fs::remove_all(gemini);
     // base_url lives under [agents.gemini]: write a config by hand.
     const std::string with_url = s_dir + "/gemini-url.toml";
     write_file(with_url,
@@ -205,16 +207,16 @@ TEST_F(Agents, GeminiWithABaseUrlGetsItsAuthSetting) {
                0644);
     const ProcessResult result = dispatch(with_url, {"-a", "gemini", "run", "x"});
     EXPECT_EQ(result.exit_code, 0) << result.out;
-    EXPECT_NE(read_file(s_home + "/.gemini/settings.json").find("gemini-api-key"),
-              std::string::npos);
+    EXPECT_NE(read_file(gemini + "/settings.json").find("gemini-api-key"), std::string::npos);
+    EXPECT_FALSE(fs::exists(s_home + "/.gemini"));
     // Control: a settings file without it (the user's own) is left alone, and gemini fails
     // with its auth exit code, which dispatch names.
-    write_file(s_home + "/.gemini/settings.json", "{}\n", 0600);
+    write_file(gemini + "/settings.json", "{}\n", 0600);
     const ProcessResult refused = dispatch(with_url, {"-a", "gemini", "run", "x"});
     EXPECT_EQ(refused.exit_code, 1);
     EXPECT_EQ(agent_of(status_of(with_url, run_id_of(refused.out)), "gemini")["reason"],
               "auth error");
-    fs::remove_all(s_home + "/.gemini");
+    fs::remove_all(gemini);
 }
 
 TEST_F(Agents, TheOldScriptNamesStillWork) {

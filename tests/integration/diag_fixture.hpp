@@ -2,7 +2,7 @@
 // with a copy of the built fleet-diag, recording fakes of the tools, allowed and denied files, a
 // policy naming them and the audit log setup-diag would make, and ways to run fleet-diag (also
 // in a private mount namespace) and read its audit log back. Header-only: FLEET_DIAG_PATH and
-// FL_NO_OPENAT2_PATH come from the suite's target.
+// FL_ENOSYS_PATH come from the suite's target.
 #pragma once
 
 #include <filesystem>
@@ -28,7 +28,7 @@ using fleet::test::write_file;
 using nlohmann::json;
 
 inline const std::string k_diag_build = FLEET_DIAG_PATH;
-inline const std::string k_no_openat2 = FL_NO_OPENAT2_PATH;
+inline const std::string k_enosys = FL_ENOSYS_PATH;
 
 // A fake tool in the root-only fake/ directory: records argv and environment in record/
 // (writable by the diag user too), then behaves as record/mode says.
@@ -119,7 +119,7 @@ protected:
             "/usr/bin/unshare", "-m", "--propagation",           "private",
             "/bin/sh",          "-c", setup + " && exec \"$@\"", "sh"};
         if (without_openat2) {
-            argv.push_back(k_no_openat2);
+            argv.insert(argv.end(), {k_enosys, "openat2"});
         }
         argv.insert(argv.end(), {s_diag, "--policy", s_policy, "--"});
         argv.insert(argv.end(), words.begin(), words.end());

@@ -118,7 +118,7 @@ TEST_F(Diag, TheFallbackResolverRefusesWhatOpenat2Refuses) {
     fs::create_symlink(s_root + "/secret.txt", tree("link2"));
     fs::create_symlink(s_root, tree("up"));
     const auto without_openat2 = [&](const std::vector<std::string>& words) {
-        std::vector<std::string> argv{k_no_openat2, s_diag, "--policy", s_policy, "--"};
+        std::vector<std::string> argv{k_enosys, "openat2", s_diag, "--policy", s_policy, "--"};
         argv.insert(argv.end(), words.begin(), words.end());
         return fleet::test::run(argv);
     };

@@ -176,8 +176,8 @@ TEST_F(Dispatch, FifosWhereFilesWereExpectedBlockNothing) {
     EXPECT_FALSE(artifact_status["agents"][0].contains("artifact")) << "a FIFO was collected";
 
     // A built-in adapter's verdict is read from the log's tail: the agent replaced its log.
-    const std::string config =
-        write_config("fifo-log.toml", "[agents.claude]\nbinary = \"" + s_dir + "/fifo-log\"\n");
+    const std::string config = write_config(
+        "fifo-log.toml", "[agents.claude]\nbinary = \"" + s_dir + "/fifo-log\"\n" + k_unconfined);
     const ProcessResult log =
         dispatch({"--timeout", "4s", "-a", "claude", "run", "x"}, bounded, config);
     EXPECT_EQ(log.exit_code, 1) << log.err;

@@ -91,8 +91,10 @@ protected:
         };
         agent("quick", "[\"" + d + "/quick\"]");
         agent("fifo-artifact", "[\"" + d + "/fifo-artifact\"]");
-        agent("fifo-prompt", "[\"" + d + "/fifo-prompt\"]");
-        agent("rewrite-prompt", "[\"" + d + "/rewrite-prompt\"]");
+        // Agents that change their run directory test the runner's own defences, which must
+        // hold unconfined too (confine = "off"); confine_test shows a confined one cannot.
+        agent("fifo-prompt", "[\"" + d + "/fifo-prompt\"]", k_unconfined);
+        agent("rewrite-prompt", "[\"" + d + "/rewrite-prompt\"]", k_unconfined);
         agent("write-arg", "[\"" + d + "/write-arg\", \"{prompt}\"]");
         agent("write-stdin", "[\"" + d + "/write-stdin\"]", "stdin = \"prompt\"\n");
         agent("copy-file", "[\"" + d + "/copy-file\", \"{prompt_file}\"]");
@@ -107,7 +109,8 @@ protected:
         agent("inject", "[\"" + d + "/fl-probe\", \"inject\"]");
         agent("big-output", "[\"" + d + "/big-output\"]");
         agent("bulk-then-wait",
-              "[\"" + d + "/bulk-then-wait\", \"{run_dir}\", \"" + d + "/marked.bin\"]");
+              "[\"" + d + "/bulk-then-wait\", \"{run_dir}\", \"" + d + "/marked.bin\"]",
+              k_unconfined); // it reads its own log
         agent("not-installed", "[\"no-such-agent-binary\"]");
         for (const char* sig : {"TERM", "KILL", "SEGV"}) {
             std::string agent_name = std::string("die-") + sig;
@@ -129,4 +132,5 @@ protected:
     }
 
     static inline std::string s_binary;
+    static constexpr const char* k_unconfined = "confine = \"off\"\n";
 };

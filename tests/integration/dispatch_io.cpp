@@ -245,9 +245,14 @@ TEST_F(Dispatch, TheAgentSeesNoFdsAndOnlyTheAllowedEnvironment) {
                                            "AGENT_SETTING",
                                            "FLEET_DISPATCH_RUN_ID",
                                            "FLEET_DISPATCH_AGENT",
-                                           "FLEET_DISPATCH_RUN_DIR"};
+                                           "FLEET_DISPATCH_RUN_DIR",
+                                           "TMPDIR"};
     EXPECT_EQ(names, allowed);
-    EXPECT_NE(log.find("env:HOME=/home/" + s_user + "\n"), std::string::npos);
+    // Its own home and temporary directory (agent_access.hpp), never root's or the user's.
+    EXPECT_NE(log.find("env:HOME=/home/" + s_user + "/.local/state/fleet-dispatch/agents/probe\n"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("env:TMPDIR=" + run_dir(id) + "/tmp-probe\n"), std::string::npos) << log;
     // And the runner recorded SSM's command id without passing it on.
     EXPECT_EQ(json::parse(read_file(run_dir(id) + "/run.json"))["ssm_command_id"], "cmd-1");
 }

@@ -199,18 +199,25 @@ TEST_F(Dispatch, SigtermCancelsWritesStatusAndLeavesNoSurvivors) {
     EXPECT_TRUE(survivors(id).empty());
 }
 
+// The runner (status.json's pid: the inner process, init of the run's PID namespace) killed
+// by SIGKILL, as an OOM kill or SSM's kill of the group would: the run shows lost, the caller's
+// process says so (exit 3, not the 137 SSM reads as its own timeout), and the kernel killed
+// the agents with the namespace.
 TEST_F(Dispatch, SigkillOfTheRunnerShowsLost) {
     fleet::test::Started started =
         fleet::test::start({k_dispatch, "-c", s_config, "-a", "sleeper", "run", "x"});
     bool sent = false;
     const ProcessResult result = fleet::test::finish(started, [&](const std::string& out) {
         if (!sent && out.find("started\n") != std::string::npos) {
-            kill(started.pid, SIGKILL);
+            const json status = json::parse(read_file(run_dir(run_id_of(out)) + "/status.json"));
+            kill(status["pid"].get<pid_t>(), SIGKILL);
             sent = true;
         }
     });
     ASSERT_TRUE(sent);
-    EXPECT_EQ(result.signal, SIGKILL);
+    EXPECT_EQ(result.exit_code, 3) << result.err;
+    EXPECT_NE(result.err.find("the runner ended with signal 9 (SIGKILL)"), std::string::npos)
+        << result.err;
     const std::string id = run_id_of(result.out);
     EXPECT_EQ(status_json(id)["state"], "lost");
     EXPECT_FALSE(fs::exists(run_dir(id) + "/status"));

@@ -1,4 +1,5 @@
 // Plans made in a scratch run directory for a made-up user: no drop, no agent runs.
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <sys/stat.h>
@@ -74,8 +75,44 @@ TEST_F(AgentPlanTest, ACommandAgentGetsItsPlaceholdersWorkdirAndEnvironment) {
     EXPECT_EQ(env_value(made, "FLEET_DISPATCH_AGENT"), "mine");
     EXPECT_EQ(env_value(made, "FLEET_DISPATCH_RUN_ID"), m_run.id);
     EXPECT_EQ(env_value(made, "FLEET_DISPATCH_RUN_DIR"), m_run.path);
-    EXPECT_EQ(env_value(made, "HOME"), m_scratch + "/home");
+    // Its own home and temporary directory, both 0700 and both writable in its domain; the
+    // PATH still finds what the user installed.
+    const std::string home = m_scratch + "/home/.local/state/fleet-dispatch/agents/mine";
+    EXPECT_EQ(env_value(made, "HOME"), home);
+    EXPECT_EQ(env_value(made, "TMPDIR"), m_run.path + "/tmp-mine");
+    EXPECT_EQ(made.scratch, m_run.path + "/tmp-mine");
+    for (const std::string& dir : {home, made.scratch}) {
+        ASSERT_EQ(stat(dir.c_str(), &info), 0) << dir;
+        EXPECT_EQ(info.st_mode & 07777, 0700U) << dir;
+        EXPECT_NE(std::find(made.access.write.begin(), made.access.write.end(), dir),
+                  made.access.write.end())
+            << dir;
+    }
+    EXPECT_EQ(made.access.write.front(), workdir);
+    EXPECT_EQ(made.access.mode, ConfineMode::best_effort);
     EXPECT_EQ(env_value(made, "PATH").rfind(m_scratch + "/home/.local/bin:", 0), 0U);
+}
+
+// A built-in CLI's home starts as a copy of what it keeps in the user's home (still logged
+// in), made once: later runs keep the agent's own state, and the user's files stay theirs.
+TEST_F(AgentPlanTest, AnAgentsHomeIsSeededOnceFromTheUsersCliState) {
+    const std::string user_home = m_scratch + "/home";
+    std::filesystem::create_directories(user_home + "/.codex");
+    fleet::test::write_file(user_home + "/.codex/auth.json", "{\"token\":\"t\"}", 0600);
+    fleet::test::write_file(user_home + "/.bash_history", "secret", 0600);
+    AgentConfig agent;
+    agent.name = "codex";
+    agent.builtin = true;
+    agent.binary = "/bin/true";
+    const AgentPlan first = plan(agent);
+    const std::string home = env_value(first, "HOME");
+    EXPECT_EQ(fleet::test::read_file(home + "/.codex/auth.json"), "{\"token\":\"t\"}");
+    EXPECT_FALSE(std::filesystem::exists(home + "/.bash_history"));
+    EXPECT_FALSE(std::filesystem::is_symlink(home + "/.codex"));
+    fleet::test::write_file(home + "/.codex/auth.json", "the agent's own", 0600);
+    fleet::test::write_file(user_home + "/.codex/auth.json", "the user's newer", 0600);
+    (void)plan(agent);
+    EXPECT_EQ(fleet::test::read_file(home + "/.codex/auth.json"), "the agent's own");
 }
 
 TEST_F(AgentPlanTest, ABuiltInAgentGetsItsCliCommandAndJudge) {

@@ -23,6 +23,7 @@
 #include "runner/proc.hpp"
 #include "support/files.hpp"
 #include "sys/io.hpp"
+#include "sys/landlock.hpp"
 
 namespace {
 
@@ -51,6 +52,7 @@ protected:
                    false,
                    fleet::TrackLastLine::yes,
                    200ms,
+                   fleet::landlock_abi(),
                    m_prompt,
                    m_reaper,
                    [this] { return running(); },
@@ -103,6 +105,7 @@ protected:
         plan.env = {"PATH=/usr/bin:/bin", "FLEET_DISPATCH_RUN_ID=" + m_run.id,
                     "FLEET_DISPATCH_AGENT=probe"};
         plan.workdir = m_dir + "/work";
+        plan.access.mode = fleet::ConfineMode::off; // but in the tests of confinement
         return plan;
     }
 
@@ -231,6 +234,37 @@ TEST_F(AgentRunTest, ALaunchErrorFinishesItAtOnceInItsState) {
     EXPECT_EQ(run.phase(), AgentPhase::finished);
     EXPECT_EQ(status.state, AgentState::spawn_failed);
     EXPECT_NE(status.reason.find("No such file or directory"), std::string::npos) << status.reason;
+}
+
+// Confined, the agent writes its work directory and nothing beside it; the level reached is
+// recorded. A path of its access that is missing makes it spawn_failed, naming the path.
+TEST_F(AgentRunTest, AConfinedAgentWritesOnlyWhatItWasGiven) {
+    if (fleet::landlock_abi() == 0) {
+        GTEST_SKIP() << "this kernel has no Landlock";
+    }
+    fleet::AgentPlan agent = plan("echo in > inside && echo out > ../outside");
+    agent.access.mode = fleet::ConfineMode::best_effort;
+    agent.access.system = {"/usr", "/bin", "/lib", "/lib64", "/etc"};
+    agent.access.write = {m_dir + "/work"};
+    run(std::move(agent));
+    EXPECT_EQ(m_status.state, AgentState::failed) << log();
+    EXPECT_TRUE(std::filesystem::exists(m_dir + "/work/inside"));
+    EXPECT_FALSE(std::filesystem::exists(m_dir + "/outside"));
+    ASSERT_TRUE(m_status.confinement.has_value());
+    EXPECT_EQ(m_status.confinement->landlock_abi, fleet::landlock_abi());
+    EXPECT_NE(m_status.confinement->level, "off");
+
+    fleet::AgentPlan missing = plan("true");
+    missing.name = "missing";
+    missing.access.mode = fleet::ConfineMode::best_effort;
+    missing.access.write = {m_dir + "/no-such-dir"};
+    fleet::AgentStatus status;
+    fleet::AgentRun unstarted(m_shared, std::move(missing), status);
+    unstarted.start();
+    EXPECT_EQ(status.state, AgentState::spawn_failed);
+    EXPECT_NE(status.reason.find("confinement: landlock: " + m_dir + "/no-such-dir"),
+              std::string::npos)
+        << status.reason;
 }
 
 TEST_F(AgentRunTest, APendingAgentCancelledNeverRuns) {

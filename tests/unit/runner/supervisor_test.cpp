@@ -62,6 +62,7 @@ protected:
         plan.env = {"PATH=/usr/bin:/bin", "RUN=" + m_run.path, "FLEET_DISPATCH_RUN_ID=" + m_run.id,
                     "FLEET_DISPATCH_AGENT=" + name};
         plan.workdir = m_scratch;
+        plan.access.mode = fleet::ConfineMode::off; // agent_run_test confines one
         plan.stdin_prompt = true;
         m_plans.push_back(std::move(plan));
     }

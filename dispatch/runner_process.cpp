@@ -1,0 +1,283 @@
+#include "dispatch/runner_process.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "dispatch/report.hpp"
+#include "runner/capture.hpp"
+#include "runner/status.hpp"
+#include "sys/child.hpp"
+#include "sys/io.hpp"
+#include "sys/wait_status.hpp"
+
+namespace fleet {
+
+namespace {
+
+constexpr char k_namespace_up = 'N';
+constexpr char k_namespace_failed = 'F';
+constexpr char k_registered = 'R';
+
+volatile sig_atomic_t g_inner = 0; // the outer's child, for forward_signal
+
+void forward_signal(int sig) {
+    if (g_inner > 0) {
+        ::kill(static_cast<pid_t>(g_inner), sig);
+    }
+}
+
+// This process's pid as its /proc's namespace sees it: the first NSpid field.
+pid_t visible_pid() {
+    Result<std::string> status = read_file_at(AT_FDCWD, "/proc/self/status", 1 << 16);
+    if (status) {
+        const size_t at = status->find("\nNSpid:");
+        if (at != std::string::npos) {
+            return static_cast<pid_t>(std::strtol(status->c_str() + at + 7, nullptr, 10));
+        }
+    }
+    return ::getpid();
+}
+
+// Steps 4 to 6, in the inner; an error message, or empty.
+std::string enter_mount_namespace(pid_t& host_pid) {
+    host_pid = visible_pid();
+    if (::unshare(CLONE_NEWNS) != 0) {
+        return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
+    }
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) {
+        return std::string("mount --make-rslave /: ") + std::strerror(errno);
+    }
+    if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+        return std::string("mount proc on /proc: ") + std::strerror(errno);
+    }
+    return "";
+}
+
+// The outer's reading of the pipe: one report, or the end of it.
+struct Report {
+    char kind = 0; // 0: end of file (the inner exited without a word)
+    std::string text;
+};
+
+Report read_report(int fd) {
+    Report report;
+    char byte = 0;
+    ssize_t n = 0;
+    while ((n = ::read(fd, &byte, 1)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return report;
+        }
+        if (report.kind == 0) {
+            report.kind = byte;
+            if (byte == k_namespace_up) {
+                return report;
+            }
+        } else if (byte == '\n') {
+            return report;
+        } else {
+            report.text += byte;
+        }
+    }
+    report.kind = 0;
+    return report;
+}
+
+// The inner's exit code; a runner killed by a signal is a setup failure (exit 3, never the
+// 128 + N a shell would show: SSM reads 137 as its own timeout).
+[[noreturn]] void exit_like(pid_t inner) {
+    const Result<ExitStatus> status = wait_for_exit(inner);
+    if (status && status->exited) {
+        std::exit(status->code);
+    }
+    std::exit(fail(k_exit_setup, "the runner ended with " +
+                                     (status ? describe(*status) : status.error().message)));
+}
+
+// Step 8: the outer's whole life after its drop.
+[[noreturn]] void relay(pid_t inner, const Fd& from_inner) {
+    g_inner = inner;
+    struct sigaction forward {};
+    forward.sa_handler = forward_signal;
+    sigemptyset(&forward.sa_mask);
+    for (const int sig : {SIGTERM, SIGINT, SIGHUP}) {
+        ::sigaction(sig, &forward, nullptr);
+    }
+    const Report report = read_report(from_inner.get());
+    if (report.kind == k_registered) {
+        Console(1).write("run-id: " + report.text + "\n");
+        std::exit(k_exit_ok);
+    }
+    exit_like(inner);
+}
+
+// Steps 2 and 3; in the child the namespace is up (or reported failed, and it exited).
+// Returns the child's pid in the outer, 0 in the child, or -1 with `no_namespace` set when
+// none could be made (the caller forks a plain child).
+pid_t fork_into_namespace(const Fd& to_outer, RunnerProcess& runner) {
+    const Fd own(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
+    if (!own.valid()) {
+        runner.no_namespace = std::string("/proc/self/ns/pid: ") + std::strerror(errno);
+        return -1;
+    }
+    if (::unshare(CLONE_NEWPID) != 0) {
+        runner.no_namespace = std::string("unshare(CLONE_NEWPID): ") + std::strerror(errno);
+        return -1;
+    }
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const std::string failed = enter_mount_namespace(runner.host_pid);
+        const int written =
+            write_all(to_outer.get(), failed.empty() ? std::string(1, k_namespace_up)
+                                                     : k_namespace_failed + failed + "\n");
+        if (!failed.empty() || written != 0) {
+            ::_exit(k_exit_setup); // the outer falls back, or relays this exit
+        }
+        runner.pid_namespace = true;
+        return 0;
+    }
+    const int saved = errno;
+    if (::setns(own.get(), CLONE_NEWPID) != 0) {
+        // The outer forks nothing more into the new namespace unless a fallback needs it,
+        // and then fork fails there: say why.
+        runner.no_namespace = std::string("setns: ") + std::strerror(errno);
+    }
+    if (pid < 0) {
+        runner.no_namespace = std::string("fork: ") + std::strerror(saved);
+    }
+    return pid;
+}
+
+} // namespace
+
+Result<RunnerProcess> start_runner(Session& session, Detach detach, bool required) {
+    RunnerProcess runner;
+    runner.detach = detach;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        return system_error("pipe2", errno);
+    }
+    Fd from_inner(fds[0]);
+    runner.to_outer = Fd(fds[1]);
+    pid_t inner = -1;
+    if (session.as_root) {
+        inner = fork_into_namespace(runner.to_outer, runner);
+        if (inner > 0) {
+            const Report report = read_report(from_inner.get());
+            if (report.kind == k_namespace_failed) {
+                runner.no_namespace = report.text;
+                (void)wait_for_exit(inner);
+                inner = -1;
+            } else if (report.kind != k_namespace_up) {
+                exit_like(inner);
+            }
+        }
+    } else {
+        runner.no_namespace = "not root";
+    }
+    if (inner < 0 && required) {
+        return Error{ErrorKind::system, "confine = \"required\": no PID namespace for the run (" +
+                                            runner.no_namespace + ")"};
+    }
+    if (inner < 0) {
+        runner.host_pid = 0;
+        inner = ::fork();
+        if (inner < 0) {
+            return system_error("fork", errno);
+        }
+    }
+    if (inner == 0) {
+        from_inner.reset();
+        if (runner.host_pid == 0) {
+            runner.host_pid = ::getpid();
+        }
+        if (detach == Detach::yes && ::setsid() < 0) {
+            return system_error("setsid", errno);
+        }
+        return runner;
+    }
+    // The outer: drop like the inner, then only relay.
+    runner.to_outer.reset();
+    int exit_code = 0;
+    if (Status dropped = drop_to_target(session, exit_code); !dropped) {
+        ::kill(inner, SIGKILL);
+        (void)wait_for_exit(inner);
+        std::exit(fail(exit_code, dropped.error().message));
+    }
+    relay(inner, from_inner);
+}
+
+std::string probe_run_namespace() {
+    RunnerProcess probe;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        return std::string("pipe2: ") + std::strerror(errno);
+    }
+    const Fd from_inner(fds[0]);
+    probe.to_outer = Fd(fds[1]);
+    // In a child of our own, so that this process's namespace for children stays as it was.
+    const pid_t prober = ::fork();
+    if (prober < 0) {
+        return std::string("fork: ") + std::strerror(errno);
+    }
+    if (prober == 0) {
+        const pid_t inner = fork_into_namespace(probe.to_outer, probe);
+        if (inner == 0) {
+            ::_exit(0);
+        }
+        if (inner < 0) {
+            write_all(probe.to_outer.get(), k_namespace_failed + probe.no_namespace + "\n");
+        } else {
+            (void)wait_for_exit(inner);
+        }
+        ::_exit(0);
+    }
+    probe.to_outer.reset();
+    const Report report = read_report(from_inner.get());
+    (void)wait_for_exit(prober);
+    if (report.kind == k_namespace_up) {
+        return "";
+    }
+    return report.kind == k_namespace_failed ? report.text : "the probe ended without a word";
+}
+
+Status runner_attached(const RunnerProcess& runner) {
+    if (runner.detach == Detach::yes) {
+        return Ok{};
+    }
+    if (::prctl(PR_SET_PDEATHSIG, SIGTERM, 0UL, 0UL, 0UL) != 0) {
+        return system_error("prctl(PR_SET_PDEATHSIG)", errno);
+    }
+    // The outer holds the only read end: POLLERR once it is gone, even before the prctl.
+    pollfd end{runner.to_outer.get(), 0, 0};
+    if (::poll(&end, 1, 0) == 1 && (end.revents & POLLERR) != 0) {
+        return Error{ErrorKind::system, "the caller went away before the run started"};
+    }
+    return Ok{};
+}
+
+void runner_registered(RunnerProcess& runner, const std::string& run_id) {
+    if (runner.detach == Detach::no || !runner.to_outer.valid()) {
+        return;
+    }
+    ChildSetup setup; // only its stdio step: the inner goes on, its fds and signals stay
+    setup.session = ChildSession::inherit;
+    setup.stdio = {ChildSetup::k_null, ChildSetup::k_null, ChildSetup::k_null};
+    setup.reset_signals = false;
+    setup.cloexec_fds = false;
+    (void)apply_child_setup(setup);
+    write_all(runner.to_outer.get(), std::string(1, k_registered) + run_id + "\n");
+    runner.to_outer.reset();
+}
+
+} // namespace fleet
