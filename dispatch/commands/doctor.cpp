@@ -409,6 +409,20 @@ void check_confinement(const Config& config, bool as_root, Report& report) {
         report.add(short_of, "pid namespace", "cannot be made: " + no_namespace,
                    "run dispatch as root, on a host or container that allows namespaces");
     }
+    // fleet-helper's socket (guard/helper/socket.hpp k_helper_socket): the confined agents'
+    // road to it, since no_new_privs rules out sudo.
+    struct stat helper {};
+    if (::stat("/run/fleet-dispatch/helper.sock", &helper) == 0 && S_ISSOCK(helper.st_mode)) {
+        report.add(Level::ok, "helper socket",
+                   "/run/fleet-dispatch/helper.sock: confined agents "
+                   "reach fleet-helper");
+    } else if (::stat("/etc/fleet-dispatch/helper.toml", &helper) == 0) {
+        report.add(Level::warn, "helper socket",
+                   "fleet-helper is set up but /run/fleet-dispatch/helper.sock is not: confined "
+                   "agents cannot reach it",
+                   "fleet-dispatch-setup --with-helper (or systemctl enable --now "
+                   "fleet-helper.socket)");
+    }
     if (!off.empty()) {
         std::string names;
         for (const std::string& name : off) {

@@ -1,9 +1,11 @@
 // fleet-helper: the only road from an agent to root. Started through one exact sudoers rule
-// (admin/sudoers.hpp), it parses a typed request (request.hpp), judges it against the
-// root-owned policy (policy.hpp), asks for a TOTP code where the policy says so (totp.hpp),
-// runs a fixed argv without a shell (actions.hpp), writes its audit records (guard/common:
-// the skeleton of verdict.hpp) and answers with one JSON object on stdout. Exit codes: 0 ok, 1 the
-// action ran and failed, 2 refused, 3 TOTP required or refused, 4 usage.
+// (admin/sudoers.hpp) or, for callers that cannot use sudo, once per connection on its socket
+// (socket.hpp: the caller from SO_PEERCRED, the request over the connection), it parses a typed
+// request (request.hpp), judges it against the root-owned policy (policy.hpp), asks for a TOTP code
+// where the policy says so (totp.hpp), runs a fixed argv without a shell (actions.hpp), writes its
+// audit records (guard/common: the skeleton of verdict.hpp) and answers with one JSON object on
+// stdout. Exit codes: 0 ok, 1 the action ran and failed, 2 refused, 3 TOTP required or refused, 4
+// usage.
 //
 // Order of work, as root:
 //   block every signal but the fault ones      sudo relays the caller's signals: none may end
@@ -47,9 +49,11 @@
 #include "guard/common/tools.hpp"
 #include "guard/common/verdict.hpp"
 #include "guard/helper/actions.hpp"
+#include "guard/helper/caller.hpp"
 #include "guard/helper/hardening.hpp"
 #include "guard/helper/policy.hpp"
 #include "guard/helper/request.hpp"
+#include "guard/helper/socket.hpp"
 #include "guard/helper/totp.hpp"
 #include "guard/helper/transaction.hpp"
 #include "sys/fd.hpp"
@@ -64,7 +68,8 @@ constexpr size_t k_max_output = size_t{64} * 1024;
 constexpr const char* k_default_audit_log = "/var/log/fleet-dispatch/helper.log";
 constexpr const char* k_help = R"(usage: fleet-helper [--policy PATH] COMMAND ...
 
-Through sudo, the one way an agent acts as root. Answers with one JSON object.
+Through sudo, or over its socket when it is there (confined agents cannot use sudo), the
+one way an agent acts as root. Answers with one JSON object.
 
   service ACTION NAME [--totp CODE]     ACTION: status start stop restart reload enable disable
   package ACTION [NAME] [--totp CODE]   ACTION: install remove (NAME), update upgrade
@@ -73,51 +78,11 @@ Through sudo, the one way an agent acts as root. Answers with one JSON object.
 
 Root's set-up (the sudoers rule, TOTP enrolment) is fleet-admin's, out of the agents' reach.
 
-  --policy PATH   another policy file (refused through sudo); default
+  --policy PATH   another policy file (refused through sudo or the socket); default
                   /etc/fleet-dispatch/helper.toml
+  --serve-socket  root's socket unit only: serve the one request on fd 3
 Exit: 0 ok, 1 the action failed, 2 refused, 3 TOTP required or wrong, 4 usage.
 )";
-
-struct Caller {
-    uid_t uid = 0;
-    bool via_sudo = false;
-    std::optional<std::string> sudo_user;
-    std::optional<uint64_t> sudo_uid;
-};
-
-bool parent_is_sudo() {
-    char target[PATH_MAX] = {};
-    const std::string link = "/proc/" + std::to_string(::getppid()) + "/exe";
-    const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-    if (n <= 0) {
-        return false;
-    }
-    const std::string path(target, static_cast<size_t>(n));
-    return path.substr(path.rfind('/') + 1) == "sudo";
-}
-
-// sudo always sets SUDO_USER, SUDO_UID, SUDO_GID and SUDO_COMMAND, and a caller cannot unset
-// them without SETENV; sudo as the parent process catches the rest. Either means "via sudo".
-Caller identify_caller() {
-    Caller caller;
-    caller.uid = ::getuid();
-    for (const char* name : {"SUDO_USER", "SUDO_UID", "SUDO_GID", "SUDO_COMMAND"}) {
-        caller.via_sudo = caller.via_sudo || std::getenv(name) != nullptr;
-    }
-    caller.via_sudo = caller.via_sudo || parent_is_sudo();
-    if (const char* user = std::getenv("SUDO_USER")) {
-        caller.sudo_user = escape_untrusted(user);
-    }
-    if (const char* uid = std::getenv("SUDO_UID")) {
-        char* end = nullptr;
-        errno = 0;
-        const unsigned long long value = std::strtoull(uid, &end, 10);
-        if (errno == 0 && end != uid && *end == '\0') {
-            caller.sudo_uid = value;
-        }
-    }
-    return caller;
-}
 
 // What a request came to (verdict.hpp): the answer on stdout, and what the audit line adds.
 struct Outcome : Verdict {
@@ -326,8 +291,8 @@ Outcome serve(const Result<Request>& request, const Caller& caller,
     if (!request) {
         return refusal(k_usage, Decision::usage_error, request.error().message);
     }
-    if (request->policy && caller.via_sudo) {
-        return refused("--policy is refused when started through sudo: the policy is " +
+    if (request->policy && caller.remote()) {
+        return refused("--policy is refused through sudo or the socket: the policy is " +
                        std::string(k_default_policy_path));
     }
     if (!audit) {
@@ -336,6 +301,11 @@ Outcome serve(const Result<Request>& request, const Caller& caller,
     const Command command = request->command;
     if (!policy) {
         return refused(policy.error().message);
+    }
+    if (caller.peer && policy->socket_users.count(caller.peer->user) == 0) {
+        return refused("uid " + std::to_string(caller.peer->uid) +
+                       (caller.peer->user.empty() ? "" : " (" + caller.peer->user + ")") +
+                       " may not use the socket: not in the policy's socket_users");
     }
     switch (command) {
     case Command::ping: {
@@ -357,10 +327,7 @@ Outcome serve(const Result<Request>& request, const Caller& caller,
 Status AuditTrail::record(const Outcome& outcome, Phase phase) const {
     nlohmann::json line = audit_fields(outcome, m_started);
     line["phase"] = phase == Phase::start ? "start" : "end";
-    line["sudo_user"] =
-        m_caller.sudo_user ? nlohmann::json(*m_caller.sudo_user) : nlohmann::json(nullptr);
-    line["sudo_uid"] =
-        m_caller.sudo_uid ? nlohmann::json(*m_caller.sudo_uid) : nlohmann::json(nullptr);
+    add_caller_fields(m_caller, line);
     if (phase == Phase::end) {
         line["exit_code"] = outcome.exit_code;
     }
@@ -388,7 +355,51 @@ Status AuditTrail::record(const Outcome& outcome, Phase phase) const {
     return m_sinks.write(line, outcome.allowed());
 }
 
+// `--serve-socket [--policy PATH]` (root's own unit, socket.hpp): the caller is the
+// connection's peer and the request comes over it; `args` becomes the client's, or an Error
+// when its line cannot be read (answered and audited as a usage error).
+struct SocketServe {
+    Caller caller;
+    Result<std::vector<std::string>> args = std::vector<std::string>{};
+};
+
+Result<SocketServe> accept_socket_request(const std::vector<std::string>& args,
+                                          std::string& policy_path) {
+    const bool with_policy =
+        args.size() == 3 && args[1] == "--policy" && !args[2].empty() && args[2][0] == '/';
+    if (args.size() != 1 && !with_policy) {
+        return input_error("usage: fleet-helper --serve-socket [--policy PATH]");
+    }
+    if (::getuid() != 0 || identify_caller().via_sudo || !socket_activated()) {
+        return input_error("--serve-socket: only root's socket unit starts this (LISTEN_FDS=1)");
+    }
+    Result<SocketPeer> peer = socket_peer(3);
+    if (!peer) {
+        return peer.error();
+    }
+    if (with_policy) {
+        policy_path = args[2];
+    }
+    SocketServe serve;
+    serve.caller.uid = peer->uid;
+    serve.caller.peer = *peer;
+    serve.args = read_socket_request(3);
+    return serve;
+}
+
+bool is_local_command(const std::vector<std::string>& args) {
+    const Result<Request> request = parse_request(args);
+    return request && (request->command == Command::help || request->command == Command::version);
+}
+
 int helper_main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    // Unprivileged and not through sudo: the socket road, when it is there.
+    if (::getuid() != 0 && !identify_caller().via_sudo && !is_local_command(args)) {
+        if (const std::optional<std::string> path = helper_socket_path()) {
+            return call_helper_socket(*path, args);
+        }
+    }
     if (!hold_signals()) {
         std::cerr << "fleet-helper: cannot set up the process: " << std::strerror(errno) << "\n";
         return k_refused;
@@ -398,18 +409,33 @@ int helper_main(int argc, char** argv) {
         std::cerr << "fleet-helper: " << problem << "\n";
         return k_refused;
     }
-    const std::vector<std::string> args(argv + 1, argv + argc);
-    const Result<Request> request = parse_request(args);
-    if (request && (request->command == Command::help || request->command == Command::version)) {
+    std::string policy_path = k_default_policy_path;
+    Caller caller = identify_caller();
+    std::optional<Error> unreadable;
+    const bool on_socket = !args.empty() && args[0] == "--serve-socket";
+    if (on_socket) {
+        Result<SocketServe> accepted = accept_socket_request(args, policy_path);
+        if (!accepted) {
+            std::cerr << "fleet-helper: " << accepted.error().message << "\n";
+            return k_usage;
+        }
+        caller = accepted->caller;
+        args = accepted->args ? *accepted->args : std::vector<std::string>{};
+        if (!accepted->args) {
+            unreadable = accepted->args.error();
+        }
+    }
+    const Result<Request> request = unreadable ? Result<Request>(*unreadable) : parse_request(args);
+    if (!on_socket && request &&
+        (request->command == Command::help || request->command == Command::version)) {
         std::cout << (request->command == Command::help ? k_help
                                                         : "fleet-helper " FLEET_VERSION "\n");
         return k_ok;
     }
-    const Caller caller = identify_caller();
     const std::optional<std::string> named_policy = leading_policy(args);
-    const bool custom_policy =
-        named_policy && !named_policy->empty() && (*named_policy)[0] == '/' && !caller.via_sudo;
-    const std::string policy_path = custom_policy ? *named_policy : k_default_policy_path;
+    if (named_policy && !named_policy->empty() && (*named_policy)[0] == '/' && !caller.remote()) {
+        policy_path = *named_policy;
+    }
     const Result<HelperPolicy> policy = load_policy(policy_path);
     const AuditSinks sinks(
         "fleet-helper",
@@ -423,8 +449,10 @@ int helper_main(int argc, char** argv) {
         [&] { return serve(request, caller, policy, sinks.file(), trail); },
         [](const std::string& reason) { return refusal(k_failed, Decision::failed, reason); });
     outcome.signals = held_signals_pending();
-    // The audit line first: whatever happens to stdout, the request is on record.
+    // The audit line first: whatever happens to the answer, the request is on record.
     const Status logged = trail.record(outcome, AuditTrail::Phase::end);
+    const int exit_code =
+        logged ? outcome.exit_code : (outcome.exit_code == k_ok ? k_failed : outcome.exit_code);
     if (outcome.answer.is_object()) {
         if (request) {
             outcome.answer["request"] = request_json(*request);
@@ -433,14 +461,17 @@ int helper_main(int argc, char** argv) {
         if (!logged) {
             outcome.answer["audit_error"] = logged.error().message;
         }
-        std::cout << json_line(outcome.answer) << "\n";
+        if (on_socket) {
+            (void)write_socket_answer(3, outcome.answer, exit_code);
+        } else {
+            std::cout << json_line(outcome.answer) << "\n";
+        }
     }
     std::cout.flush();
     if (!logged) {
         std::cerr << "fleet-helper: " << logged.error().message << "\n";
-        return outcome.exit_code == k_ok ? k_failed : outcome.exit_code;
     }
-    return outcome.exit_code;
+    return exit_code;
 }
 
 } // namespace

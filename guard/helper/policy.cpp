@@ -81,7 +81,7 @@ Result<HelperPolicy> parse_policy(std::string_view text, const std::string& sour
     TomlChecker check(subject);
     check.only_keys(root, "",
                     {"systemctl", "apt_get", "timeout", "grace", "audit_log", "protected_services",
-                     "protected_packages", "services", "packages", "apt", "totp"});
+                     "protected_packages", "socket_users", "services", "packages", "apt", "totp"});
     absolute_path(root, "systemctl", check, policy.systemctl);
     absolute_path(root, "apt_get", check, policy.apt_get);
     absolute_path(root, "audit_log", check, policy.audit_log);
@@ -114,6 +114,14 @@ Result<HelperPolicy> parse_policy(std::string_view text, const std::string& sour
         action_set(*totp, "package", "totp.package", k_package_actions, check,
                    policy.totp_package_actions);
     }
+    std::vector<std::string> users;
+    check.string_list(root, "socket_users", "socket_users", users);
+    for (const std::string& user : users) {
+        if (user.empty() || user == "root" || user.find_first_of(" \t\n:/") != std::string::npos) {
+            check.fail("socket_users", "'" + user + "' is not a user name that may be listed");
+        }
+    }
+    policy.socket_users.insert(users.begin(), users.end());
     std::vector<std::string> extra;
     check.string_list(root, "protected_services", "protected_services", extra);
     policy.protected_services.insert(extra.begin(), extra.end());
@@ -232,6 +240,7 @@ nlohmann::json policy_json(const HelperPolicy& policy) {
             {"timeout", format_duration(policy.timeout)},
             {"grace", format_duration(policy.grace)},
             {"audit_log", policy.audit_log},
+            {"socket_users", policy.socket_users},
             {"services", services},
             {"packages", packages},
             {"apt", {{"actions", sorted(policy.apt_actions)}}},

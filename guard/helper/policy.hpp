@@ -10,6 +10,8 @@
 //   audit_log = "/var/log/fleet-dispatch/helper.log"
 //   protected_services = [...]            added to the built-in set (never stop/disable)
 //   protected_packages = [...]            added to the built-in set (never remove)
+//   socket_users = ["ubuntu"]             who may ask through the socket (socket.hpp); default
+//                                         nobody
 //   [services]  nginx = ["status", "restart", "reload"]
 //   [packages]  htop = ["install", "remove"]
 //   [apt]       actions = ["update", "upgrade"]
@@ -49,6 +51,7 @@ struct HelperPolicy {
     std::set<std::string> totp_package_actions{"install", "remove", "upgrade"};
     std::set<std::string> protected_services;
     std::set<std::string> protected_packages;
+    std::set<std::string> socket_users; // the socket road's callers (socket.hpp)
 };
 
 // Built in, whatever the policy says: stopping or disabling these, or removing these packages,

@@ -17,6 +17,7 @@
 #include "support/accounts.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"
+#include "sys/landlock.hpp"
 
 namespace fs = std::filesystem;
 using fleet::test::Accounts;
@@ -164,6 +165,12 @@ TEST_F(E2e, EachAgentWritesItsFileAsTheUserAndSucceeds) {
         for (const json& entry : status["agents"]) {
             if (entry["name"] == agent) {
                 EXPECT_EQ(entry["state"], "succeeded") << entry.dump();
+                // Confined (docs/dispatch.md, "What an agent can and cannot do"), and still
+                // working: the real CLI in its Landlock domain, its state in its own home.
+                if (fleet::landlock_abi() >= 6) {
+                    EXPECT_EQ(entry["confinement"]["level"], "full") << entry.dump();
+                }
+                EXPECT_EQ(status["confinement"]["pid_namespace"], true) << status.dump();
                 // Grok's headless output carries no token counts; the others' do.
                 if (agent != "grok") {
                     ASSERT_TRUE(entry.contains("usage")) << entry.dump();

@@ -126,6 +126,8 @@ TEST_F(Ansible, TheRoleAppliesForRealIntoAScratchRootAndAgainChangesNothing) {
         {"/etc/fleet-dispatch/config.toml", 0644},
         {"/etc/fleet-dispatch/secrets", 0700},
         {"/etc/fleet-dispatch/helper.toml", 0644},
+        {"/etc/systemd/system/fleet-helper.socket", 0644},
+        {"/etc/systemd/system/fleet-helper@.service", 0644},
         {"/etc/fleet-dispatch/diag.toml", 0644},
         {"/etc/sudoers.d/fleet-helper-" + s_user, 0440},
         {"/var/lib/fleet-diag/.ssh/authorized_keys", 0644},

@@ -132,6 +132,13 @@ TEST_F(Install, MigratesTheOldScriptsAndTheOldCommandLineWorks) {
     EXPECT_EQ(read_file(s_root + "/systemd/amazon-ssm-agent.service.d/fleet-dispatch.conf"),
               read_file(std::string(FLEET_SOURCE_DIR) + "/deploy/systemd/ssm-agent-restart.conf"));
     EXPECT_TRUE(fs::exists("/etc/fleet-dispatch/helper.toml"));
+    // The confined agents' road to the helper: its socket units (started by systemd where it
+    // runs; here it does not, and setup says how to start it).
+    for (const char* unit : {"fleet-helper.socket", "fleet-helper@.service"}) {
+        EXPECT_EQ(read_file(s_root + "/systemd/" + unit),
+                  read_file(std::string(FLEET_SOURCE_DIR) + "/deploy/systemd/" + unit))
+            << unit;
+    }
     EXPECT_NE(read_file("/etc/sudoers.d/fleet-helper-" + s_user)
                   .find(s_user + " ALL=(root) NOPASSWD: " + s_root + "/bin/fleet-helper"),
               std::string::npos);
@@ -189,6 +196,8 @@ TEST_F(Install, MigratesTheOldScriptsAndTheOldCommandLineWorks) {
     }
     EXPECT_FALSE(fs::exists(s_root + "/systemd/amazon-ssm-agent.service.d/fleet-dispatch.conf"));
     EXPECT_FALSE(fs::exists("/etc/sudoers.d/fleet-helper-" + s_user));
+    EXPECT_FALSE(fs::exists(s_root + "/systemd/fleet-helper.socket"));
+    EXPECT_FALSE(fs::exists(s_root + "/systemd/fleet-helper@.service"));
     EXPECT_TRUE(fs::exists("/etc/fleet-dispatch/config.toml"));
     EXPECT_TRUE(fs::exists(run_dir + "/status.json"));
 }
