@@ -2,12 +2,13 @@
 # dispatch: capture throughput, per-run overhead, and `list` over 10,000 runs.
 #
 # Capture: BENCH_CAPTURE_BYTES (default 2 GiB) of a file through dispatch (agent: cat FILE,
-# stdout to /dev/null, log on disk) against `cat FILE | tee LOG > /dev/null`, against the same
+# confined, stdout to /dev/null, log on disk) against `cat FILE | tee LOG > /dev/null`, against the same
 # pipe without a log (`cat FILE | cat > /dev/null`) and against `cat FILE > /dev/null`; then
 # dispatch and tee again with their stdout on a pipe read by cat. Each sample starts settled
 # (bench/common); BENCH_ROUNDS rounds (default 7), the order rotated each round, medians of
 # wall time and of CPU seconds (user + system, children included).
-# Overhead: dispatch with a no-op agent against the no-op alone (hyperfine, medians).
+# Overhead: dispatch with a no-op agent (confined: the default) against the no-op alone
+# (hyperfine, medians).
 # list: 10,000 finished runs, `list --json --limit 0` and the default `list`.
 set -eu
 build=$1
@@ -38,8 +39,10 @@ head -c "$size" /dev/zero >"$work/input.bin"
 chmod 644 "$work/input.bin"
 dispatch="$build/bin/dispatch"
 
+# The agent reads its input from $work: a confined agent (the default) is granted it with read.
 config() { # NAME COMMAND-ARRAY
-    printf 'user = "%s"\ndefault_agent = "a"\n[agents.a]\ncommand = %s\n' "$user" "$2" >"$work/$1"
+    printf 'user = "%s"\ndefault_agent = "a"\n[agents.a]\ncommand = %s\nread = ["%s"]\n' \
+        "$user" "$2" "$work" >"$work/$1"
     chmod 644 "$work/$1"
 }
 config capture.toml "[\"/bin/cat\", \"$work/input.bin\"]"
@@ -143,7 +146,8 @@ echo
 echo "## dispatch: overhead per run"
 echo
 echo "A run of one no-op agent (\`/bin/true\`) as root against \`/bin/true\` alone: drop, config,"
-echo "run directory, 3 atomic status writes (2 fsyncs each), spawn, reaping. hyperfine, 60 runs."
+echo "the run's PID namespace, run directory, 3 atomic status writes (2 fsyncs each), the agent's"
+echo "Landlock domain, spawn, reaping. hyperfine, 60 runs."
 echo
 echo "| Command | Median (ms) |"
 echo "|---|---|"
