@@ -74,19 +74,40 @@ Protected protected_trees(const std::string& user_home, const std::string& runs_
     return {resolved(user_home), {resolved(runs_dir), resolved(agent_homes_dir(user_home))}};
 }
 
-// Where the program at `real` is installed: the node_modules tree it sits in (an npm package
-// reads its dependencies beside it, flat in that tree), else its directory; only the file
-// when that would reach a protected tree. Beneath the home, a location in its dotfile
-// directories (~/.npm-global) is accepted: it is derived from the program actually run.
-std::string install_location(const std::string& real, const Protected& protect) {
-    std::string location = fs::path(real).parent_path().string();
-    if (const size_t modules = real.find("/node_modules/"); modules != std::string::npos) {
-        location = real.substr(0, modules + std::strlen("/node_modules"));
-    }
-    return protect.reached_by(normal(location)) ? real : location;
+// A regular file's resolved path; "" for anything else (a #! line may name a directory).
+std::string real_file(const std::string& path) {
+    const std::string real = real_path(path);
+    struct stat info {};
+    return !real.empty() && ::stat(real.c_str(), &info) == 0 && S_ISREG(info.st_mode) ? real : "";
 }
 
-// The interpreter a #! line names, resolved ("#!/usr/bin/env node" looks node up in `path`).
+// Where the program at `real` (a regular file) is installed: the node_modules tree it sits in
+// (an npm package reads its dependencies beside it, flat in that tree); else, for a program in
+// a bin/ directory, the prefix above it (a pipx or virtualenv's lib/, nvm's node); else its
+// directory. A location that would reach a protected tree gives way to the next narrower one,
+// down to the file alone. Beneath the home, a location in its dotfile directories
+// (~/.npm-global) is accepted: it is derived from the program actually run.
+std::string install_location(const std::string& real, const Protected& protect) {
+    const fs::path dir = fs::path(real).parent_path();
+    std::vector<std::string> candidates;
+    if (const size_t modules = real.find("/node_modules/"); modules != std::string::npos) {
+        candidates.push_back(real.substr(0, modules + std::strlen("/node_modules")));
+    }
+    if (dir.filename() == "bin") {
+        candidates.push_back(dir.parent_path().string());
+    }
+    candidates.push_back(dir.string());
+    for (const std::string& location : candidates) {
+        if (!protect.reached_by(normal(location))) {
+            return location;
+        }
+    }
+    return real;
+}
+
+// The interpreter a #! line names, resolved: a regular file, or "" ("#!/usr/bin/env node"
+// looks a plain name up in `path`; only the system's env counts as env, and a name with a '/'
+// is not looked up).
 std::string interpreter_of(const std::string& real, const std::string& path) {
     const Fd fd(::open(real.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     char head[256] = {};
@@ -109,13 +130,17 @@ std::string interpreter_of(const std::string& real, const std::string& path) {
     if (words.empty()) {
         return "";
     }
-    if (fs::path(words[0]).filename() != "env") {
-        return real_path(words[0]);
+    const std::string interpreter = real_file(words[0]);
+    if (interpreter != "/usr/bin/env" && interpreter != "/bin/env") {
+        return interpreter;
     }
     for (size_t i = 1; i < words.size(); ++i) {
         if (words[i][0] != '-' && words[i].find('=') == std::string::npos) {
+            if (words[i].find('/') != std::string::npos) {
+                return "";
+            }
             const std::string found = find_in_path(words[i], path);
-            return found.empty() ? "" : real_path(found);
+            return found.empty() ? "" : real_file(found);
         }
     }
     return "";
@@ -173,9 +198,10 @@ AgentAccess agent_access(const AgentConfig& agent, ConfineMode mode, const Acces
     access.devices = device_paths();
     const Protected protect = protected_trees(inputs.user_home, inputs.runs_dir);
     if (!inputs.executable.empty()) {
+        const std::string program_file = real_file(inputs.executable);
         for (const std::string& program :
-             {real_path(inputs.executable),
-              interpreter_of(real_path(inputs.executable), inputs.path)}) {
+             {program_file,
+              program_file.empty() ? std::string() : interpreter_of(program_file, inputs.path)}) {
             if (!program.empty() && !is_system(program)) {
                 add_unique(access.read, install_location(program, protect));
             }
@@ -221,9 +247,17 @@ Status prepare_agent_home(const std::string& agent_home, const std::string& user
         return Error{ErrorKind::system,
                      "create " + agent_homes_dir(user_home) + ": " + ec.message()};
     }
-    const bool fresh = !fs::exists(fs::symlink_status(agent_home));
-    if (Status made = make_private_dir(agent_home); !made) {
-        return made;
+    // Seeded only by the run that made it (two first runs at once: one seeds, one waits for
+    // nothing), and only a directory of the user's own, 0700, is used.
+    const bool fresh = ::mkdir(agent_home.c_str(), 0700) == 0;
+    if (!fresh && errno != EEXIST) {
+        return system_error("create " + agent_home, errno);
+    }
+    struct stat info {};
+    if (::lstat(agent_home.c_str(), &info) != 0 || !S_ISDIR(info.st_mode) ||
+        info.st_uid != ::geteuid() || (info.st_mode & 077) != 0) {
+        return Error{ErrorKind::system,
+                     agent_home + " is not a directory of the user's own with mode 0700"};
     }
     if (!fresh) {
         return Ok{};

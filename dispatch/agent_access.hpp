@@ -3,9 +3,11 @@
 // agent can and cannot do", lists the result line by line.
 //
 // Read and execute: the system (/usr, /etc, /opt, /proc, /sys, /dev, /run, /snap and the
-// library and binary directories), where its CLI is installed (the resolved program's
-// directory, or the whole node_modules tree it sits in, and the same for the interpreter its
-// #! line names), its run's prompt.txt (that file alone), and the agent's `read` paths.
+// library and binary directories), where its CLI is installed (the whole node_modules tree
+// the resolved program sits in; else the prefix above its bin/ directory, as a pipx or
+// virtualenv or nvm has it; else its directory; and the same for the interpreter its #! line
+// names, a regular file, through the system's env only by a plain name), its run's prompt.txt
+// (that file alone), and the agent's `read` paths.
 // Read and write: its work directory, its own home (below), its own temporary directory
 // (TMPDIR), /dev/null, /dev/zero, /dev/full, /dev/tty, /dev/ptmx and /dev/pts, and the agent's
 // `write` paths. Nothing else: not the user's home and its dotfiles, not the runs tree (its run's
@@ -17,9 +19,9 @@
 // user's home (AgentCli::home_state: a logged-in CLI stays logged in), never linked to them.
 // Its temporary directory: <run dir>/tmp-<agent>, 0700, removed when the agent is done.
 //
-// An install location is granted only if it is not the user's home, the runs tree or the
-// agents' homes, nor above any of them (granting a directory grants everything beneath);
-// otherwise only the program file itself is.
+// An install location is granted only if it is not the user's home or above it, nor in or
+// above the runs tree or the agents' homes (granting a directory grants everything beneath);
+// otherwise the next narrower one is, down to the program file itself.
 #pragma once
 
 #include <string>

@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dispatch/report.hpp"
@@ -46,6 +47,30 @@ pid_t visible_pid() {
     return ::getpid();
 }
 
+// Step 5b: what the user's own processes listen on, where a confined agent could still reach
+// them (Landlock before ABI 9 does not govern connect(2) to a named socket, and no ABI governs
+// a terminal the user owns): the run gets an empty /run/user (systemd's user instance and its
+// D-Bus, which would start anything unconfined: `systemd-run --user`; gpg-agent, ssh-agent
+// sockets) and /run/screen, and a devpts of its own, so the operator's terminal (/dev/pts/N,
+// often the agent user's own when the operator logged in as it) is not there to open.
+std::string hide_user_endpoints() {
+    struct stat info {};
+    for (const char* dir : {"/run/user", "/run/screen"}) {
+        if (::stat(dir, &info) == 0 &&
+            ::mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755") != 0) {
+            return std::string("mount tmpfs on ") + dir + ": " + std::strerror(errno);
+        }
+    }
+    if (::mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                "newinstance,ptmxmode=0666,mode=0620") != 0) {
+        return std::string("mount a new devpts on /dev/pts: ") + std::strerror(errno);
+    }
+    if (::mount("/dev/pts/ptmx", "/dev/ptmx", nullptr, MS_BIND, nullptr) != 0) {
+        return std::string("bind /dev/pts/ptmx on /dev/ptmx: ") + std::strerror(errno);
+    }
+    return "";
+}
+
 // Steps 4 to 6, in the inner; an error message, or empty.
 std::string enter_mount_namespace(pid_t& host_pid) {
     host_pid = visible_pid();
@@ -58,7 +83,7 @@ std::string enter_mount_namespace(pid_t& host_pid) {
     if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
         return std::string("mount proc on /proc: ") + std::strerror(errno);
     }
-    return "";
+    return hide_user_endpoints();
 }
 
 // The outer's reading of the pipe: one report, or the end of it.
@@ -158,26 +183,40 @@ pid_t fork_into_namespace(const Fd& to_outer, RunnerProcess& runner) {
     return pid;
 }
 
+// Step 1: the report pipe, its write end the inner's.
+Status open_report_pipe(Fd& from_inner, RunnerProcess& runner) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        return system_error("pipe2", errno);
+    }
+    from_inner = Fd(fds[0]);
+    runner.to_outer = Fd(fds[1]);
+    return Ok{};
+}
+
 } // namespace
 
 Result<RunnerProcess> start_runner(Session& session, Detach detach, bool required) {
     RunnerProcess runner;
     runner.detach = detach;
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
-        return system_error("pipe2", errno);
+    Fd from_inner;
+    if (Status opened = open_report_pipe(from_inner, runner); !opened) {
+        return opened.error();
     }
-    Fd from_inner(fds[0]);
-    runner.to_outer = Fd(fds[1]);
     pid_t inner = -1;
     if (session.as_root) {
         inner = fork_into_namespace(runner.to_outer, runner);
         if (inner > 0) {
+            // Only the inner may hold the write end: an inner that dies without a word is EOF.
+            runner.to_outer.reset();
             const Report report = read_report(from_inner.get());
             if (report.kind == k_namespace_failed) {
                 runner.no_namespace = report.text;
                 (void)wait_for_exit(inner);
                 inner = -1;
+                if (Status opened = open_report_pipe(from_inner, runner); !opened) {
+                    return opened.error();
+                }
             } else if (report.kind != k_namespace_up) {
                 exit_like(inner);
             }

@@ -22,6 +22,9 @@
 //      runner gets from fork and reads in /proc/PID agree (the host's /proc would name other
 //      processes). A failure (a container's masked /proc refuses it) is reported 'F' and the
 //      inner exits; the outer starts a plain child instead (no namespace, recorded)
+//  5b. an empty tmpfs on /run/user and /run/screen and a new devpts instance on /dev/pts (with
+//      /dev/ptmx bound to its ptmx): the user's sockets there and the operator's terminal are
+//      out of the agents' reach (runner_process.cpp hide_user_endpoints says why)
 //   6. its pid as the host sees it (NSpid of /proc/self/status, read before 5): status.json's
 //      `pid`, which `status`, `cancel` and lost-run detection use from outside
 //   Outer:

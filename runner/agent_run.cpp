@@ -347,16 +347,17 @@ void AgentRun::finish() {
     m_shared.finished();
 }
 
-// Its temporary directory goes once nothing of the agent is left to write there. As the user,
-// without following links (std::filesystem::remove_all removes a link, not its target).
+// Its temporary directory goes once nothing of the agent is left to write there: from the run
+// directory's fd, never following a link the agent left (sys/io.hpp remove_tree_at).
 void AgentRun::remove_scratch() const {
-    if (m_plan.scratch.empty()) {
+    const std::filesystem::path scratch(m_plan.scratch);
+    if (m_plan.scratch.empty() || scratch.parent_path() != m_shared.run.path) {
         return;
     }
-    std::error_code ec;
-    std::filesystem::remove_all(m_plan.scratch, ec);
-    if (ec) {
-        m_shared.log.warn("agent {}: remove {}: {}", m_plan.name, m_plan.scratch, ec.message());
+    if (const int error = remove_tree_at(m_shared.run.dir.get(), scratch.filename().c_str());
+        error != 0) {
+        m_shared.log.warn("agent {}: remove {}: {}", m_plan.name, m_plan.scratch,
+                          std::strerror(error));
     }
 }
 

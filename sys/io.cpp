@@ -2,8 +2,10 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace fleet {
 
@@ -72,6 +74,46 @@ Result<std::string> read_file_at(int dir_fd, const std::string& path, size_t max
         return Error{text.error().kind, path + ": " + text.error().message};
     }
     return text;
+}
+
+int remove_tree_at(int parent_fd, const char* name, int max_depth) {
+    const int fd = ::openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+        if (errno != ENOTDIR && errno != ELOOP) {
+            return errno;
+        }
+        return ::unlinkat(parent_fd, name, 0) == 0 || errno == ENOENT ? 0 : errno;
+    }
+    DIR* dir = ::fdopendir(fd);
+    if (dir == nullptr) {
+        const int error = errno;
+        ::close(fd);
+        return error;
+    }
+    int error = 0;
+    while (const dirent* entry = ::readdir(dir)) {
+        const std::string_view entry_name(entry->d_name);
+        if (entry_name == "." || entry_name == "..") {
+            continue;
+        }
+        if (::unlinkat(fd, entry->d_name, 0) == 0 || errno == ENOENT) {
+            continue;
+        }
+        if (errno != EISDIR) {
+            error = error != 0 ? error : errno;
+            continue;
+        }
+        const int nested = max_depth > 0 ? remove_tree_at(fd, entry->d_name, max_depth - 1) : ELOOP;
+        error = error != 0 ? error : nested;
+    }
+    ::closedir(dir);
+    if (::unlinkat(parent_fd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+        error = error != 0 ? error : errno;
+    }
+    return error;
 }
 
 int grow_pipe(int fd, size_t capacity) {

@@ -69,17 +69,24 @@ AgentOutcome read_gemini(const std::string& log, std::optional<int> exit_code) {
 }
 
 // The gemini-api-key auth type, which keeps honouring GOOGLE_GEMINI_BASE_URL (else exit 41):
-// written as the user, only when the user has no settings file yet.
+// written as the user, only when the agent's home has no settings file yet. The home is the
+// agent's (it may have planted links there): each step from the home's fd, following none.
 std::string prepare_gemini_home(const std::string& home, const std::string& base_url) {
     if (base_url.empty()) {
         return "";
     }
     const std::string dir = home + "/.gemini";
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    const Fd home_fd(::open(home.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!home_fd.valid() || (::mkdirat(home_fd.get(), ".gemini", 0700) != 0 && errno != EEXIST)) {
         return "cannot create " + dir + ": " + std::strerror(errno);
     }
-    const Fd fd(::open((dir + "/settings.json").c_str(),
-                       O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600));
+    const Fd dir_fd(
+        ::openat(home_fd.get(), ".gemini", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir_fd.valid()) {
+        return "cannot open " + dir + ": " + std::strerror(errno);
+    }
+    const Fd fd(::openat(dir_fd.get(), "settings.json",
+                         O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (fd.valid()) {
         write_all(fd.get(), "{\"security\": {\"auth\": {\"selectedType\": \"gemini-api-key\"}}}\n");
     } else if (errno != EEXIST) {

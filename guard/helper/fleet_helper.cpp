@@ -288,6 +288,11 @@ Outcome serve_action(const HelperPolicy& policy, const Request& request, const A
 Outcome serve(const Result<Request>& request, const Caller& caller,
               const Result<HelperPolicy>& policy, const Result<AuditLog>& audit,
               const AuditTrail& trail) {
+    if (caller.peer && (!policy || policy->socket_users.count(caller.peer->user) == 0)) {
+        return refused("uid " + std::to_string(caller.peer->uid) +
+                       (caller.peer->user.empty() ? "" : " (" + caller.peer->user + ")") +
+                       " may not use the socket: not in the policy's socket_users");
+    }
     if (!request) {
         return refusal(k_usage, Decision::usage_error, request.error().message);
     }
@@ -301,11 +306,6 @@ Outcome serve(const Result<Request>& request, const Caller& caller,
     const Command command = request->command;
     if (!policy) {
         return refused(policy.error().message);
-    }
-    if (caller.peer && policy->socket_users.count(caller.peer->user) == 0) {
-        return refused("uid " + std::to_string(caller.peer->uid) +
-                       (caller.peer->user.empty() ? "" : " (" + caller.peer->user + ")") +
-                       " may not use the socket: not in the policy's socket_users");
     }
     switch (command) {
     case Command::ping: {
@@ -334,9 +334,11 @@ Status AuditTrail::record(const Outcome& outcome, Phase phase) const {
     if (m_request) {
         line["request"] = request_json(*m_request);
     } else {
+        // A request that did not parse is recorded, but bounded: the first 32 words, 256
+        // bytes each (a socket caller may send 64 KiB, and the log is everyone's).
         nlohmann::json words = nlohmann::json::array();
-        for (const std::string& arg : m_args) {
-            words.push_back(escape_untrusted(arg));
+        for (size_t i = 0; i < m_args.size() && i < 32; ++i) {
+            words.push_back(escape_untrusted(m_args[i].substr(0, 256)));
         }
         line["request"] = {{"argv", words}};
     }
@@ -356,15 +358,9 @@ Status AuditTrail::record(const Outcome& outcome, Phase phase) const {
 }
 
 // `--serve-socket [--policy PATH]` (root's own unit, socket.hpp): the caller is the
-// connection's peer and the request comes over it; `args` becomes the client's, or an Error
-// when its line cannot be read (answered and audited as a usage error).
-struct SocketServe {
-    Caller caller;
-    Result<std::vector<std::string>> args = std::vector<std::string>{};
-};
-
-Result<SocketServe> accept_socket_request(const std::vector<std::string>& args,
-                                          std::string& policy_path) {
+// connection's peer, as the kernel has it.
+Result<SocketPeer> accept_socket_caller(const std::vector<std::string>& args,
+                                        std::string& policy_path) {
     const bool with_policy =
         args.size() == 3 && args[1] == "--policy" && !args[2].empty() && args[2][0] == '/';
     if (args.size() != 1 && !with_policy) {
@@ -373,18 +369,20 @@ Result<SocketServe> accept_socket_request(const std::vector<std::string>& args,
     if (::getuid() != 0 || identify_caller().via_sudo || !socket_activated()) {
         return input_error("--serve-socket: only root's socket unit starts this (LISTEN_FDS=1)");
     }
-    Result<SocketPeer> peer = socket_peer(3);
-    if (!peer) {
-        return peer.error();
-    }
     if (with_policy) {
         policy_path = args[2];
     }
-    SocketServe serve;
-    serve.caller.uid = peer->uid;
-    serve.caller.peer = *peer;
-    serve.args = read_socket_request(3);
-    return serve;
+    return socket_peer(3);
+}
+
+// The socket's request, read only for a caller the policy lists: a stranger's bytes are never
+// parsed, only refused (serve). Empty for a stranger; an Error for a line that cannot be read.
+Result<std::vector<std::string>> socket_request(const Caller& caller,
+                                                const Result<HelperPolicy>& policy) {
+    if (!policy || policy->socket_users.count(caller.peer->user) == 0) {
+        return std::vector<std::string>{};
+    }
+    return read_socket_request(3);
 }
 
 bool is_local_command(const std::vector<std::string>& args) {
@@ -411,18 +409,29 @@ int helper_main(int argc, char** argv) {
     }
     std::string policy_path = k_default_policy_path;
     Caller caller = identify_caller();
-    std::optional<Error> unreadable;
     const bool on_socket = !args.empty() && args[0] == "--serve-socket";
     if (on_socket) {
-        Result<SocketServe> accepted = accept_socket_request(args, policy_path);
-        if (!accepted) {
-            std::cerr << "fleet-helper: " << accepted.error().message << "\n";
+        Result<SocketPeer> peer = accept_socket_caller(args, policy_path);
+        if (!peer) {
+            std::cerr << "fleet-helper: " << peer.error().message << "\n";
             return k_usage;
         }
-        caller = accepted->caller;
-        args = accepted->args ? *accepted->args : std::vector<std::string>{};
-        if (!accepted->args) {
-            unreadable = accepted->args.error();
+        caller = Caller{};
+        caller.uid = peer->uid;
+        caller.peer = *peer;
+        args.clear();
+    } else if (const std::optional<std::string> named = leading_policy(args);
+               named && !named->empty() && (*named)[0] == '/' && !caller.remote()) {
+        policy_path = *named;
+    }
+    const Result<HelperPolicy> policy = load_policy(policy_path);
+    std::optional<Error> unreadable;
+    if (on_socket) {
+        Result<std::vector<std::string>> sent = socket_request(caller, policy);
+        if (sent) {
+            args = *sent;
+        } else {
+            unreadable = sent.error();
         }
     }
     const Result<Request> request = unreadable ? Result<Request>(*unreadable) : parse_request(args);
@@ -432,11 +441,6 @@ int helper_main(int argc, char** argv) {
                                                         : "fleet-helper " FLEET_VERSION "\n");
         return k_ok;
     }
-    const std::optional<std::string> named_policy = leading_policy(args);
-    if (named_policy && !named_policy->empty() && (*named_policy)[0] == '/' && !caller.remote()) {
-        policy_path = *named_policy;
-    }
-    const Result<HelperPolicy> policy = load_policy(policy_path);
     const AuditSinks sinks(
         "fleet-helper",
         AuditLog::open(policy ? policy->audit_log : std::string(k_default_audit_log)));

@@ -1,6 +1,7 @@
 #include "guard/helper/socket.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -31,13 +32,18 @@ int socket_option(int fd, int option) {
     return ::getsockopt(fd, SOL_SOCKET, option, &value, &size) == 0 ? value : -1;
 }
 
-// Reads until `stop` is seen, EOF, `max` bytes or `timeout_ms` in all; what was read.
+// Reads until `stop` is seen, EOF, `max` bytes or `timeout_ms` in all (one deadline, however
+// slowly the bytes come); what was read.
 Result<std::string> read_until(int fd, char stop, size_t max, int timeout_ms) {
     std::string text;
     char buffer[4096];
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (text.find(stop) == std::string::npos) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
         pollfd ready{fd, POLLIN, 0};
-        const int polled = ::poll(&ready, 1, timeout_ms);
+        const int polled =
+            left.count() <= 0 ? 0 : ::poll(&ready, 1, static_cast<int>(left.count()));
         if (polled < 0 && errno == EINTR) {
             continue;
         }

@@ -11,9 +11,9 @@
 //      SO_PEERCRED: the caller's uid and pid as the kernel saw them at connect(2); nothing the
 //      client sends can change them
 //   2. the uid's passwd entry (getpwuid_r) must be in the policy's `socket_users`; root and
-//      unknown uids are refused (audited, answered)
+//      unknown uids are refused (audited, answered) before a byte of their request is read
 //   3. read_socket_request(3): one line of JSON, {"argv": ["service", "restart", "nginx"]},
-//      at most 64 KiB, within 10 s (poll), strings only; anything else is a usage error
+//      at most 64 KiB, within 10 s in all, strings only; anything else is a usage error
 //   4. the request as through sudo (--policy refused), then write_socket_answer(3): the
 //      answer line with "exit", the helper's exit code, added
 // Client (an unprivileged `fleet-helper ...` when the socket exists): connect, send the argv

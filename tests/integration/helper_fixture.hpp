@@ -133,6 +133,17 @@ protected:
         return fleet::test::run(argv);
     }
 
+    // The code an authenticator shows at `when` for the base32 `secret` (liboath).
+    static std::string totp_now(const std::string& base32, time_t when) {
+        char* secret = nullptr;
+        size_t length = 0;
+        EXPECT_EQ(oath_base32_decode(base32.data(), base32.size(), &secret, &length), OATH_OK);
+        char code[8] = {};
+        EXPECT_EQ(oath_totp_generate(secret, length, when, 30, 0, 6, code), OATH_OK);
+        free(secret);
+        return code;
+    }
+
     static std::string enroll() {
         const ProcessResult result = admin_enroll(true);
         EXPECT_EQ(result.exit_code, 0) << result.out << result.err;

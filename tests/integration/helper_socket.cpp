@@ -96,6 +96,14 @@ TEST_F(HelperSocket, RefusalsAreTheSudoRoadsOwn) {
     EXPECT_EQ(totp.exit_code, 3) << totp.out;
     EXPECT_NE(answer(totp)["error"].get<std::string>().find("TOTP"), std::string::npos);
     EXPECT_FALSE(fs::exists(fake("argv"))); // nothing ran
+    // With a fresh code from the authenticator, the gated action runs.
+    const std::string code = totp_now(enroll(), time(nullptr));
+    const ProcessResult coded = ask_as(s_user, {"service", "stop", "nginx", "--totp", code});
+    EXPECT_EQ(coded.exit_code, 0) << coded.out;
+    EXPECT_EQ(recorded_argv(),
+              (std::vector<std::string>{fake("systemctl"), "--no-pager", "stop", "--", "nginx"}));
+    EXPECT_TRUE(audit_lines().back().contains("totp_counter"));
+    fs::remove(fake("argv"));
     const ProcessResult garbage = fleet::test::run(
         {"/usr/bin/setpriv", "--reuid=" + s_user, "--regid=" + s_user, "--init-groups",
          "/usr/bin/python3", "-c",

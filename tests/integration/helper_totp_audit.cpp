@@ -21,16 +21,6 @@
 
 namespace {
 
-std::string totp_now(const std::string& base32, time_t when) {
-    char* secret = nullptr;
-    size_t length = 0;
-    EXPECT_EQ(oath_base32_decode(base32.data(), base32.size(), &secret, &length), OATH_OK);
-    char code[8] = {};
-    EXPECT_EQ(oath_totp_generate(secret, length, when, 30, 0, 6, code), OATH_OK);
-    free(secret);
-    return code;
-}
-
 TEST_F(Helper, TotpGatesDangerousActions) {
     const std::string secret = enroll();
     struct stat info {};

@@ -58,7 +58,7 @@ TEST_F(AgentAccessTest, AnNpmCliGetsItsTreeAndItsInterpreter) {
     const fleet::AgentAccess access = fleet::agent_access(agent, fleet::ConfineMode::best_effort,
                                                           inputs(m_home + "/.npm-global/bin/cli"));
     EXPECT_TRUE(has(access.read, m_home + "/.npm-global/lib/node_modules")) << access.read[0];
-    EXPECT_TRUE(has(access.read, m_home + "/tools/node/bin")); // #!/usr/bin/env -S node
+    EXPECT_TRUE(has(access.read, m_home + "/tools/node")); // #!/usr/bin/env -S node: its prefix
     EXPECT_TRUE(has(access.read, m_run + "/prompt.txt"));
     EXPECT_TRUE(has(access.write, m_run + "/work-claude"));
     EXPECT_TRUE(has(access.write, m_run + "/tmp-claude"));
@@ -83,6 +83,35 @@ TEST_F(AgentAccessTest, AProgramInTheHomeGetsItsFileNotTheHome) {
                                                           inputs(m_home + "/loose-script"));
     EXPECT_TRUE(has(access.read, m_home + "/loose-script"));
     EXPECT_FALSE(has(access.read, m_home));
+}
+
+// A pipx or virtualenv CLI imports from the venv's lib/: its prefix is granted, not only bin/.
+TEST_F(AgentAccessTest, AVenvCliGetsItsWholeVenv) {
+    const std::string venv = m_home + "/.local/share/pipx/venvs/aider-chat";
+    fs::create_directories(venv + "/bin");
+    fs::create_directories(venv + "/lib/python3.11/site-packages");
+    fleet::test::write_file(venv + "/bin/aider", "#!" + venv + "/bin/python\n", 0755);
+    fs::create_symlink("/usr/bin/python3", venv + "/bin/python");
+    fleet::AgentConfig agent;
+    const fleet::AgentAccess access =
+        fleet::agent_access(agent, fleet::ConfineMode::best_effort, inputs(venv + "/bin/aider"));
+    EXPECT_TRUE(has(access.read, venv)) << access.read[0];
+}
+
+// A #! line steers nothing: a directory, a relative name through env, or an env of the
+// agent's own grant no more than the file it names (the control: the npm test above).
+TEST_F(AgentAccessTest, AHashBangLineCannotWidenTheGrant) {
+    fleet::AgentConfig agent;
+    const std::vector<std::string> lines = {"#!" + m_home + "\n", "#!/usr/bin/env ../../project\n",
+                                            "#!/usr/bin/env -S " + m_home + "\n"};
+    for (const std::string& line : lines) {
+        fleet::test::write_file(m_home + "/tools/node/bin/sneaky", line, 0755);
+        const fleet::AgentAccess access = fleet::agent_access(
+            agent, fleet::ConfineMode::best_effort, inputs(m_home + "/tools/node/bin/sneaky"));
+        EXPECT_FALSE(has(access.read, m_home)) << line;
+        EXPECT_FALSE(has(access.read, m_home + "/project")) << line;
+        EXPECT_EQ(access.read.size(), 2U) << line; // its own prefix and prompt.txt
+    }
 }
 
 TEST_F(AgentAccessTest, ConfiguredPathsAndPortsAreAdded) {

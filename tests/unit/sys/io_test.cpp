@@ -3,12 +3,14 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include "sys/fd.hpp"
 #include "sys/io.hpp"
 
 namespace {
@@ -101,6 +103,30 @@ TEST(GrowPipe, GrowsButNeverShrinks) {
 
     const fleet::Fd file(open("/dev/null", O_RDONLY | O_CLOEXEC));
     EXPECT_EQ(fleet::grow_pipe(file.get(), size_t{64} * 1024), EBADF);
+}
+
+// The tree goes, its links with it, and what a link points to stays: the agent's scratch
+// directory, with a link to the user's files planted in it.
+TEST(RemoveTreeAt, RemovesEverythingButFollowsNoLink) {
+    const std::filesystem::path base =
+        std::filesystem::temp_directory_path() / ("fl-remove-tree." + std::to_string(getpid()));
+    std::filesystem::create_directories(base / "outside");
+    std::filesystem::create_directories(base / "tree/a/b/c");
+    std::ofstream(base / "outside/keep") << "the user's";
+    std::ofstream(base / "tree/a/b/c/file") << "x";
+    std::filesystem::create_directory_symlink(base / "outside", base / "tree/a/link");
+    std::filesystem::create_symlink(base / "outside/keep", base / "tree/file-link");
+    const fleet::Fd parent(open(base.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    EXPECT_EQ(fleet::remove_tree_at(parent.get(), "tree"), 0);
+    EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(base / "tree")));
+    EXPECT_TRUE(std::filesystem::exists(base / "outside/keep"));
+    EXPECT_EQ(fleet::remove_tree_at(parent.get(), "tree"), 0); // gone already: nothing to do
+    // Deeper than allowed: what is within reach goes, the error says why the rest stayed.
+    std::filesystem::create_directories(base / "deep/1/2/3");
+    EXPECT_EQ(fleet::remove_tree_at(parent.get(), "deep", 1), ELOOP);
+    EXPECT_TRUE(std::filesystem::exists(base / "deep/1/2/3"));
+    EXPECT_EQ(fleet::remove_tree_at(parent.get(), "deep"), 0);
+    std::filesystem::remove_all(base);
 }
 
 } // namespace
