@@ -130,7 +130,7 @@ std::string interpreter_of(const std::string& real, const std::string& path) {
     if (words.empty()) {
         return "";
     }
-    const std::string interpreter = real_file(words[0]);
+    std::string interpreter = real_file(words[0]);
     if (interpreter != "/usr/bin/env" && interpreter != "/bin/env") {
         return interpreter;
     }

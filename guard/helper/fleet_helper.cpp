@@ -385,6 +385,34 @@ Result<std::vector<std::string>> socket_request(const Caller& caller,
     return read_socket_request(3);
 }
 
+// The end of every served request: the audit line first (whatever happens to the answer, the
+// request is on record), then the answer, on stdout or the socket; the exit code.
+int record_and_answer(Outcome& outcome, const Result<Request>& request, const AuditTrail& trail,
+                      bool on_socket) {
+    const Status logged = trail.record(outcome, AuditTrail::Phase::end);
+    const int exit_code =
+        logged ? outcome.exit_code : (outcome.exit_code == k_ok ? k_failed : outcome.exit_code);
+    if (outcome.answer.is_object()) {
+        if (request) {
+            outcome.answer["request"] = request_json(*request);
+        }
+        outcome.answer["duration_ms"] = trail.elapsed().count();
+        if (!logged) {
+            outcome.answer["audit_error"] = logged.error().message;
+        }
+        if (on_socket) {
+            (void)write_socket_answer(3, outcome.answer, exit_code);
+        } else {
+            std::cout << json_line(outcome.answer) << "\n";
+        }
+    }
+    std::cout.flush();
+    if (!logged) {
+        std::cerr << "fleet-helper: " << logged.error().message << "\n";
+    }
+    return exit_code;
+}
+
 bool is_local_command(const std::vector<std::string>& args) {
     const Result<Request> request = parse_request(args);
     return request && (request->command == Command::help || request->command == Command::version);
@@ -453,29 +481,7 @@ int helper_main(int argc, char** argv) {
         [&] { return serve(request, caller, policy, sinks.file(), trail); },
         [](const std::string& reason) { return refusal(k_failed, Decision::failed, reason); });
     outcome.signals = held_signals_pending();
-    // The audit line first: whatever happens to the answer, the request is on record.
-    const Status logged = trail.record(outcome, AuditTrail::Phase::end);
-    const int exit_code =
-        logged ? outcome.exit_code : (outcome.exit_code == k_ok ? k_failed : outcome.exit_code);
-    if (outcome.answer.is_object()) {
-        if (request) {
-            outcome.answer["request"] = request_json(*request);
-        }
-        outcome.answer["duration_ms"] = trail.elapsed().count();
-        if (!logged) {
-            outcome.answer["audit_error"] = logged.error().message;
-        }
-        if (on_socket) {
-            (void)write_socket_answer(3, outcome.answer, exit_code);
-        } else {
-            std::cout << json_line(outcome.answer) << "\n";
-        }
-    }
-    std::cout.flush();
-    if (!logged) {
-        std::cerr << "fleet-helper: " << logged.error().message << "\n";
-    }
-    return exit_code;
+    return record_and_answer(outcome, request, trail, on_socket);
 }
 
 } // namespace

@@ -104,12 +104,12 @@ TEST_F(HelperSocket, RefusalsAreTheSudoRoadsOwn) {
               (std::vector<std::string>{fake("systemctl"), "--no-pager", "stop", "--", "nginx"}));
     EXPECT_TRUE(audit_lines().back().contains("totp_counter"));
     fs::remove(fake("argv"));
-    const ProcessResult garbage = fleet::test::run(
-        {"/usr/bin/setpriv", "--reuid=" + s_user, "--regid=" + s_user, "--init-groups",
-         "/usr/bin/python3", "-c",
-         "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
-         "s.sendall(b'not json\\n'); s.shutdown(socket.SHUT_WR); print(s.recv(65536).decode())",
-         s_socket});
+    const std::string send_garbage =
+        "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+        "s.sendall(b'not json\\n'); s.shutdown(socket.SHUT_WR); print(s.recv(65536).decode())";
+    const ProcessResult garbage =
+        fleet::test::run({"/usr/bin/setpriv", "--reuid=" + s_user, "--regid=" + s_user,
+                          "--init-groups", "/usr/bin/python3", "-c", send_garbage, s_socket});
     EXPECT_EQ(json::parse(garbage.out)["exit"], 4) << garbage.out;
     EXPECT_EQ(audit_lines().back()["decision"], "usage_error");
 }

@@ -33,7 +33,8 @@ constexpr unsigned k_landlock_last = 446;
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 3 || (std::strcmp(argv[1], "openat2") != 0 && std::strcmp(argv[1], "landlock") != 0)) {
+    if (argc < 3 ||
+        (std::strcmp(argv[1], "openat2") != 0 && std::strcmp(argv[1], "landlock") != 0)) {
         std::fputs("usage: fl-enosys openat2|landlock COMMAND [ARG...]\n", stderr);
         return 2;
     }
