@@ -92,6 +92,70 @@ int list_agents(const Session& session) {
     return k_exit_ok;
 }
 
+namespace {
+
+// One [agents.NAME] table of `dispatch config`, secrets redacted.
+std::string agent_toml(const std::string& name, const AgentConfig& agent) {
+    std::string out = "\n[agents." + name + "]\n";
+    if (agent.builtin) {
+        out += "# built-in adapter\n";
+        if (!agent.binary.empty()) {
+            out += "binary = " + toml_quote(agent.binary) + "\n";
+        }
+        if (!agent.args.empty()) {
+            out += "args = " + quoted_list(agent.args) + "\n";
+        }
+        if (!agent.model.empty()) {
+            out += "model = " + toml_quote(agent.model) + "\n";
+        }
+        if (!agent.base_url.empty()) {
+            out += "base_url = " + toml_quote(agent.base_url) + "\n";
+        }
+    } else {
+        out += "command = " + quoted_list(agent.command) + "\n";
+        out += std::string("stdin = ") + (agent.stdin_prompt ? "\"prompt\"" : "\"null\"") + "\n";
+    }
+    if (!agent.env.empty() || !agent.secret_env.empty()) {
+        std::string table;
+        for (const auto& [key, value] : agent.env) {
+            table += (table.empty() ? "" : ", ") + key + " = " +
+                     (looks_secret(key) ? toml_quote("<redacted>") : toml_quote(value));
+        }
+        for (const auto& [key, value] : agent.secret_env) {
+            table += (table.empty() ? "" : ", ") + key + " = " + toml_quote("<redacted>");
+        }
+        out += "env = { " + table + " }\n";
+    }
+    if (!agent.env_file.empty()) {
+        out += "env_file = " + toml_quote(agent.env_file) + "\n";
+    }
+    if (agent.timeout.count() > 0) {
+        out += "timeout = " + toml_quote(format_duration(agent.timeout)) + "\n";
+    }
+    if (!agent.workdir.empty()) {
+        out += "workdir = " + toml_quote(agent.workdir) + "\n";
+    }
+    if (agent.confine) {
+        out += "confine = " + toml_quote(to_string(*agent.confine)) + "\n";
+    }
+    for (const auto& [key, paths] :
+         {std::pair{"read", &agent.read}, std::pair{"write", &agent.write}}) {
+        if (!paths->empty()) {
+            out += std::string(key) + " = " + quoted_list(*paths) + "\n";
+        }
+    }
+    if (!agent.tcp_connect.empty()) {
+        std::string ports;
+        for (const uint16_t port : agent.tcp_connect) {
+            ports += (ports.empty() ? "" : ", ") + std::to_string(port);
+        }
+        out += "tcp_connect = [" + ports + "]\n";
+    }
+    return out;
+}
+
+} // namespace
+
 int show_config(const Session& session) {
     const Config& config = session.config;
     std::string out = "# effective configuration, from " + config.source + "\n";
@@ -102,49 +166,11 @@ int show_config(const Session& session) {
     out += "timeout = " + toml_quote(format_duration(config.timeout)) + "\n";
     out += "grace = " + toml_quote(format_duration(config.grace)) + "\n";
     out += std::string("no_new_privs = ") + (config.no_new_privs ? "true" : "false") + "\n";
+    out += "confine = " + toml_quote(to_string(config.confine)) + "\n";
     out += "unified = " + quoted_list(config.unified) + "\n";
     out += "path = " + quoted_list(config.path) + "\n";
     for (const auto& [name, agent] : config.agents) {
-        out += "\n[agents." + name + "]\n";
-        if (agent.builtin) {
-            out += "# built-in adapter\n";
-            if (!agent.binary.empty()) {
-                out += "binary = " + toml_quote(agent.binary) + "\n";
-            }
-            if (!agent.args.empty()) {
-                out += "args = " + quoted_list(agent.args) + "\n";
-            }
-            if (!agent.model.empty()) {
-                out += "model = " + toml_quote(agent.model) + "\n";
-            }
-            if (!agent.base_url.empty()) {
-                out += "base_url = " + toml_quote(agent.base_url) + "\n";
-            }
-        } else {
-            out += "command = " + quoted_list(agent.command) + "\n";
-            out +=
-                std::string("stdin = ") + (agent.stdin_prompt ? "\"prompt\"" : "\"null\"") + "\n";
-        }
-        if (!agent.env.empty() || !agent.secret_env.empty()) {
-            std::string table;
-            for (const auto& [key, value] : agent.env) {
-                table += (table.empty() ? "" : ", ") + key + " = " +
-                         (looks_secret(key) ? toml_quote("<redacted>") : toml_quote(value));
-            }
-            for (const auto& [key, value] : agent.secret_env) {
-                table += (table.empty() ? "" : ", ") + key + " = " + toml_quote("<redacted>");
-            }
-            out += "env = { " + table + " }\n";
-        }
-        if (!agent.env_file.empty()) {
-            out += "env_file = " + toml_quote(agent.env_file) + "\n";
-        }
-        if (agent.timeout.count() > 0) {
-            out += "timeout = " + toml_quote(format_duration(agent.timeout)) + "\n";
-        }
-        if (!agent.workdir.empty()) {
-            out += "workdir = " + toml_quote(agent.workdir) + "\n";
-        }
+        out += agent_toml(name, agent);
     }
     for (const auto& [name, task] : config.tasks) {
         out += "\n[tasks." + name + "]\ntemplate = " + toml_quote(task.template_text) + "\n";

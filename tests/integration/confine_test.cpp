@@ -241,8 +241,18 @@ TEST_F(Confine, AccessPathsThatWouldGrantTooMuchAreConfigErrors) {
         EXPECT_NE(result.err.find(problem), std::string::npos) << line << "\n" << result.err;
         EXPECT_NE(result.err.find("agents.plain."), std::string::npos) << result.err;
     }
-    const ProcessResult accepted = with("read = [\"/var/lib\"]\nwrite = [\"" + s_dir + "\"]");
-    EXPECT_EQ(accepted.exit_code, 0) << accepted.err;
+    const ProcessResult accepted = with("read = [\"/var/lib\"]\nwrite = [\"" + s_dir +
+                                        "\"]\ntcp_connect = [443]\nconfine = \"required\"");
+    EXPECT_EQ(accepted.exit_code, fleet::landlock_abi() >= 6 ? 0 : 3) << accepted.err;
+    // `dispatch config` shows them as they are in force.
+    const ProcessResult shown = dispatch({"config"}, {}, s_dir + "/paths.toml");
+    EXPECT_EQ(shown.exit_code, 0) << shown.err;
+    for (const std::string& line :
+         {std::string("confine = \"auto\"\n"), std::string("read = [\"/var/lib\"]\n"),
+          "write = [\"" + s_dir + "\"]\n", std::string("tcp_connect = [443]\n"),
+          std::string("confine = \"required\"\n")}) {
+        EXPECT_NE(shown.out.find(line), std::string::npos) << line << shown.out;
+    }
 }
 
 } // namespace
