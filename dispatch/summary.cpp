@@ -58,13 +58,13 @@ std::string format_seconds(const std::string& from, const std::string& to) {
 
 // How an agent was confined when not fully: said first, so it is never cut off or silent.
 std::string confinement_note(const AgentStatus& agent) {
-    if (!agent.confinement || agent.confinement->level == "full") {
+    if (!agent.confinement || agent.confinement->level == ConfinementLevel::full) {
         return "";
     }
-    if (agent.confinement->level == "off") {
+    if (agent.confinement->level == ConfinementLevel::off) {
         return "UNCONFINED (confine = off)";
     }
-    if (agent.confinement->level == "none") {
+    if (agent.confinement->level == ConfinementLevel::none) {
         return "UNCONFINED (no Landlock)";
     }
     return "partly confined (Landlock ABI " + std::to_string(agent.confinement->landlock_abi) + ")";

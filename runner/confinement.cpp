@@ -30,6 +30,30 @@ const char* to_string(ConfineMode mode) {
     return "auto";
 }
 
+const char* to_string(ConfinementLevel level) {
+    switch (level) {
+    case ConfinementLevel::none:
+        return "none";
+    case ConfinementLevel::partial:
+        return "partial";
+    case ConfinementLevel::full:
+        return "full";
+    case ConfinementLevel::off:
+        break;
+    }
+    return "off";
+}
+
+ConfinementLevel confinement_level(const std::string& word) {
+    for (const ConfinementLevel level :
+         {ConfinementLevel::none, ConfinementLevel::partial, ConfinementLevel::full}) {
+        if (word == to_string(level)) {
+            return level;
+        }
+    }
+    return ConfinementLevel::off;
+}
+
 Confinement assess_confinement(const AgentAccess& access, int abi) {
     Confinement record;
     record.landlock_abi = abi;
@@ -37,7 +61,7 @@ Confinement assess_confinement(const AgentAccess& access, int abi) {
         return record;
     }
     if (abi == 0) {
-        record.level = "none";
+        record.level = ConfinementLevel::none;
         record.lacking = "the kernel has no Landlock";
         return record;
     }
@@ -50,14 +74,15 @@ Confinement assess_confinement(const AgentAccess& access, int abi) {
     if (abi < k_abi_scopes) {
         add_lack(record.lacking, "signal and abstract socket scoping (Landlock ABI 6)");
     }
-    record.level = record.lacking.empty() ? "full" : "partial";
+    record.level = record.lacking.empty() ? ConfinementLevel::full : ConfinementLevel::partial;
     return record;
 }
 
 Result<PreparedConfinement> prepare_confinement(const AgentAccess& access, int abi) {
     PreparedConfinement prepared;
     prepared.record = assess_confinement(access, abi);
-    if (prepared.record.level == "off" || prepared.record.level == "none") {
+    if (prepared.record.level == ConfinementLevel::off ||
+        prepared.record.level == ConfinementLevel::none) {
         return prepared;
     }
     const bool restrict_tcp = !access.tcp_connect.empty();

@@ -38,8 +38,15 @@ struct AgentAccess {
     std::vector<uint16_t> tcp_connect; // non-empty: TCP connect only to these ports
 };
 
+enum class ConfinementLevel { off, none, partial, full };
+
+// "off", "none", "partial", "full": status.json's words.
+const char* to_string(ConfinementLevel level);
+// The level status.json names; `off` for a word it does not know.
+ConfinementLevel confinement_level(const std::string& word);
+
 struct Confinement {
-    std::string level = "off"; // full, partial, none, off
+    ConfinementLevel level = ConfinementLevel::off;
     int landlock_abi = 0;
     std::string lacking; // what the kernel lacks for the full set, when partial or none
 };

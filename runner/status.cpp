@@ -158,7 +158,7 @@ json agent_json(const AgentStatus& agent) {
         entry["usage"] = usage_json(agent.usage);
     }
     if (agent.confinement) {
-        entry["confinement"] = {{"level", agent.confinement->level},
+        entry["confinement"] = {{"level", to_string(agent.confinement->level)},
                                 {"landlock_abi", agent.confinement->landlock_abi}};
         if (!agent.confinement->lacking.empty()) {
             entry["confinement"]["lacking"] = agent.confinement->lacking;
@@ -237,8 +237,8 @@ Result<AgentStatus> agent_from_json(const json& entry) {
     if (const auto confined = entry.find("confinement");
         confined != entry.end() && confined->is_object()) {
         agent.confinement =
-            Confinement{confined->value("level", ""), confined->value("landlock_abi", 0),
-                        confined->value("lacking", "")};
+            Confinement{confinement_level(confined->value("level", "")),
+                        confined->value("landlock_abi", 0), confined->value("lacking", "")};
     }
     if (const auto usage = entry.find("usage"); usage != entry.end() && usage->is_object()) {
         if (usage->contains("input_tokens")) {

@@ -391,7 +391,7 @@ void check_confinement(const Config& config, bool as_root, Report& report) {
         }
     }
     const Level short_of = required ? Level::fail : Level::warn;
-    if (reached.level == "full") {
+    if (reached.level == ConfinementLevel::full) {
         report.add(Level::ok, "landlock", "ABI " + std::to_string(abi) + ": agents fully confined");
     } else {
         report.add(short_of, "landlock",

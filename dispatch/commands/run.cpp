@@ -244,7 +244,7 @@ Status check_required_confinement(const Config& config, const std::vector<std::s
         wanted.mode = confine_mode(config, agent);
         wanted.tcp_connect = agent.tcp_connect;
         const Confinement reached = assess_confinement(wanted, abi);
-        if (wanted.mode == ConfineMode::required && reached.level != "full") {
+        if (wanted.mode == ConfineMode::required && reached.level != ConfinementLevel::full) {
             return Error{ErrorKind::system, "agents." + name +
                                                 ": confine = \"required\", but this kernel lacks " +
                                                 reached.lacking};

@@ -252,7 +252,7 @@ TEST_F(AgentRunTest, AConfinedAgentWritesOnlyWhatItWasGiven) {
     EXPECT_FALSE(std::filesystem::exists(m_dir + "/outside"));
     ASSERT_TRUE(m_status.confinement.has_value());
     EXPECT_EQ(m_status.confinement->landlock_abi, fleet::landlock_abi());
-    EXPECT_NE(m_status.confinement->level, "off");
+    EXPECT_NE(m_status.confinement->level, fleet::ConfinementLevel::off);
 
     fleet::AgentPlan missing = plan("true");
     missing.name = "missing";
