@@ -43,6 +43,62 @@ std::optional<ConfineMode> parse_confine(const toml::table& table, const std::st
     return std::nullopt;
 }
 
+// memory_max, pids_max, cpu_max of `table` (the top level: the run's; an agent's: its own).
+void parse_limits(const toml::table& table, const std::string& prefix, TomlChecker& check,
+                  Limits& limits) {
+    if (const toml::node* node = table.get("memory_max")) {
+        const std::string where = prefix + "memory_max";
+        Result<uint64_t> bytes = input_error("must be a size such as \"2G\" or a number of bytes");
+        if (const auto text = node->value_exact<std::string>()) {
+            bytes = parse_memory_size(*text);
+        } else if (const auto number = node->value_exact<int64_t>(); number && *number > 0) {
+            bytes = static_cast<uint64_t>(*number);
+        }
+        if (!bytes) {
+            check.fail(where, bytes.error().message);
+        } else if (*bytes < k_min_memory_max) {
+            check.fail(where, format_bytes(*bytes) + " is below " + format_bytes(k_min_memory_max) +
+                                  ", too little to start an agent");
+        } else {
+            limits.memory_max = *bytes;
+        }
+    }
+    if (table.contains("pids_max")) {
+        size_t pids = 0;
+        check.integer(table, "pids_max", prefix + "pids_max", 1,
+                      static_cast<int64_t>(k_max_pids_max), pids);
+        limits.pids_max = pids;
+    }
+    if (const toml::node* node = table.get("cpu_max")) {
+        const auto cpus = node->value<double>(); // an integer is a number of CPUs too
+        if (!cpus || !(*cpus >= k_min_cpu_max && *cpus <= k_max_cpu_max)) {
+            check.fail(prefix + "cpu_max", "must be a number of CPUs from 0.01 to 1024");
+        } else {
+            limits.cpu_max = *cpus;
+        }
+    }
+}
+
+// An agent's limit above the run's own: a contradiction, refused.
+void check_within_run(const Config& config, const AgentConfig& agent, TomlChecker& check) {
+    const Limits& run = config.run_limits;
+    const Limits& own = agent.limits;
+    const std::string where = "agents." + agent.name + ".";
+    if (own.memory_max && run.memory_max && *own.memory_max > *run.memory_max) {
+        check.fail(where + "memory_max", format_bytes(*own.memory_max) +
+                                             " is above the run's memory_max (" +
+                                             format_bytes(*run.memory_max) + ")");
+    }
+    if (own.pids_max && run.pids_max && *own.pids_max > *run.pids_max) {
+        check.fail(where + "pids_max", std::to_string(*own.pids_max) +
+                                           " is above the run's pids_max (" +
+                                           std::to_string(*run.pids_max) + ")");
+    }
+    if (own.cpu_max && run.cpu_max && *own.cpu_max > *run.cpu_max) {
+        check.fail(where + "cpu_max", "is above the run's cpu_max");
+    }
+}
+
 void parse_ports(const toml::table& table, const std::string& where, TomlChecker& check,
                  std::vector<uint16_t>& ports) {
     const toml::node* node = table.get("tcp_connect");
@@ -95,6 +151,7 @@ void parse_common(const toml::table& table, const std::string& where, TomlChecke
     check.string_list(table, "read", where + ".read", agent.read);
     check.string_list(table, "write", where + ".write", agent.write);
     parse_ports(table, where + ".tcp_connect", check, agent.tcp_connect);
+    parse_limits(table, where + ".", check, agent.limits);
 }
 
 void parse_builtin_agent(const std::string& name, const toml::table& table, TomlChecker& check,
@@ -106,7 +163,8 @@ void parse_builtin_agent(const std::string& name, const toml::table& table, Toml
     }
     check.only_keys(table, where,
                     {"binary", "args", "model", "env", "env_file", "base_url", "timeout", "workdir",
-                     "confine", "read", "write", "tcp_connect"});
+                     "confine", "read", "write", "tcp_connect", "memory_max", "pids_max",
+                     "cpu_max"});
     check.string(table, "binary", where + ".binary", agent.binary);
     check.string_list(table, "args", where + ".args", agent.args);
     check.string(table, "model", where + ".model", agent.model);
@@ -128,7 +186,7 @@ void parse_agent(const std::string& name, const toml::table& table, TomlChecker&
     }
     check.only_keys(table, where,
                     {"command", "stdin", "env", "env_file", "timeout", "workdir", "confine", "read",
-                     "write", "tcp_connect"});
+                     "write", "tcp_connect", "memory_max", "pids_max", "cpu_max"});
     const toml::array* command = table["command"].as_array();
     if (command == nullptr || command->empty()) {
         check.fail(where + ".command", "must be a non-empty array of strings");
@@ -244,6 +302,23 @@ void parse_settings(const toml::table& root, TomlChecker& check, Config& config)
     check.duration(root, "grace", "grace", config.grace);
     check.boolean(root, "no_new_privs", "no_new_privs", config.no_new_privs);
     config.confine = parse_confine(root, "confine", check).value_or(ConfineMode::best_effort);
+    if (root.contains("limits")) {
+        std::string word;
+        check.string(root, "limits", "limits", word);
+        const LimitsMode modes[] = {LimitsMode::best_effort, LimitsMode::required, LimitsMode::off};
+        const auto* mode = std::find_if(std::begin(modes), std::end(modes),
+                                        [&](LimitsMode m) { return word == to_string(m); });
+        if (mode == std::end(modes)) {
+            check.fail("limits", "must be \"auto\", \"required\" or \"off\"");
+        } else {
+            config.limits = *mode;
+        }
+    }
+    parse_limits(root, "", check, config.run_limits);
+    // 0 to 1000: an agent is never made less likely than a service to be killed.
+    size_t oom_score_adj = k_default_oom_score_adj;
+    check.integer(root, "oom_score_adj", "oom_score_adj", 0, 1000, oom_score_adj);
+    config.oom_score_adj = static_cast<int>(oom_score_adj);
 }
 
 } // namespace
@@ -266,7 +341,8 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
     TomlChecker check("config " + source);
     check.only_keys(root, "",
                     {"user", "runs_dir", "default_agent", "max_parallel", "timeout", "grace",
-                     "no_new_privs", "confine", "unified", "path", "agents", "tasks"});
+                     "no_new_privs", "confine", "limits", "memory_max", "pids_max", "cpu_max",
+                     "oom_score_adj", "unified", "path", "agents", "tasks"});
     parse_settings(root, check, config);
     each_table(root, "agents", check, [&](const std::string& name, const toml::table& table) {
         parse_agent(name, table, check, config.agents[name]);
@@ -278,6 +354,9 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
         }
         config.tasks[name] = parse_task(name, table, check);
     });
+    for (const auto& [name, agent] : config.agents) {
+        check_within_run(config, agent, check);
+    }
     for (const std::string& name : config.unified) {
         if (config.agents.count(name) == 0) {
             check.fail("unified", "names unknown agent '" + name + "'");
@@ -287,6 +366,28 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
         return check.error();
     }
     return config;
+}
+
+CgroupRequest plan_limits(const Config& config, const std::vector<std::string>& agents,
+                          uint64_t mem_total) {
+    CgroupRequest request;
+    request.run = config.run_limits;
+    request.oom_score_adj = config.oom_score_adj;
+    if (!request.run.memory_max) {
+        request.run.memory_max = default_run_memory_max(mem_total);
+    }
+    if (!request.run.pids_max) {
+        request.run.pids_max = k_default_run_pids_max;
+    }
+    for (const std::string& name : agents) {
+        const AgentConfig& agent = config.agents.at(name);
+        CgroupRequest::Agent planned{name, agent.limits};
+        if (!planned.limits.pids_max) {
+            planned.limits.pids_max = std::min(k_default_agent_pids_max, *request.run.pids_max);
+        }
+        request.agents.push_back(planned);
+    }
+    return request;
 }
 
 Result<Config> load_config(const std::string& explicit_path, bool as_root) {

@@ -20,9 +20,17 @@
 
 #include "base/duration.hpp"
 #include "runner/confinement.hpp"
+#include "runner/limits.hpp"
+#include "runner/run_cgroups.hpp"
 #include "sys/result.hpp"
 
 namespace fleet {
+
+// The runner's and so every agent's oom_score_adj unless the config says otherwise: above what
+// anything else on a server gets by default (services 0, systemd user sessions 100 to 200; SSM's
+// agent -900, which everything it starts inherits), so that under memory pressure the kernel takes
+// an agent before a service (docs/dispatch.md, "Limits").
+constexpr int k_default_oom_score_adj = 500;
 
 struct AgentConfig {
     std::string name;
@@ -47,6 +55,9 @@ struct AgentConfig {
     std::vector<std::string> read;     // absolute or ~/..., checked by check_access_paths
     std::vector<std::string> write;    // likewise
     std::vector<uint16_t> tcp_connect; // non-empty: TCP connect only to these (and base_url's)
+    // Limits (runner/limits.hpp): its own cgroup's, within the run's; unset pids_max is
+    // k_default_agent_pids_max, other unset limits leave only the run's.
+    Limits limits;
 };
 
 struct TaskConfig {
@@ -65,6 +76,9 @@ struct Config {
     Duration grace = std::chrono::seconds(10);
     bool no_new_privs = true;
     ConfineMode confine = ConfineMode::best_effort; // "auto"
+    LimitsMode limits = LimitsMode::best_effort;    // "auto"
+    Limits run_limits; // memory_max, pids_max, cpu_max at the top: the whole run's
+    int oom_score_adj = k_default_oom_score_adj;
     std::vector<std::string> unified; // dispatch-unified's agents; empty: every built-in found
     std::vector<std::string> path;    // prepended to the agents' PATH ("~/" is the user's home)
     std::map<std::string, AgentConfig> agents; // always has the five built-ins
@@ -93,6 +107,11 @@ bool is_valid_name(std::string_view name);
 inline ConfineMode confine_mode(const Config& config, const AgentConfig& agent) {
     return agent.confine.value_or(config.confine);
 }
+
+// What a run's cgroups get from the config for `agents` (the name is the caller's): the run's
+// limits, defaults filled in (memory: 3/4 of `mem_total`), and each agent's own.
+CgroupRequest plan_limits(const Config& config, const std::vector<std::string>& agents,
+                          uint64_t mem_total);
 
 // Parses TOML text; `source` names it in errors.
 Result<Config> parse_config(std::string_view text, const std::string& source);

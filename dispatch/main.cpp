@@ -26,9 +26,14 @@ int become_target(const fleet::CommandLine& line, fleet::Session& session,
                   std::optional<fleet::RunnerProcess>& runner) {
     if (line.subcommand == fleet::Subcommand::run) {
         const auto& run = std::get<fleet::RunArgs>(line.args);
-        fleet::Result<fleet::RunnerProcess> started =
-            fleet::start_runner(session, run.detach ? fleet::Detach::yes : fleet::Detach::no,
-                                fleet::confinement_required(session.config, agents));
+        fleet::Result<fleet::RunLimitsSetup> limits =
+            fleet::setup_run_limits(session.config, agents, session.as_root);
+        if (!limits) {
+            return fleet::fail(fleet::k_exit_setup, limits.error().message);
+        }
+        fleet::Result<fleet::RunnerProcess> started = fleet::start_runner(
+            session, run.detach ? fleet::Detach::yes : fleet::Detach::no,
+            fleet::confinement_required(session.config, agents), std::move(*limits));
         if (!started) {
             return fleet::fail(fleet::k_exit_setup, started.error().message);
         }

@@ -196,9 +196,11 @@ Status open_report_pipe(Fd& from_inner, RunnerProcess& runner) {
 
 } // namespace
 
-Result<RunnerProcess> start_runner(Session& session, Detach detach, bool required) {
+Result<RunnerProcess> start_runner(Session& session, Detach detach, bool required,
+                                   RunLimitsSetup limits) {
     RunnerProcess runner;
     runner.detach = detach;
+    runner.limits = std::move(limits);
     Fd from_inner;
     if (Status opened = open_report_pipe(from_inner, runner); !opened) {
         return opened.error();
@@ -243,11 +245,19 @@ Result<RunnerProcess> start_runner(Session& session, Detach detach, bool require
         if (detach == Detach::yes && ::setsid() < 0) {
             return system_error("setsid", errno);
         }
+        if (Status joined = enter_run_limits(runner.limits); !joined) {
+            return joined.error();
+        }
         return runner;
     }
-    // The outer: drop like the inner, then only relay.
+    // The outer: the keeper, then drop like the inner, and only relay.
     runner.to_outer.reset();
     int exit_code = 0;
+    if (Status kept = start_keeper(runner.limits); !kept) {
+        ::kill(inner, SIGKILL);
+        (void)wait_for_exit(inner);
+        std::exit(fail(k_exit_setup, kept.error().message));
+    }
     if (Status dropped = drop_to_target(session, exit_code); !dropped) {
         ::kill(inner, SIGKILL);
         (void)wait_for_exit(inner);

@@ -46,6 +46,7 @@
 #include <string>
 #include <sys/types.h>
 
+#include "dispatch/run_limits.hpp"
 #include "dispatch/session.hpp"
 #include "sys/fd.hpp"
 #include "sys/result.hpp"
@@ -60,12 +61,15 @@ struct RunnerProcess {
     pid_t host_pid = 0;       // the runner's pid outside its namespace
     Fd to_outer;              // the report pipe's write end
     Detach detach = Detach::no;
+    RunLimitsSetup limits; // the run's cgroups (run_limits.hpp), the runner's from here on
 };
 
 // Returns in the inner process only; the outer exits from here. `required`: a run without a
-// PID namespace is refused (exit 3) instead of recorded. Errors (exit 3) come before any fork
-// or from the inner's own setup.
-Result<RunnerProcess> start_runner(Session& session, Detach detach, bool required);
+// PID namespace is refused (exit 3) instead of recorded. `limits`: made by setup_run_limits;
+// the inner joins its leaf, the outer starts the keeper before its drop. Errors (exit 3) come
+// before any fork or from the inner's own setup.
+Result<RunnerProcess> start_runner(Session& session, Detach detach, bool required,
+                                   RunLimitsSetup limits);
 
 // In the inner, after its drop: an attached runner is sent SIGTERM when the outer goes, and
 // exits now if it has gone already.

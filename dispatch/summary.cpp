@@ -15,7 +15,7 @@ namespace {
 
 // The final summary fits in SSM's 2,500-character console view, with room to spare.
 constexpr size_t k_max_summary = 2000;
-constexpr size_t k_max_summary_note = 60;
+constexpr size_t k_max_summary_note = 100;
 
 } // namespace
 
@@ -70,6 +70,23 @@ std::string confinement_note(const AgentStatus& agent) {
     return "partly confined (Landlock ABI " + std::to_string(agent.confinement->landlock_abi) + ")";
 }
 
+// What an agent's cgroup counted: "peak 64 MiB, cpu 0.1s"; "" without a cgroup.
+std::string resources_note(const AgentStatus& agent) {
+    if (!agent.resources) {
+        return "";
+    }
+    std::string note;
+    if (agent.resources->memory_peak) {
+        note = "peak " + format_bytes(*agent.resources->memory_peak);
+    }
+    if (agent.resources->cpu_seconds) {
+        char cpu[32];
+        std::snprintf(cpu, sizeof cpu, "cpu %.1fs", *agent.resources->cpu_seconds);
+        note += (note.empty() ? "" : ", ") + std::string(cpu);
+    }
+    return note;
+}
+
 } // namespace
 
 std::string summary_text(const RunStatus& status) {
@@ -90,6 +107,10 @@ std::string summary_text(const RunStatus& status) {
         text += "no PID namespace for this run (" + safe(status.no_pid_namespace) +
                 "): an agent's processes may outlive it\n";
     }
+    if (status.limits.mode != to_string(LimitsMode::off) && !status.limits.applied) {
+        text += "limits not applied (" + safe(status.limits.not_applied) +
+                "): agents have no memory, process or CPU limit\n";
+    }
     int width = 5;
     for (const AgentStatus& agent : status.agents) {
         width = std::min(40, std::max(width, static_cast<int>(safe(agent.name).size())));
@@ -105,6 +126,9 @@ std::string summary_text(const RunStatus& status) {
         }
         if (!agent.log_error.empty()) {
             note += (note.empty() ? "" : "; ") + agent.log_error;
+        }
+        if (const std::string used = resources_note(agent); !used.empty()) {
+            note += (note.empty() ? "" : "; ") + used;
         }
         note = note.size() > k_max_summary_note
                    ? safe(note.substr(0, k_max_summary_note - 3)) + "..."

@@ -188,6 +188,10 @@ Result<pid_t> AgentRun::launch() {
     m_status.confinement = confinement->record;
     SpawnRequest request;
     request.landlock_fd = confinement->ruleset ? confinement->ruleset->fd() : -1;
+    if (m_plan.cgroup != nullptr) {
+        request.cgroup_fds = m_plan.cgroup->join_fds();
+    }
+    m_status.limits = m_plan.limits;
     request.executable = m_plan.executable;
     request.args = m_plan.args;
     request.env = m_plan.env;
@@ -272,6 +276,11 @@ void AgentRun::close_pipe() {
 
 void AgentRun::signal_leftovers(int sig) const {
     signal_group(m_pid, sig);
+    if (sig == SIGKILL && m_plan.cgroup != nullptr) {
+        if (const int error = m_plan.cgroup->kill(); error != 0) {
+            m_shared.log.error("agent {}: kill its cgroup: {}", m_plan.name, std::strerror(error));
+        }
+    }
     for (const pid_t orphan :
          m_shared.reaper.orphans(m_shared.run_id, m_plan.name, m_shared.running_agents())) {
         signal_group(orphan, sig);
@@ -280,7 +289,7 @@ void AgentRun::signal_leftovers(int sig) const {
 }
 
 bool AgentRun::leftovers() const {
-    return group_exists(m_pid) ||
+    return group_exists(m_pid) || (m_plan.cgroup != nullptr && m_plan.cgroup->populated()) ||
            !m_shared.reaper.orphans(m_shared.run_id, m_plan.name, m_shared.running_agents())
                 .empty();
 }
@@ -327,6 +336,11 @@ void AgentRun::finish() {
     }
     const AgentOutcome outcome = judge();
     m_status.usage = outcome.usage;
+    std::string limit_hit;
+    if (m_plan.cgroup != nullptr) {
+        m_status.resources = m_plan.cgroup->resources();
+        limit_hit = limit_reason(m_plan.limits, *m_status.resources);
+    }
     if (m_stop_state) {
         // A timed-out or cancelled agent never counts as succeeded, whatever it exited with.
         m_status.state = *m_stop_state;
@@ -334,8 +348,11 @@ void AgentRun::finish() {
     } else if (exit.succeeded() && !outcome.failed) {
         m_status.state = AgentState::succeeded;
     } else {
+        // A limit it hit is why it failed, whatever the CLI or the signal says next.
         m_status.state = AgentState::failed;
-        m_status.reason = outcome.reason.empty() ? describe(exit) : outcome.reason;
+        m_status.reason = !limit_hit.empty()       ? limit_hit
+                          : outcome.reason.empty() ? describe(exit)
+                                                   : outcome.reason;
     }
     if (!m_plan.artifact.empty()) {
         collect_artifact();

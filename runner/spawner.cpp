@@ -9,6 +9,7 @@
 #include <boost/process/v2/default_launcher.hpp>
 #include <boost/process/v2/process.hpp>
 
+#include "runner/run_cgroups.hpp"
 #include "sys/child.hpp"
 #include "sys/landlock.hpp"
 
@@ -61,6 +62,22 @@ struct AgentSetup {
     }
 };
 
+// The agent's own steps, in the child (the ChildSetup hook): its cgroups, then Landlock.
+// Everything it uses was prepared before fork.
+struct AgentSteps {
+    const int* cgroup_fds = nullptr;
+    size_t cgroup_count = 0;
+    int landlock_fd = -1;
+};
+
+int agent_steps(const void* context) {
+    const auto* steps = static_cast<const AgentSteps*>(context);
+    if (const int error = join_cgroups(steps->cgroup_fds, steps->cgroup_count); error != 0) {
+        return error;
+    }
+    return steps->landlock_fd >= 0 ? enter_landlock(&steps->landlock_fd) : 0;
+}
+
 } // namespace
 
 Result<pid_t> spawn(boost::asio::io_context& context, const SpawnRequest& request) {
@@ -77,10 +94,12 @@ Result<pid_t> spawn(boost::asio::io_context& context, const SpawnRequest& reques
     setup.parent = ::getpid();
     setup.stdio = {request.stdin_fd, request.output_fd, request.output_fd};
     setup.workdir = request.workdir.c_str();
-    if (request.landlock_fd >= 0) {
-        setup.hook = enter_landlock;
-        setup.hook_context = &request.landlock_fd;
-    }
+    AgentSteps steps;
+    steps.cgroup_fds = request.cgroup_fds.data();
+    steps.cgroup_count = request.cgroup_fds.size();
+    steps.landlock_fd = request.landlock_fd;
+    setup.hook = agent_steps;
+    setup.hook_context = &steps;
     ChildErrorPipe errors;
     if (!errors.valid()) {
         return system_error("pipe2", errors.error());

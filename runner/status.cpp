@@ -132,6 +132,67 @@ json usage_json(const AgentUsage& usage) {
     return document;
 }
 
+void put_limits(json& object, const Limits& limits) {
+    if (limits.memory_max) {
+        object["memory_max"] = *limits.memory_max;
+    }
+    if (limits.pids_max) {
+        object["pids_max"] = *limits.pids_max;
+    }
+    if (limits.cpu_max) {
+        object["cpu_max"] = *limits.cpu_max;
+    }
+}
+
+Limits get_limits(const json& object) {
+    Limits limits;
+    if (object.contains("memory_max")) {
+        limits.memory_max = object.at("memory_max").get<uint64_t>();
+    }
+    if (object.contains("pids_max")) {
+        limits.pids_max = object.at("pids_max").get<uint64_t>();
+    }
+    if (object.contains("cpu_max")) {
+        limits.cpu_max = object.at("cpu_max").get<double>();
+    }
+    return limits;
+}
+
+json agent_limits_json(const AgentLimits& limits) {
+    json object = {{"applied", limits.applied}, {"oom_score_adj", limits.oom_score_adj}};
+    if (!limits.applied && !limits.not_applied.empty()) {
+        object["reason"] = limits.not_applied;
+    }
+    put_limits(object, limits.limits);
+    return object;
+}
+
+json resources_json(const AgentResources& used) {
+    json object = {{"oom_kills", used.oom_kills}, {"pids_limit_hits", used.pids_limit_hits}};
+    if (used.memory_peak) {
+        object["memory_peak"] = *used.memory_peak;
+    }
+    if (used.cpu_seconds) {
+        object["cpu_seconds"] = *used.cpu_seconds;
+    }
+    return object;
+}
+
+json run_limits_json(const RunLimits& limits) {
+    json object = {{"mode", limits.mode}, {"applied", limits.applied}};
+    if (!limits.cgroup_mode.empty()) {
+        object["cgroup_mode"] = limits.cgroup_mode;
+    }
+    if (!limits.not_applied.empty()) {
+        object["reason"] = limits.not_applied;
+    }
+    if (!limits.cgroup.empty()) {
+        object["cgroup"] = limits.cgroup;
+    }
+    put_limits(object, limits.limits);
+    return object;
+}
+
 json agent_json(const AgentStatus& agent) {
     json entry = {
         {"name", agent.name},
@@ -164,6 +225,12 @@ json agent_json(const AgentStatus& agent) {
             entry["confinement"]["lacking"] = agent.confinement->lacking;
         }
     }
+    if (agent.limits) {
+        entry["limits"] = agent_limits_json(*agent.limits);
+    }
+    if (agent.resources) {
+        entry["resources"] = resources_json(*agent.resources);
+    }
     return entry;
 }
 
@@ -188,6 +255,7 @@ std::string to_json(const RunStatus& status, int indent) {
         {"pid_start", status.pid_start},
         {"labels", status.labels},
         {"confinement", std::move(confinement)},
+        {"limits", run_limits_json(status.limits)},
         {"agents", std::move(agents)},
     };
     // ASCII only (\uXXXX), invalid UTF-8 replaced: a reason quoted from an agent's output can
@@ -240,6 +308,22 @@ Result<AgentStatus> agent_from_json(const json& entry) {
             Confinement{confinement_level(confined->value("level", "")),
                         confined->value("landlock_abi", 0), confined->value("lacking", "")};
     }
+    if (const auto limits = entry.find("limits"); limits != entry.end() && limits->is_object()) {
+        agent.limits = AgentLimits{limits->value("applied", false), limits->value("reason", ""),
+                                   get_limits(*limits), limits->value("oom_score_adj", 0)};
+    }
+    if (const auto used = entry.find("resources"); used != entry.end() && used->is_object()) {
+        AgentResources resources;
+        if (used->contains("memory_peak")) {
+            resources.memory_peak = used->at("memory_peak").get<uint64_t>();
+        }
+        if (used->contains("cpu_seconds")) {
+            resources.cpu_seconds = used->at("cpu_seconds").get<double>();
+        }
+        resources.oom_kills = used->value("oom_kills", uint64_t{0});
+        resources.pids_limit_hits = used->value("pids_limit_hits", uint64_t{0});
+        agent.resources = resources;
+    }
     if (const auto usage = entry.find("usage"); usage != entry.end() && usage->is_object()) {
         if (usage->contains("input_tokens")) {
             agent.usage.input_tokens = usage->at("input_tokens").get<uint64_t>();
@@ -278,6 +362,15 @@ Result<RunStatus> run_status_from_json(const std::string& text) {
             confined != document.end() && confined->is_object()) {
             status.pid_namespace = confined->value("pid_namespace", false);
             status.no_pid_namespace = confined->value("reason", "");
+        }
+        if (const auto limits = document.find("limits");
+            limits != document.end() && limits->is_object()) {
+            status.limits.mode = limits->value("mode", "off");
+            status.limits.cgroup_mode = limits->value("cgroup_mode", "");
+            status.limits.applied = limits->value("applied", false);
+            status.limits.not_applied = limits->value("reason", "");
+            status.limits.cgroup = limits->value("cgroup", "");
+            status.limits.limits = get_limits(*limits);
         }
         if (const auto labels = document.find("labels");
             labels != document.end() && labels->is_object()) {

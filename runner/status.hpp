@@ -11,6 +11,7 @@
 
 #include "base/agent_outcome.hpp"
 #include "runner/confinement.hpp"
+#include "runner/limits.hpp"
 #include "sys/result.hpp"
 
 namespace fleet {
@@ -45,7 +46,19 @@ struct AgentStatus {
     pid_t pid = 0;
     AgentUsage usage;
     std::string artifact; // a file the task asked for, copied into the run directory
-    std::optional<Confinement> confinement; // set once it was started (confinement.hpp)
+    std::optional<Confinement> confinement;  // set once it was started (confinement.hpp)
+    std::optional<AgentLimits> limits;       // set once it was started (limits.hpp)
+    std::optional<AgentResources> resources; // what its cgroup counted, once finished
+};
+
+// The run's cgroups (run_cgroups.hpp): where, in which mode, with what, or why not.
+struct RunLimits {
+    std::string mode = "off"; // to_string(LimitsMode): "off" makes no cgroup
+    std::string cgroup_mode;  // sys/cgroup.hpp's words: v2, hybrid, v1, none
+    bool applied = false;
+    std::string not_applied; // why not, when not (and mode is not "off")
+    std::string cgroup;      // the run's cgroup, when applied
+    Limits limits;           // the run's own
 };
 
 struct RunStatus {
@@ -59,6 +72,7 @@ struct RunStatus {
     std::map<std::string, std::string> labels; // --label KEY=VALUE, and ssm-command-id
     bool pid_namespace = false;   // the runner is init of the run's own (runner_process.hpp)
     std::string no_pid_namespace; // why not, when not
+    RunLimits limits;
     std::vector<AgentStatus> agents;
 };
 

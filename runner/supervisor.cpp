@@ -340,7 +340,37 @@ private:
         m_finishing = true;
         m_run_timer.cancel();
         m_tick_timer.cancel();
-        m_reaper.sweep([this] { finish_run(); });
+        kill_cgroups();
+        m_reaper.sweep([this] {
+            check_cgroups_empty();
+            finish_run();
+        });
+    }
+
+    // The run's end kills whatever is still in an agent's cgroup (each agent's own end has
+    // already waited for its leftovers: this is what survived that)...
+    void kill_cgroups() {
+        for (auto& agent : m_agents) {
+            const AgentCgroup* cgroup = agent->plan().cgroup;
+            if (cgroup != nullptr && cgroup->populated()) {
+                m_log.warn("agent {}: processes left in its cgroup at the run's end; SIGKILL",
+                           agent->plan().name);
+                if (const int error = cgroup->kill(); error != 0) {
+                    m_log.error("agent {}: kill its cgroup: {}", agent->plan().name,
+                                std::strerror(error));
+                }
+            }
+        }
+    }
+
+    // ...and, once the sweep has reaped them, checks that none is left.
+    void check_cgroups_empty() {
+        for (auto& agent : m_agents) {
+            const AgentCgroup* cgroup = agent->plan().cgroup;
+            if (cgroup != nullptr && cgroup->populated()) {
+                m_log.error("agent {}: its cgroup still holds processes", agent->plan().name);
+            }
+        }
     }
 
     void finish_run() {

@@ -44,6 +44,8 @@
 #include <spdlog/logger.h>
 
 #include "base/duration.hpp"
+#include "runner/limits.hpp"
+#include "runner/run_cgroups.hpp"
 #include "runner/run_store.hpp"
 #include "runner/status.hpp"
 
@@ -65,6 +67,10 @@ struct AgentPlan {
     std::string artifact; // a file in `workdir` to copy to <run dir>/<name>.<artifact>
     AgentAccess access;   // its confinement (confinement.hpp)
     std::string scratch;  // its temporary directory, removed once it is done; empty: none
+    // Its cgroup (run_cgroups.hpp; owned by the caller, outliving the run), or nullptr, and
+    // what status.json says of its limits (why none, when none).
+    const AgentCgroup* cgroup = nullptr;
+    AgentLimits limits;
 };
 
 // Each agent's pipe asks for 1 MiB, and so does a console that is a pipe. With the default

@@ -235,6 +235,20 @@ ConsolePlan console_plan(const RunArgs& args, size_t agents) {
 
 namespace {
 
+// The agent's cgroup and OOM score (run_limits.hpp), or why it has no cgroup.
+void limit_agent(AgentPlan& plan, const Config& config, const RunLimitsSetup& limits) {
+    if (limits.cgroups) {
+        plan.cgroup = &limits.cgroups->agents.at(plan.name);
+        plan.limits = plan.cgroup->limits();
+        return;
+    }
+    plan.limits.applied = false;
+    plan.limits.not_applied = limits.record.mode == to_string(LimitsMode::off)
+                                  ? "limits = \"off\""
+                                  : limits.record.not_applied;
+    plan.limits.oom_score_adj = config.oom_score_adj;
+}
+
 // confine = "required": every rule of the agent's set must be enforceable on this kernel.
 Status check_required_confinement(const Config& config, const std::vector<std::string>& agents,
                                   int abi) {
@@ -295,11 +309,13 @@ int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::s
     status.pid_start = process_start_time(::getpid()).value_or(0);
     status.pid_namespace = runner.pid_namespace;
     status.no_pid_namespace = runner.no_namespace;
+    status.limits = runner.limits.record;
     status.labels = labels_of(args);
     const RunRequest request{args.task, *prompt, task->second.artifact, args.unified};
     std::vector<AgentPlan> plans;
     for (const std::string& name : agents) {
         plans.push_back(plan_agent(config.agents.at(name), *run, session, request, log));
+        limit_agent(plans.back(), config, runner.limits);
         AgentStatus agent;
         agent.name = name;
         agent.log = run->path + "/" + name + ".log";

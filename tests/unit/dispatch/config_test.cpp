@@ -78,3 +78,80 @@ TEST(IsValidName, LowercaseFileSafeNames) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(ParseConfig, LimitsTheRunsAndEachAgents) {
+    const auto config = fleet::parse_config(R"(
+limits = "required"
+memory_max = "4G"
+pids_max = 1000
+cpu_max = 1.5
+oom_score_adj = 800
+[agents.x]
+command = ["/usr/bin/x"]
+memory_max = 536870912
+cpu_max = 1
+)",
+                                            "test");
+    ASSERT_TRUE(config.ok()) << config.error().message;
+    EXPECT_EQ(config->limits, fleet::LimitsMode::required);
+    EXPECT_EQ(config->run_limits.memory_max, uint64_t{4} << 30);
+    EXPECT_EQ(config->run_limits.pids_max, 1000U);
+    EXPECT_EQ(config->run_limits.cpu_max, 1.5);
+    EXPECT_EQ(config->oom_score_adj, 800);
+    const fleet::AgentConfig& x = config->agents.at("x");
+    EXPECT_EQ(x.limits.memory_max, uint64_t{512} << 20);
+    EXPECT_EQ(x.limits.cpu_max, 1.0);
+    EXPECT_FALSE(x.limits.pids_max);
+}
+
+TEST(ParseConfig, LimitErrorsNameTheKey) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"memory_max = \"2 gigs\"", "memory_max: '2 gigs' is no memory size"},
+        {"memory_max = \"1M\"", "memory_max: 1 MiB is below 4 MiB"},
+        {"memory_max = -5", "memory_max: must be a size"},
+        {"pids_max = 0", "pids_max"},
+        {"pids_max = 5000000", "pids_max"},
+        {"cpu_max = 0", "cpu_max: must be a number of CPUs"},
+        {"cpu_max = 2000", "cpu_max"},
+        {"oom_score_adj = 1001", "oom_score_adj"},
+        {"limits = \"yes\"", "limits: must be \"auto\", \"required\" or \"off\""},
+        {"memory_max = \"1G\"\n[agents.x]\ncommand = [\"x\"]\nmemory_max = \"2G\"",
+         "agents.x.memory_max: 2 GiB is above the run's memory_max (1 GiB)"},
+        {"pids_max = 10\n[agents.x]\ncommand = [\"x\"]\npids_max = 11",
+         "agents.x.pids_max: 11 is above the run's pids_max (10)"},
+        {"cpu_max = 1\n[agents.x]\ncommand = [\"x\"]\ncpu_max = 2", "agents.x.cpu_max"},
+        {"[agents.claude]\nmemory_max = \"lots\"", "agents.claude.memory_max"},
+    };
+    for (const auto& [text, expected] : cases) {
+        const auto config = fleet::parse_config(text, "cfg");
+        ASSERT_FALSE(config.ok()) << text;
+        EXPECT_NE(config.error().message.find(expected), std::string::npos)
+            << text << " -> " << config.error().message;
+    }
+    // The control: the same keys within range.
+    EXPECT_TRUE(fleet::parse_config("memory_max = \"1G\"\npids_max = 10\ncpu_max = 1\n"
+                                    "[agents.x]\ncommand = [\"x\"]\nmemory_max = \"1G\"\n"
+                                    "pids_max = 10\ncpu_max = 0.5",
+                                    "cfg")
+                    .ok());
+}
+
+TEST(PlanLimits, FillsTheDefaults) {
+    const auto config = fleet::parse_config(
+        "[agents.x]\ncommand = [\"x\"]\npids_max = 64\n[agents.y]\ncommand = [\"y\"]\n", "test");
+    ASSERT_TRUE(config.ok());
+    const fleet::CgroupRequest request =
+        fleet::plan_limits(*config, {"x", "y"}, uint64_t{16} << 30);
+    EXPECT_EQ(request.run.memory_max, uint64_t{12} << 30); // 3/4 of the host's
+    EXPECT_EQ(request.run.pids_max, fleet::k_default_run_pids_max);
+    EXPECT_FALSE(request.run.cpu_max);
+    EXPECT_EQ(request.oom_score_adj, fleet::k_default_oom_score_adj);
+    ASSERT_EQ(request.agents.size(), 2U);
+    EXPECT_EQ(request.agents[0].limits.pids_max, 64U);
+    EXPECT_EQ(request.agents[1].limits.pids_max, fleet::k_default_agent_pids_max);
+    EXPECT_FALSE(request.agents[1].limits.memory_max); // the run's bounds it
+}
+
+} // namespace

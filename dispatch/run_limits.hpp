@@ -1,0 +1,62 @@
+// A run's limits, from the config to the cgroups its agents start in (docs/dispatch.md,
+// "Limits"); the cgroups themselves are runner/run_cgroups.hpp's.
+//
+// As root, in the caller's process, before the run splits (setup_run_limits), each step
+// checked:
+//   1. limits = "off": nothing. Not root: "not root" (no cgroup can be made)
+//   2. systemd as PID 1 (/run/systemd/system): refused, recorded "systemd is PID 1: …": under
+//      systemd a run's cgroups must come from a transient scope with Delegate=yes, and writing
+//      into the cgroup of the unit that started dispatch (SSM's) behind systemd's back is what
+//      systemd's documentation tells tools not to do
+//   3. the layout (sys/cgroup.hpp), MemTotal for the default run memory_max
+//   4. create_run_cgroups, named run-<pid>-<8 random hex digits>
+//   5. pipe2(O_CLOEXEC): the keeper's life line, its write end the runner's alone
+// A failure in 2 to 5 is recorded (status.json `limits.reason`, the summary) and the run goes
+// on without cgroups; with limits = "required" it is the run's setup error (exit 3), before
+// anything is forked.
+// Then, once the runner is forked (runner_process.hpp):
+//   the runner (inner), still root: enter_run_limits: its oom_score_adj (the config's, default
+//   500) into /proc/self/oom_score_adj, which every agent inherits (an agent, dropped and not
+//   dumpable before its exec, could not write its own; root's write also sets the floor
+//   below which an agent cannot lower it where root has CAP_SYS_RESOURCE), then its leaf
+//   joined ("runner"), its cgroup.procs fds closed after
+//   the caller (outer): start_keeper, then closes its copy of every cgroup fd and of the
+//   life line's write end, so that only the runner holds it
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dispatch/config.hpp"
+#include "runner/run_cgroups.hpp"
+#include "runner/status.hpp"
+#include "sys/fd.hpp"
+#include "sys/result.hpp"
+
+namespace fleet {
+
+struct RunLimitsSetup {
+    int oom_score_adj = 0;             // the runner's and the agents'
+    RunLimits record;                  // what status.json says
+    std::optional<RunCgroups> cgroups; // none when not applied
+    Fd life_read, life_write;          // the keeper's life line
+};
+
+// Steps 1 to 5 for `agents`. An Error only when limits = "required" and they cannot be had.
+Result<RunLimitsSetup> setup_run_limits(const Config& config,
+                                        const std::vector<std::string>& agents, bool as_root);
+
+// In the runner, still root: its oom_score_adj, then its leaf ("runner"); closes those fds
+// and the life line's read end.
+Status enter_run_limits(RunLimitsSetup& limits);
+
+// In the caller, still root, after the runner is forked: forks the keeper
+// (run_cgroups.hpp keep_run_cgroups), its stdio on /dev/null and every other fd closed, then
+// closes this process's cgroup fds and life line. Without cgroups: nothing.
+Status start_keeper(RunLimitsSetup& limits);
+
+// MemTotal of /proc/meminfo in bytes; 0 when unreadable.
+uint64_t mem_total();
+
+} // namespace fleet

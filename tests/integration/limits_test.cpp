@@ -1,0 +1,263 @@
+// Limits, as root with a real user and the host's real cgroups (docs/dispatch.md, "Limits"):
+// a memory hog OOM-killed under 64 MiB and recorded, a fork bomb stopped at pids_max, a
+// setsid daemon killed with its cgroup, the OOM score every agent gets, an agent that cannot
+// leave its cgroup or raise its limit; a read-only cgroupfs (a mount namespace of the test's)
+// recorded as "limits not applied", or refused with limits = "required". Each has its control:
+// the same agent under a limit it stays within, or with limits = "off".
+// These machines are hybrid (v1 memory and pids, v2 for tracking and cgroup.kill), so the
+// limits here are v1's; the v2 limit files are tested where the v2 hierarchy has the
+// controllers (tests/unit/sys/cgroup_test.cpp says which ran).
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/files.hpp"
+#include "support/process.hpp"
+#include "support/runner_fixture.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using fleet::test::ProcessResult;
+using fleet::test::read_file;
+using fleet::test::run_id_of;
+using fleet::test::survivors;
+using fleet::test::write_file;
+using nlohmann::json;
+
+class Limits : public fleet::test::RunnerFixture {
+protected:
+    static void SetUpTestSuite() {
+        set_up_runner("l", "limits");
+        s_agent = s_dir + "/limits-agent";
+        fs::copy_file(std::string(FLEET_SOURCE_DIR) + "/tests/support/limits-agent", s_agent);
+        chmod(s_agent.c_str(), 0755);
+        write_config(s_config, "");
+    }
+
+    void SetUp() override {
+        if (!fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes") &&
+            !fs::exists("/sys/fs/cgroup/cgroup.controllers")) {
+            GTEST_SKIP() << "no cgroup hierarchy with a memory controller on this host";
+        }
+    }
+
+    // One agent per mode of limits-agent, `top` before them.
+    static void write_config(const std::string& path, const std::string& top) {
+        std::string text = top + "user = \"" + s_user + "\"\ngrace = \"1s\"\n";
+        const auto agent = [&](const std::string& name, const std::string& args,
+                               const std::string& extra) {
+            text +=
+                "[agents." + name + "]\ncommand = [\"" + s_agent + "\", " + args + "]\n" + extra;
+        };
+        agent("hog", "\"hog\", \"200\"", "memory_max = \"64M\"\n");
+        agent("fits", "\"hog\", \"20\"", "memory_max = \"256MiB\"\n");
+        agent("bomb", "\"forks\", \"10000\"", "pids_max = 32\n");
+        agent("few", "\"forks\", \"8\"", "pids_max = 32\n");
+        agent("daemon", "\"daemon\"", "");
+        agent("score", "\"score\"", "");
+        agent("escape", "\"escape\"", "memory_max = \"64M\"\n");
+        write_file(path, text, 0644);
+    }
+
+    static json agent_of(const json& status, const std::string& name) {
+        for (const json& agent : status.at("agents")) {
+            if (agent.at("name") == name) {
+                return agent;
+            }
+        }
+        ADD_FAILURE() << "no agent " << name;
+        return json::object();
+    }
+
+    // The keeper removes the run's cgroup once it is empty (an rmdir the kernel refuses while
+    // a process is in it): gone within its 10 s means nothing of the run was left in it.
+    static bool cgroup_removed(const std::string& path) {
+        for (int i = 0; i < 150 && fs::exists(path); ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        return !fs::exists(path);
+    }
+
+    static inline std::string s_agent;
+};
+
+TEST_F(Limits, AMemoryHogIsKilledAndRecordedAsOutOfMemory) {
+    const ProcessResult result = dispatch({"-a", "hog,fits", "run", "go"});
+    const std::string id = run_id_of(result.out);
+    ASSERT_FALSE(id.empty()) << result.out << result.err;
+    EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+    const json status = status_json(id);
+    ASSERT_TRUE(status.at("limits").at("applied").get<bool>()) << status.dump(2);
+    const json hog = agent_of(status, "hog");
+    EXPECT_EQ(hog.at("state"), "failed");
+    EXPECT_EQ(hog.at("reason"), "out of memory (limit 64 MiB)");
+    EXPECT_EQ(hog.at("signal"), 9);
+    EXPECT_GE(hog.at("resources").at("oom_kills").get<int>(), 1);
+    EXPECT_GE(hog.at("resources").at("memory_peak").get<uint64_t>(), uint64_t{60} << 20);
+    EXPECT_LE(hog.at("resources").at("memory_peak").get<uint64_t>(), uint64_t{64} << 20);
+    EXPECT_TRUE(hog.at("resources").contains("cpu_seconds"));
+    EXPECT_EQ(hog.at("limits").at("memory_max"), uint64_t{64} << 20);
+    EXPECT_NE(result.out.find("out of memory (limit 64 MiB)"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("peak 64 MiB"), std::string::npos) << result.out;
+    // The control: 20 MiB within 256 MiB.
+    const json fits = agent_of(status, "fits");
+    EXPECT_EQ(fits.at("state"), "succeeded") << fits.dump(2);
+    EXPECT_EQ(fits.at("resources").at("oom_kills"), 0);
+    EXPECT_GE(fits.at("resources").at("memory_peak").get<uint64_t>(), uint64_t{20} << 20);
+    EXPECT_TRUE(cgroup_removed(status.at("limits").at("cgroup")));
+}
+
+TEST_F(Limits, AForkBombStopsAtPidsMaxAndTheRunEndsCleanly) {
+    const auto start = std::chrono::steady_clock::now();
+    const ProcessResult result = dispatch({"-a", "bomb,few", "run", "go"});
+    const std::string id = run_id_of(result.out);
+    ASSERT_FALSE(id.empty()) << result.out << result.err;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+    const json status = status_json(id);
+    const json bomb = agent_of(status, "bomb");
+    EXPECT_EQ(bomb.at("state"), "failed");
+    EXPECT_EQ(bomb.at("reason"), "process limit (32)");
+    EXPECT_GE(bomb.at("resources").at("pids_limit_hits").get<int>(), 1);
+    const std::string log = read_file(run_dir(id) + "/bomb.log");
+    EXPECT_NE(log.find("forked 31"), std::string::npos) << log; // 32 with the agent itself
+    // The control: eight children stay within the limit.
+    const json few = agent_of(status, "few");
+    EXPECT_EQ(few.at("state"), "succeeded") << few.dump(2);
+    EXPECT_EQ(few.at("resources").at("pids_limit_hits"), 0);
+    EXPECT_TRUE(survivors(id).empty());
+    EXPECT_TRUE(cgroup_removed(status.at("limits").at("cgroup")));
+}
+
+TEST_F(Limits, ASetsidDaemonDiesWithItsCgroup) {
+    const ProcessResult result = dispatch({"-a", "daemon", "run", "go"});
+    const std::string id = run_id_of(result.out);
+    ASSERT_FALSE(id.empty()) << result.out << result.err;
+    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_NE(read_file(run_dir(id) + "/daemon.log").find("daemon started"), std::string::npos);
+    EXPECT_TRUE(survivors(id).empty());
+    const json status = status_json(id);
+    const std::string cgroup = status.at("limits").at("cgroup");
+    EXPECT_TRUE(cgroup_removed(cgroup)) << cgroup;
+}
+
+TEST_F(Limits, EveryAgentGetsTheConfiguredOomScore) {
+    ProcessResult result = dispatch({"-a", "score", "run", "go"});
+    std::string id = run_id_of(result.out);
+    ASSERT_FALSE(id.empty()) << result.out << result.err;
+    EXPECT_NE(read_file(run_dir(id) + "/score.log").find("oom_score_adj 500"), std::string::npos);
+    EXPECT_EQ(agent_of(status_json(id), "score").at("limits").at("oom_score_adj"), 500);
+    const std::string config = s_dir + "/score.toml";
+    write_config(config, "oom_score_adj = 900\n");
+    result = dispatch({"-a", "score", "run", "go"}, {}, config);
+    id = run_id_of(result.out);
+    ASSERT_FALSE(id.empty()) << result.out << result.err;
+    EXPECT_NE(read_file(run_dir(id) + "/score.log").find("oom_score_adj 900"), std::string::npos);
+}
+
+TEST_F(Limits, AnAgentCannotLeaveItsCgroupNorRaiseItsLimit) {
+    if (!fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes")) {
+        GTEST_SKIP() << "the escape agent reads the v1 memory hierarchy, which this host lacks";
+    }
+    for (const std::string& config : {s_config, s_dir + "/unconfined.toml"}) {
+        write_config(s_dir + "/unconfined.toml", "confine = \"off\"\n");
+        const ProcessResult result = dispatch({"-a", "escape", "run", "go"}, {}, config);
+        const std::string id = run_id_of(result.out);
+        ASSERT_FALSE(id.empty()) << result.out << result.err;
+        const std::string log = read_file(run_dir(id) + "/escape.log");
+        EXPECT_NE(log.find("read 67108864"), std::string::npos) << log; // the control
+        EXPECT_EQ(log.find("ESCAPED"), std::string::npos) << log;
+        EXPECT_EQ(fleet::test::lines_of(log).size(), 4U) << log;
+    }
+}
+
+TEST_F(Limits, LimitsOffMakesNoCgroup) {
+    const std::string config = s_dir + "/off.toml";
+    write_config(config, "limits = \"off\"\n");
+    const ProcessResult result = dispatch({"-a", "fits", "run", "go"}, {}, config);
+    const std::string id = run_id_of(result.out);
+    ASSERT_FALSE(id.empty()) << result.out << result.err;
+    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+    const json status = status_json(id);
+    EXPECT_EQ(status.at("limits").at("mode"), "off");
+    EXPECT_FALSE(status.at("limits").at("applied").get<bool>());
+    const json fits = agent_of(status, "fits");
+    EXPECT_EQ(fits.at("limits").at("reason"), "limits = \"off\"");
+    EXPECT_FALSE(fits.contains("resources"));
+    EXPECT_EQ(result.out.find("limits not applied"), std::string::npos) << result.out;
+}
+
+// dispatch in a mount namespace of its own whose cgroup mounts are read-only: mkdir fails.
+ProcessResult in_read_only_cgroupfs(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {
+        "/usr/bin/unshare",
+        "-m",
+        "/bin/sh",
+        "-c",
+        "for m in $(awk '$3 ~ /^cgroup/ {print $2}' /proc/mounts); do "
+        "mount -o remount,bind,ro \"$m\" || exit 99; done; exec \"$@\"",
+        "sh"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return fleet::test::run(argv);
+}
+
+TEST_F(Limits, AReadOnlyCgroupfsIsRecordedOrRefusedWhenRequired) {
+    ProcessResult result =
+        in_read_only_cgroupfs({DISPATCH_PATH, "-c", s_config, "-a", "fits", "run", "go"});
+    ASSERT_NE(result.exit_code, 99) << result.err;
+    std::string id = run_id_of(result.out);
+    ASSERT_FALSE(id.empty()) << result.out << result.err;
+    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+    json status = status_json(id);
+    EXPECT_FALSE(status.at("limits").at("applied").get<bool>());
+    const std::string reason = status.at("limits").at("reason");
+    EXPECT_NE(reason.find("Read-only file system"), std::string::npos) << reason;
+    EXPECT_NE(result.out.find("limits not applied ("), std::string::npos) << result.out;
+    EXPECT_FALSE(agent_of(status, "fits").at("limits").at("applied").get<bool>());
+
+    const std::string required = s_dir + "/required.toml";
+    write_config(required, "limits = \"required\"\n");
+    const size_t runs_before =
+        std::distance(fs::directory_iterator(s_runs), fs::directory_iterator{});
+    result = in_read_only_cgroupfs({DISPATCH_PATH, "-c", required, "-a", "fits", "run", "go"});
+    EXPECT_EQ(result.exit_code, 3) << result.out << result.err;
+    EXPECT_NE(result.err.find("limits = \"required\", but they cannot be applied: mkdir "),
+              std::string::npos)
+        << result.err;
+    EXPECT_EQ(fleet::test::lines_of(result.err).size(), 1U) << result.err;
+    EXPECT_EQ(std::distance(fs::directory_iterator(s_runs), fs::directory_iterator{}),
+              static_cast<long>(runs_before)); // no run was made: no agent started
+    // The control: required, on the host's writable cgroupfs.
+    result = dispatch({"-a", "fits", "run", "go"}, {}, required);
+    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+    id = run_id_of(result.out);
+    ASSERT_FALSE(id.empty()) << result.out << result.err;
+    EXPECT_TRUE(status_json(id).at("limits").at("applied").get<bool>());
+}
+
+TEST_F(Limits, BadLimitsAreOneLineConfigErrors) {
+    for (const auto& [top, key] :
+         {std::pair{"memory_max = \"2 gigs\"\n", "memory_max"},
+          std::pair{"memory_max = \"1M\"\n", "memory_max"}, std::pair{"pids_max = 0\n", "pids_max"},
+          std::pair{"cpu_max = 0\n", "cpu_max"}, std::pair{"cpu_max = \"two\"\n", "cpu_max"},
+          std::pair{"oom_score_adj = -100\n", "oom_score_adj"},
+          std::pair{"limits = \"maybe\"\n", "limits"},
+          std::pair{"memory_max = \"32M\"\n", "agents.escape.memory_max"},
+          std::pair{"pids_max = 16\n", "agents.bomb.pids_max"}}) {
+        const std::string config = s_dir + "/bad.toml";
+        write_config(config, top);
+        const ProcessResult result = dispatch({"-a", "fits", "run", "go"}, {}, config);
+        EXPECT_EQ(result.exit_code, 2) << top << result.err;
+        EXPECT_NE(result.err.find(std::string(": ") + key + ": "), std::string::npos)
+            << top << result.err;
+        EXPECT_EQ(fleet::test::lines_of(result.err).size(), 1U) << result.err;
+        EXPECT_TRUE(run_id_of(result.out).empty());
+    }
+}
+
+} // namespace
