@@ -16,6 +16,7 @@
 #include "base/untrusted_text.hpp"
 #include "dispatch/agent_access.hpp"
 #include "dispatch/agents/agent_cli.hpp"
+#include "dispatch/commands/doctor_host.hpp"
 #include "dispatch/commands/info.hpp"
 #include "dispatch/commands/run.hpp"
 #include "dispatch/config.hpp"
@@ -35,34 +36,7 @@ namespace fleet {
 
 namespace {
 
-constexpr std::chrono::milliseconds k_probe_timeout{10'000};
 constexpr int k_max_depth = 64;
-constexpr const char* k_system_path =
-    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-enum class Level { ok, warn, fail };
-
-class Report {
-public:
-    // `detail` may name what the user chose (a file in its tree, an agent's --version answer):
-    // it is escaped, one line.
-    void add(Level level, const std::string& check, const std::string& detail,
-             const std::string& fix = "") {
-        const char* word = level == Level::ok ? "ok" : level == Level::warn ? "warn" : "fail";
-        std::string line = std::string(word) + std::string(5 - std::strlen(word), ' ') + check;
-        line += std::string(check.size() < 14 ? 14 - check.size() : 1, ' ') +
-                escape_untrusted(detail, LineBreaks::escaped);
-        if (!fix.empty()) {
-            line += "; fix: " + fix;
-        }
-        write_all(1, line + "\n");
-        m_failed = m_failed || level == Level::fail;
-    }
-    int exit_code() const { return m_failed ? k_exit_agent_failed : k_exit_ok; }
-
-private:
-    bool m_failed = false;
-};
 
 // Opens an absolute directory path one component at a time with O_NOFOLLOW: no symlink
 // anywhere in it is followed.
@@ -281,79 +255,6 @@ void check_agents(const Config& config, const Identity& user, Report& report) {
     }
 }
 
-// The unit as systemd would see it: `systemctl cat`, else its files and drop-ins.
-std::string unit_text(const std::string& unit) {
-    Result<ProbeResult> cat =
-        probe_output({"systemctl", "cat", "--no-pager", unit}, {k_system_path}, k_probe_timeout);
-    if (cat && cat->succeeded()) {
-        return cat->output;
-    }
-    std::string text;
-    for (const char* dir : {"/usr/lib/systemd/system/", "/lib/systemd/system/",
-                            "/etc/systemd/system/", "/run/systemd/system/"}) {
-        const Fd fd(::open((dir + unit).c_str(), O_RDONLY | O_CLOEXEC));
-        if (Result<std::string> content =
-                fd.valid() ? read_fd(fd.get(), 1 << 20) : Result<std::string>(std::string());
-            content) {
-            text += *content;
-        }
-    }
-    if (text.empty()) {
-        return text;
-    }
-    for (const char* dir : {"/usr/lib/systemd/system/", "/lib/systemd/system/",
-                            "/etc/systemd/system/", "/run/systemd/system/"}) {
-        std::error_code error;
-        std::vector<std::string> dropins;
-        for (const auto& entry :
-             std::filesystem::directory_iterator(std::string(dir) + unit + ".d", error)) {
-            if (entry.path().extension() == ".conf") {
-                dropins.push_back(entry.path());
-            }
-        }
-        std::sort(dropins.begin(), dropins.end());
-        for (const std::string& dropin : dropins) {
-            const Fd fd(::open(dropin.c_str(), O_RDONLY | O_CLOEXEC));
-            if (Result<std::string> content =
-                    fd.valid() ? read_fd(fd.get(), 1 << 20) : Result<std::string>(std::string());
-                content) {
-                text += "\n" + *content;
-            }
-        }
-    }
-    return text;
-}
-
-void check_ssm_agent(Report& report) {
-    for (const char* unit :
-         {"amazon-ssm-agent.service", "snap.amazon-ssm-agent.amazon-ssm-agent.service"}) {
-        const std::string text = unit_text(unit);
-        if (text.empty()) {
-            continue;
-        }
-        std::string restart = "no";
-        size_t pos = 0;
-        while ((pos = text.find("Restart=", pos)) != std::string::npos) {
-            if (pos == 0 || text[pos - 1] == '\n') {
-                const size_t end = text.find('\n', pos);
-                restart = text.substr(pos + 8,
-                                      end == std::string::npos ? std::string::npos : end - pos - 8);
-            }
-            pos += 8;
-        }
-        if (restart == "always") {
-            report.add(Level::ok, "ssm-agent", std::string(unit) + " has Restart=always");
-        } else {
-            report.add(Level::fail, "ssm-agent",
-                       std::string(unit) + " has Restart=" + restart +
-                           ": a crashed agent stays down until someone reboots the host",
-                       "install deploy/'s drop-in with Restart=always");
-        }
-        return;
-    }
-    report.add(Level::ok, "ssm-agent", "no amazon-ssm-agent unit on this host");
-}
-
 // Agents' pipes (and a pipe console) ask for k_pipe_size; above fs.pipe-max-size only
 // CAP_SYS_RESOURCE may go, which the dropped runner has not.
 void check_pipes(Report& report) {
@@ -457,6 +358,7 @@ int run_doctor(const CommandLine& line) {
     }
     check_pipes(report);
     check_confinement(*config, as_root, report);
+    check_limits(*config, as_root, report);
     const std::string target = line.user.empty() ? config->user : line.user;
     Result<Identity> user = as_root ? resolve_identity(target, {}) : current_identity();
     if (!user) {
@@ -471,7 +373,7 @@ int run_doctor(const CommandLine& line) {
     }
     check_groups(*config, *user, report);
     check_agents(*config, *user, report);
-    check_ssm_agent(report);
+    check_ssm_agent(*config, report);
     return report.exit_code();
 }
 

@@ -10,6 +10,7 @@
 #include "base/untrusted_text.hpp"
 #include "dispatch/agent_plan.hpp"
 #include "dispatch/commands/run.hpp"
+#include "dispatch/run_limits.hpp"
 #include "launch/environment.hpp"
 #include "sys/io.hpp"
 
@@ -94,6 +95,24 @@ int list_agents(const Session& session) {
 
 namespace {
 
+// memory_max (bytes, its size in a comment), pids_max, cpu_max: what is set of `limits`.
+std::string limits_toml(const Limits& limits) {
+    std::string out;
+    if (limits.memory_max) {
+        out += "memory_max = " + std::to_string(*limits.memory_max) + " # " +
+               format_bytes(*limits.memory_max) + "\n";
+    }
+    if (limits.pids_max) {
+        out += "pids_max = " + std::to_string(*limits.pids_max) + "\n";
+    }
+    if (limits.cpu_max) {
+        char cpus[32];
+        std::snprintf(cpus, sizeof cpus, "%g", *limits.cpu_max);
+        out += std::string("cpu_max = ") + cpus + "\n";
+    }
+    return out;
+}
+
 // One [agents.NAME] table of `dispatch config`, secrets redacted.
 std::string agent_toml(const std::string& name, const AgentConfig& agent) {
     std::string out = "\n[agents." + name + "]\n";
@@ -151,7 +170,7 @@ std::string agent_toml(const std::string& name, const AgentConfig& agent) {
         }
         out += "tcp_connect = [" + ports + "]\n";
     }
-    return out;
+    return out + limits_toml(agent.limits);
 }
 
 } // namespace
@@ -167,6 +186,10 @@ int show_config(const Session& session) {
     out += "grace = " + toml_quote(format_duration(config.grace)) + "\n";
     out += std::string("no_new_privs = ") + (config.no_new_privs ? "true" : "false") + "\n";
     out += "confine = " + toml_quote(to_string(config.confine)) + "\n";
+    out += "limits = " + toml_quote(to_string(config.limits)) + "\n";
+    // The run's limits as they are in force: the defaults filled in.
+    out += limits_toml(plan_limits(config, {}, mem_total()).run);
+    out += "oom_score_adj = " + std::to_string(config.oom_score_adj) + "\n";
     out += "unified = " + quoted_list(config.unified) + "\n";
     out += "path = " + quoted_list(config.path) + "\n";
     for (const auto& [name, agent] : config.agents) {

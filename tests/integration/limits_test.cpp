@@ -240,6 +240,22 @@ TEST_F(Limits, AReadOnlyCgroupfsIsRecordedOrRefusedWhenRequired) {
     EXPECT_TRUE(status_json(id).at("limits").at("applied").get<bool>());
 }
 
+TEST_F(Limits, ConfigShowsTheLimitsInForce) {
+    const std::string config = s_dir + "/shown.toml";
+    write_config(config, "memory_max = \"1G\"\npids_max = 500\ncpu_max = 1.5\n");
+    const ProcessResult result = dispatch({"config"}, {}, config);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    for (const char* line :
+         {"\nlimits = \"auto\"\nmemory_max = 1073741824 # 1 GiB\npids_max = 500\ncpu_max = 1.5\n"
+          "oom_score_adj = 500\n",
+          "\nmemory_max = 67108864 # 64 MiB\n"}) {
+        EXPECT_NE(result.out.find(line), std::string::npos) << line << result.out;
+    }
+    // The defaults, filled in: the run's memory is 3/4 of the host's.
+    const ProcessResult defaults = dispatch({"config"});
+    EXPECT_NE(defaults.out.find("\npids_max = 8192\n"), std::string::npos) << defaults.out;
+}
+
 TEST_F(Limits, BadLimitsAreOneLineConfigErrors) {
     for (const auto& [top, key] :
          {std::pair{"memory_max = \"2 gigs\"\n", "memory_max"},

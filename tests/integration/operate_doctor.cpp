@@ -117,18 +117,51 @@ TEST_F(Operate, DoctorChecksTheSsmAgentRestartsAlways) {
         }
     }
     fs::create_directories("/etc/systemd/system/amazon-ssm-agent.service.d");
-    write_file(unit, "[Service]\nType=simple\nRestart=on-failure\nRestartSec=90\n", 0644);
+    write_file(unit,
+               "[Service]\nType=simple\nRestart=on-failure\nRestartSec=90\n"
+               "OOMScoreAdjust=-900\n",
+               0644);
     const ProcessResult broken = dispatch({"doctor"});
     write_file(unit + ".d/restart.conf", "[Service]\nRestart=always\nRestartSec=10s\n", 0644);
     const ProcessResult repaired = dispatch({"doctor"});
+    write_file(unit + ".d/oom.conf", "[Service]\nOOMScoreAdjust=800\n", 0644);
+    const ProcessResult above = dispatch({"doctor"});
     fs::remove_all(unit + ".d");
     fs::remove(unit);
     EXPECT_EQ(broken.exit_code, 1);
     EXPECT_NE(broken.out.find("fail ssm-agent"), std::string::npos) << broken.out;
     EXPECT_NE(broken.out.find("Restart=on-failure"), std::string::npos) << broken.out;
     EXPECT_NE(repaired.out.find("ok   ssm-agent"), std::string::npos) << repaired.out;
+    // Its OOM score, which every agent would inherit, beside what the agents get.
+    EXPECT_NE(repaired.out.find("ok   oom score     amazon-ssm-agent.service has "
+                                "OOMScoreAdjust=-900, which what it starts inherits; agents get "
+                                "500"),
+              std::string::npos)
+        << repaired.out;
+    EXPECT_NE(above.out.find("warn oom score     amazon-ssm-agent.service has OOMScoreAdjust=800"),
+              std::string::npos)
+        << above.out;
     // Control: no unit at all is fine (not every host runs SSM).
     EXPECT_NE(dispatch({"doctor"}).out.find("no amazon-ssm-agent unit"), std::string::npos);
+}
+
+TEST_F(Operate, DoctorReportsTheCgroupsARunGets) {
+    const ProcessResult result = dispatch({"doctor"});
+    if (!fs::exists("/sys/fs/cgroup/cgroup.controllers") &&
+        !fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes")) {
+        GTEST_SKIP() << "no cgroups on this host";
+    }
+    EXPECT_NE(result.out.find("ok   systemd       not PID 1"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("ok   cgroups       "), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find(": each run gets its limits (memory_max "), std::string::npos)
+        << result.out;
+    // The probe's cgroups are gone: only runs leave theirs, and only while they run.
+    const std::string off = s_dir + "/limits-off.toml";
+    write_file(off, "user = \"" + s_user + "\"\nlimits = \"off\"\n", 0644);
+    const ProcessResult without = fleet::test::run({k_dispatch, "-c", off, "doctor"});
+    EXPECT_NE(without.out.find("warn limits        off: agents have no memory"), std::string::npos)
+        << without.out;
+    EXPECT_EQ(without.out.find("ok   cgroups"), std::string::npos) << without.out;
 }
 
 } // namespace
