@@ -30,6 +30,11 @@
 
 namespace fleet {
 
+// The environment root's probes of system tools get (systemctl, sudo, busctl): the system's
+// directories alone, whatever PATH the caller had.
+constexpr const char* k_system_path =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 struct ProbeLimits {
     std::chrono::milliseconds timeout{5000};
     std::chrono::milliseconds grace{0}; // between TERM and KILL at the deadline

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sys/random.h>
@@ -10,11 +11,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/probe.hpp"
+#include "dispatch/agents/outcome_text.hpp"
+#include "sys/cgroup.hpp"
 #include "sys/io.hpp"
 
 namespace fleet {
 
 namespace {
+
+constexpr std::chrono::seconds k_scope_timeout{10};
 
 Result<std::string> cgroup_name() {
     unsigned char bytes[4];
@@ -27,25 +33,102 @@ Result<std::string> cgroup_name() {
     return std::string(name);
 }
 
+// This process's v2 cgroup ("0::PATH" of /proc/self/cgroup), or "" when it has none.
+std::string own_v2_cgroup() {
+    Result<std::string> text = read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16);
+    const size_t at = text ? text->find("0::") : std::string::npos;
+    if (at == std::string::npos || (at > 0 && (*text)[at - 1] != '\n')) {
+        return "";
+    }
+    const size_t end = text->find('\n', at);
+    return text->substr(at + 3, end == std::string::npos ? std::string::npos : end - at - 3);
+}
+
+// Step 2b, under systemd: the scope, then this process into its leaf "caller" (a delegated
+// v2 cgroup takes no process beside its children), and the layout read again with the
+// scope as this process's v2 cgroup.
+Status enter_systemd_scope(const std::string& name, CgroupLayout& layout) {
+    const std::string scope = "fleet-dispatch-" + name + ".scope";
+    // The unit's name and mode, 4 properties, no auxiliary units.
+    const std::vector<std::string> call = {"busctl",
+                                           "call",
+                                           "org.freedesktop.systemd1",
+                                           "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager",
+                                           "StartTransientUnit",
+                                           "ssa(sv)a(sa(sv))",
+                                           scope,
+                                           "fail",
+                                           "4",
+                                           "PIDs",
+                                           "au",
+                                           "1",
+                                           std::to_string(::getpid()),
+                                           "Delegate",
+                                           "b",
+                                           "true",
+                                           "CollectMode",
+                                           "s",
+                                           "inactive-or-failed",
+                                           "Description",
+                                           "s",
+                                           "fleet-dispatch " + name,
+                                           "0"};
+    Result<ProbeResult> started = probe_output(call, {k_system_path}, k_scope_timeout);
+    if (!started || !started->succeeded()) {
+        return Error{ErrorKind::system,
+                     "systemd: StartTransientUnit " + scope + ": " +
+                         (started ? short_text(started->output) : started.error().message)};
+    }
+    // The job runs after the call returns: this process moves once systemd has started it.
+    const auto deadline = std::chrono::steady_clock::now() + k_scope_timeout;
+    std::string own = own_v2_cgroup();
+    while (own.size() < scope.size() + 1 ||
+           own.compare(own.size() - scope.size() - 1, std::string::npos, "/" + scope) != 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            return Error{ErrorKind::system, "systemd: " + scope + " never took this process"};
+        }
+        const timespec pause{0, 10'000'000};
+        ::nanosleep(&pause, nullptr);
+        own = own_v2_cgroup();
+    }
+    Result<CgroupLayout> scoped = cgroup_layout();
+    if (!scoped) {
+        return scoped.error();
+    }
+    if (const CgroupHierarchy* v2 = scoped->v2()) {
+        const std::string caller = v2->path() + "/caller";
+        if (::mkdir(caller.c_str(), 0755) != 0) {
+            return system_error("mkdir " + caller, errno);
+        }
+        const Fd procs(::open((caller + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+        if (!procs.valid() || ::write(procs.get(), "0", 1) != 1) {
+            return system_error("join " + caller, errno);
+        }
+    }
+    layout = *scoped;
+    return Ok{};
+}
+
 // Steps 2 to 5; an Error is why the limits cannot be applied.
 Status make_cgroups(const Config& config, const std::vector<std::string>& agents,
                     RunLimitsSetup& setup) {
-    struct stat info {};
-    if (::stat("/run/systemd/system", &info) == 0) {
-        return Error{ErrorKind::system,
-                     "systemd is PID 1: a run's cgroups need a delegated transient scope, which "
-                     "this version does not make"};
+    Result<std::string> name = cgroup_name();
+    if (!name) {
+        return name.error();
     }
     Result<CgroupLayout> layout = cgroup_layout();
     if (!layout) {
         return layout.error();
     }
+    struct stat info {};
+    if (::stat("/run/systemd/system", &info) == 0) {
+        if (Status scoped = enter_systemd_scope(*name, *layout); !scoped) {
+            return scoped;
+        }
+    }
     setup.record.cgroup_mode = to_string(layout->mode);
     CgroupRequest request = plan_limits(config, agents, mem_total());
-    Result<std::string> name = cgroup_name();
-    if (!name) {
-        return name.error();
-    }
     request.name = *name;
     Result<RunCgroups> made = create_run_cgroups(*layout, request);
     if (!made) {

@@ -4,10 +4,14 @@
 // As root, in the caller's process, before the run splits (setup_run_limits), each step
 // checked:
 //   1. limits = "off": nothing. Not root: "not root" (no cgroup can be made)
-//   2. systemd as PID 1 (/run/systemd/system): refused, recorded "systemd is PID 1: …": under
-//      systemd a run's cgroups must come from a transient scope with Delegate=yes, and writing
-//      into the cgroup of the unit that started dispatch (SSM's) behind systemd's back is what
-//      systemd's documentation tells tools not to do
+//   2. systemd as PID 1 (/run/systemd/system): a run's cgroups come from a transient scope of
+//      its own, never from the cgroup of the unit that started dispatch (SSM's), which is
+//      systemd's to manage: `busctl call … StartTransientUnit fleet-dispatch-NAME.scope` with
+//      PIDs = this process and Delegate=yes (busctl from the system PATH, a fixed argv, 10 s);
+//      the job runs after the call returns, so /proc/self/cgroup is polled (10 ms, 10 s at
+//      most) until this process is in the scope; then, v2, this process moves to the scope's
+//      leaf "caller" (a delegated cgroup holds processes only in leaves) and the run's tree
+//      is made beneath the scope. systemd removes the scope once its last process is gone
 //   3. the layout (sys/cgroup.hpp), MemTotal for the default run memory_max
 //   4. create_run_cgroups, named run-<pid>-<8 random hex digits>
 //   5. pipe2(O_CLOEXEC): the keeper's life line, its write end the runner's alone

@@ -14,6 +14,7 @@
 #include "dispatch/run_limits.hpp"
 #include "runner/run_cgroups.hpp"
 #include "sys/cgroup.hpp"
+#include "sys/exec.hpp"
 #include "sys/fd.hpp"
 
 namespace fleet {
@@ -155,10 +156,19 @@ void check_limits(const Config& config, bool as_root, Report& report) {
     }
     struct stat info {};
     const bool systemd = ::stat("/run/systemd/system", &info) == 0;
-    report.add(systemd ? short_of : Level::ok, "systemd",
-               systemd ? "PID 1: delegation through a transient scope (Delegate=yes) is what a "
-                         "run needs, and this version makes none: runs get no cgroups"
-                       : "not PID 1: runs make their cgroups beneath dispatch's own");
+    if (!systemd) {
+        report.add(Level::ok, "systemd",
+                   "not PID 1: runs make their cgroups beneath dispatch's own");
+    } else if (const std::string busctl =
+                   find_in_path("busctl", std::string(k_system_path).substr(5));
+               busctl.empty()) {
+        report.add(short_of, "systemd",
+                   "PID 1, but busctl is missing: runs cannot get their delegated scope",
+                   "install systemd's busctl (package systemd)");
+    } else {
+        report.add(Level::ok, "systemd",
+                   "PID 1: each run gets a transient scope with Delegate=yes (" + busctl + ")");
+    }
     Result<CgroupLayout> layout = cgroup_layout();
     if (!layout || layout->mode == CgroupMode::none) {
         report.add(short_of, "cgroups",

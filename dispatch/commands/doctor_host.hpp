@@ -16,8 +16,6 @@
 namespace fleet {
 
 constexpr std::chrono::milliseconds k_probe_timeout{10'000};
-constexpr const char* k_system_path =
-    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 enum class Level { ok, warn, fail };
 

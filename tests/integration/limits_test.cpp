@@ -62,6 +62,7 @@ protected:
         agent("daemon", "\"daemon\"", "");
         agent("score", "\"score\"", "");
         agent("escape", "\"escape\"", "memory_max = \"64M\"\n");
+        agent("cg", "\"cgroup\"", "");
         write_file(path, text, 0644);
     }
 
@@ -80,6 +81,16 @@ protected:
     static bool cgroup_removed(const std::string& path) {
         for (int i = 0; i < 150 && fs::exists(path); ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        return !fs::exists(path);
+    }
+
+    // rmdir `path` as soon as the kernel lets it (its processes gone), within 15 s.
+    static bool cgroup_removed_after(const fs::path& path) {
+        for (int i = 0; i < 150 && fs::exists(path); ++i) {
+            if (rmdir(path.c_str()) != 0) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
         }
         return !fs::exists(path);
     }
@@ -254,6 +265,61 @@ TEST_F(Limits, ConfigShowsTheLimitsInForce) {
     // The defaults, filled in: the run's memory is 3/4 of the host's.
     const ProcessResult defaults = dispatch({"config"});
     EXPECT_NE(defaults.out.find("\npids_max = 8192\n"), std::string::npos) << defaults.out;
+}
+
+// Systemd as PID 1, faked (tests/fakes/busctl-systemd): the run asks for a transient scope
+// with Delegate=yes holding dispatch, and makes its cgroups beneath it, never beside it in the
+// cgroup of the unit that started it.
+TEST_F(Limits, UnderSystemdTheRunMakesItsCgroupsInADelegatedScope) {
+    if (fs::exists("/run/systemd/system")) {
+        GTEST_SKIP() << "systemd is PID 1 here: the fake would stand in for the real one";
+    }
+    const std::string fake = std::string(FAKES_DIR) + "/busctl-systemd";
+    const ProcessResult result =
+        fleet::test::run({"/usr/bin/unshare", "-m", "/bin/sh", "-c",
+                          "mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && "
+                          "mount --bind \"$0\" /usr/bin/busctl || exit 99; \"$@\"; rc=$?; "
+                          "cat /run/systemd/busctl.log >&2; exit $rc",
+                          fake, DISPATCH_PATH, "-c", s_config, "-a", "cg", "run", "go"});
+    ASSERT_NE(result.exit_code, 99) << result.err;
+    const std::string id = run_id_of(result.out);
+    ASSERT_FALSE(id.empty()) << result.out << result.err;
+    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_NE(result.err.find(" PIDs au 1 "), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find(" Delegate b true CollectMode s inactive-or-failed "),
+              std::string::npos)
+        << result.err;
+    const json status = status_json(id);
+    ASSERT_TRUE(status.at("limits").at("applied").get<bool>()) << status.dump(2);
+    const std::string cgroup = status.at("limits").at("cgroup");
+    EXPECT_NE(cgroup.find("/fl-fake-systemd.slice/fleet-dispatch-run-"), std::string::npos)
+        << cgroup;
+    EXPECT_NE(cgroup.find(".scope/fleet-dispatch/run-"), std::string::npos) << cgroup;
+    // The agent is in its leaf beneath the scope in every hierarchy.
+    const std::string log = read_file(run_dir(id) + "/cg.log");
+    EXPECT_NE(log.find("memory:/"), std::string::npos) << log;
+    for (const std::string& line : fleet::test::lines_of(log)) {
+        if (line.find("name=") == std::string::npos && line.find(":memory:") != std::string::npos) {
+            EXPECT_NE(line.find(".scope/fleet-dispatch/run-"), std::string::npos) << line;
+            EXPECT_NE(line.find("/agent-cg"), std::string::npos) << line;
+        }
+    }
+    EXPECT_TRUE(cgroup_removed(cgroup));
+    // What systemd does when the scope is empty: removes it.
+    for (const auto& hierarchy : fs::directory_iterator("/sys/fs/cgroup")) {
+        const fs::path slice = hierarchy.path() / "fl-fake-systemd.slice";
+        if (!fs::exists(slice)) {
+            continue;
+        }
+        for (const auto& scope : fs::directory_iterator(slice)) {
+            if (!scope.is_directory()) {
+                continue;
+            }
+            EXPECT_TRUE(cgroup_removed_after(scope.path() / "caller")) << scope.path();
+            EXPECT_TRUE(cgroup_removed_after(scope.path())) << scope.path();
+        }
+        EXPECT_EQ(rmdir(slice.c_str()), 0) << slice;
+    }
 }
 
 TEST_F(Limits, BadLimitsAreOneLineConfigErrors) {

@@ -1,0 +1,90 @@
+#!/bin/sh
+# limits: what a run's cgroups cost (docs/dispatch.md, "Limits").
+#
+# A run of one no-op agent (`/bin/true`) with the default limits (the run's cgroup tree made
+# and limited by root, the runner's and the agent's joins, the keeper forked, the agent's
+# resources read) against the same run with limits = "off"; and the same for 16 agents at
+# once (the per-agent part). 40 rounds, the commands alternating within each, wall time from
+# date(1) around each, medians of each round's difference. The keeper removes the cgroups
+# after dispatch has exited: that part is off the run's clock, as it is off the caller's.
+# bench/unified.sh's runs (32 agents streaming) have the limits too, the default.
+set -eu
+build=$1
+. "$(dirname "$0")/common"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "## dispatch: limits"
+    echo
+    echo "Skipped: needs root."
+    exit 0
+fi
+
+user=flim$$
+work=$(mktemp -d /var/tmp/fleet-bench.XXXXXX)
+cleanup() {
+    userdel -r "$user" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+useradd --create-home --shell /bin/sh "$user"
+chmod 755 "$work"
+dispatch="$build/bin/dispatch"
+
+config() { # NAME AGENTS TOP
+    {
+        printf 'user = "%s"\nmax_parallel = 16\n%b' "$user" "$3"
+        i=1
+        while [ "$i" -le "$2" ]; do
+            printf '[agents.a%d]\ncommand = ["/bin/true"]\n' "$i"
+            i=$((i + 1))
+        done
+    } >"$work/$1"
+    chmod 644 "$work/$1"
+}
+config one.toml 1 ""
+config one-off.toml 1 'limits = "off"\n'
+config many.toml 16 ""
+config many-off.toml 16 'limits = "off"\n'
+many=$(seq -s, 1 16 | sed 's/\([0-9]*\)/a\1/g')
+
+ms() { # NAME COMMAND...: one sample of COMMAND's wall time, appended to $work/NAME
+    name=$1
+    shift
+    start=$(date +%s%N)
+    "$@" >/dev/null
+    end=$(date +%s%N)
+    echo "$(((end - start) / 1000))" >>"$work/$name"
+}
+sync
+rounds=${BENCH_LIMITS_ROUNDS:-40}
+i=0
+while [ "$i" -lt "$rounds" ]; do # alternating, so drift on a shared machine hits both alike
+    ms one "$dispatch" -c "$work/one.toml" -a a1 run x
+    ms one-off "$dispatch" -c "$work/one-off.toml" -a a1 run x
+    ms many "$dispatch" -c "$work/many.toml" -a "$many" run x
+    ms many-off "$dispatch" -c "$work/many-off.toml" -a "$many" run x
+    i=$((i + 1))
+done
+med() { awk '{ print $1 / 1000 }' "$work/$1" | median; }
+diff_of() { paste "$work/$1" "$work/$2" | awk -v n="$3" '{ print ($1 - $2) / (1000 * n) }' | median; }
+per_run=$(awk -v a="$(diff_of one one-off 1)" 'BEGIN { printf "%.2f", a }')
+per_agent=$(awk -v a="$(diff_of many many-off 16)" 'BEGIN { printf "%.2f", a }')
+mode=$(sed -n 's/.*"cgroup_mode": *"\([a-z0-9]*\)".*/\1/p' \
+    "$(ls -d /home/$user/.local/state/fleet-dispatch/runs/* | tail -n 1)/status.json" | head -n 1)
+verdict() { awk -v a="$1" -v g="$2" 'BEGIN { print (a < g ? "met" : "missed") }'; }
+
+echo "## dispatch: limits"
+echo
+echo "Runs of no-op agents (\`/bin/true\`) as root with the default limits (a cgroup per run and"
+echo "per agent, mode ${mode:-unknown} here) against \`limits = \"off\"\`. $rounds rounds, the four"
+echo "commands alternating, medians (added time: the median of each round's difference)."
+echo "Source: \`bench/limits.sh\`."
+echo
+echo "| Command | Median (ms) |"
+echo "|---|---|"
+printf '| 1 agent, limits | %.2f |\n| 1 agent, `limits = "off"` | %.2f |\n' "$(med one)" "$(med one-off)"
+printf '| 16 agents, limits | %.2f |\n| 16 agents, `limits = "off"` | %.2f |\n' "$(med many)" "$(med many-off)"
+echo
+echo "Goal: a run's cgroups add under 3 ms: measured $per_run ms for a run of one agent,"
+echo "**$(verdict "$per_run" 3)**; each further agent adds $per_agent ms (16 at once). The runner's"
+echo "CPU per GiB and RSS with 32 agents, limits on, are \"unified: the runner under many agents\"."
