@@ -373,7 +373,7 @@ CgroupRequest plan_limits(const Config& config, const std::vector<std::string>& 
     CgroupRequest request;
     request.run = config.run_limits;
     request.oom_score_adj = config.oom_score_adj;
-    if (!request.run.memory_max) {
+    if (!request.run.memory_max && mem_total > 0) { // unknown: no default, never 0
         request.run.memory_max = default_run_memory_max(mem_total);
     }
     if (!request.run.pids_max) {

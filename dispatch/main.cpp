@@ -1,7 +1,9 @@
 // dispatch: the runner. See docs/dispatch.md. The same binary answers to the old scripts' names
 // (dispatch.sh, dispatch-unified.sh, dispatch-aider.sh, …): cli.hpp.
+#include <cerrno>
 #include <cstdio>
 #include <exception>
+#include <fcntl.h>
 #include <optional>
 #include <signal.h>
 #include <variant>
@@ -51,12 +53,26 @@ int become_target(const fleet::CommandLine& line, fleet::Session& session,
     return 0;
 }
 
+// A caller that closed fd 0, 1 or 2: /dev/null there, so that no descriptor dispatch opens (a
+// root-opened cgroup file, a pipe) lands on one and is later replaced by a dup2.
+bool fill_closed_stdio() {
+    for (int fd = 0; fd < 3; ++fd) {
+        if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF && ::open("/dev/null", O_RDWR) != fd) {
+            return false;
+        }
+    }
+    return true;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     // A closed stdout must show up as EPIPE (console output stops, logging goes on), not kill
     // the runner. Agents get every disposition reset (spawner.hpp).
     ::signal(SIGPIPE, SIG_IGN);
+    if (!fill_closed_stdio()) {
+        return fleet::k_exit_setup;
+    }
     try {
         fleet::Result<fleet::CommandLine> line = fleet::parse_command_line(argc, argv);
         if (!line) {

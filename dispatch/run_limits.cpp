@@ -5,15 +5,15 @@
 #include <cstdlib>
 #include <ctime>
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/probe.hpp"
 #include "dispatch/agents/outcome_text.hpp"
+#include "runner/proc.hpp"
 #include "sys/cgroup.hpp"
+#include "sys/exec.hpp"
 #include "sys/io.hpp"
 
 namespace fleet {
@@ -21,6 +21,7 @@ namespace fleet {
 namespace {
 
 constexpr std::chrono::seconds k_scope_timeout{10};
+constexpr const char* k_busctl = "/usr/bin/busctl"; // systemd's, wherever it is PID 1
 
 Result<std::string> cgroup_name() {
     unsigned char bytes[4];
@@ -33,24 +34,49 @@ Result<std::string> cgroup_name() {
     return std::string(name);
 }
 
-// This process's v2 cgroup ("0::PATH" of /proc/self/cgroup), or "" when it has none.
-std::string own_v2_cgroup() {
+// Whether /proc/self/cgroup shows this process in `scope` in every hierarchy a run uses and
+// systemd moves it in (v2, name=systemd, memory, pids): systemd moves it one hierarchy after
+// the other, so the scope in one of them is not yet the scope in all.
+bool in_scope(const std::string& scope) {
     Result<std::string> text = read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16);
-    const size_t at = text ? text->find("0::") : std::string::npos;
-    if (at == std::string::npos || (at > 0 && (*text)[at - 1] != '\n')) {
-        return "";
+    if (!text) {
+        return false;
     }
-    const size_t end = text->find('\n', at);
-    return text->substr(at + 3, end == std::string::npos ? std::string::npos : end - at - 3);
+    bool seen = false;
+    size_t at = 0;
+    while (at < text->size()) {
+        const size_t end = std::min(text->find('\n', at), text->size());
+        const std::string line = text->substr(at, end - at);
+        at = end + 1;
+        const size_t first = line.find(':');
+        const size_t second = line.find(':', first + 1);
+        if (first == std::string::npos || second == std::string::npos) {
+            continue;
+        }
+        const std::string controllers = line.substr(first + 1, second - first - 1);
+        const CgroupHierarchy hierarchy{controllers.empty(), controllers, "", ""};
+        if (!controllers.empty() && controllers != "name=systemd" && !hierarchy.has("memory") &&
+            !hierarchy.has("pids")) {
+            continue;
+        }
+        const std::string path = line.substr(second + 1);
+        if (path.size() <= scope.size() ||
+            path.compare(path.size() - scope.size() - 1, std::string::npos, "/" + scope) != 0) {
+            return false;
+        }
+        seen = true;
+    }
+    return seen;
 }
 
 // Step 2b, under systemd: the scope, then this process into its leaf "caller" (a delegated
 // v2 cgroup takes no process beside its children), and the layout read again with the
-// scope as this process's v2 cgroup.
+// scope as this process's cgroup.
 Status enter_systemd_scope(const std::string& name, CgroupLayout& layout) {
     const std::string scope = "fleet-dispatch-" + name + ".scope";
-    // The unit's name and mode, 4 properties, no auxiliary units.
-    const std::vector<std::string> call = {"busctl",
+    // Its name and mode; 4 properties (TasksMax: the run's own pids_max bounds it, not
+    // systemd's default); no auxiliary units. Nothing newer than systemd 219 (Amazon Linux 2).
+    const std::vector<std::string> call = {k_busctl,
                                            "call",
                                            "org.freedesktop.systemd1",
                                            "/org/freedesktop/systemd1",
@@ -67,9 +93,9 @@ Status enter_systemd_scope(const std::string& name, CgroupLayout& layout) {
                                            "Delegate",
                                            "b",
                                            "true",
-                                           "CollectMode",
-                                           "s",
-                                           "inactive-or-failed",
+                                           "TasksMax",
+                                           "t",
+                                           "18446744073709551615",
                                            "Description",
                                            "s",
                                            "fleet-dispatch " + name,
@@ -82,15 +108,12 @@ Status enter_systemd_scope(const std::string& name, CgroupLayout& layout) {
     }
     // The job runs after the call returns: this process moves once systemd has started it.
     const auto deadline = std::chrono::steady_clock::now() + k_scope_timeout;
-    std::string own = own_v2_cgroup();
-    while (own.size() < scope.size() + 1 ||
-           own.compare(own.size() - scope.size() - 1, std::string::npos, "/" + scope) != 0) {
+    while (!in_scope(scope)) {
         if (std::chrono::steady_clock::now() > deadline) {
             return Error{ErrorKind::system, "systemd: " + scope + " never took this process"};
         }
         const timespec pause{0, 10'000'000};
         ::nanosleep(&pause, nullptr);
-        own = own_v2_cgroup();
     }
     Result<CgroupLayout> scoped = cgroup_layout();
     if (!scoped) {
@@ -98,7 +121,7 @@ Status enter_systemd_scope(const std::string& name, CgroupLayout& layout) {
     }
     if (const CgroupHierarchy* v2 = scoped->v2()) {
         const std::string caller = v2->path() + "/caller";
-        if (::mkdir(caller.c_str(), 0755) != 0) {
+        if (::mkdir(caller.c_str(), 0755) != 0 || ::chmod(caller.c_str(), 0755) != 0) {
             return system_error("mkdir " + caller, errno);
         }
         const Fd procs(::open((caller + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
@@ -130,16 +153,16 @@ Status make_cgroups(const Config& config, const std::vector<std::string>& agents
     setup.record.cgroup_mode = to_string(layout->mode);
     CgroupRequest request = plan_limits(config, agents, mem_total());
     request.name = *name;
-    Result<RunCgroups> made = create_run_cgroups(*layout, request);
-    if (!made) {
-        return made.error();
-    }
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
         return system_error("pipe2", errno);
     }
     setup.life_read = Fd(fds[0]);
     setup.life_write = Fd(fds[1]);
+    Result<RunCgroups> made = create_run_cgroups(*layout, request);
+    if (!made) {
+        return made.error();
+    }
     setup.record.applied = true;
     setup.record.cgroup = made->path;
     setup.record.limits = request.run;
@@ -169,11 +192,8 @@ Result<RunLimitsSetup> setup_run_limits(const Config& config,
     Status made = as_root ? make_cgroups(config, agents, setup)
                           : Status(Error{ErrorKind::system, "not root"});
     if (!made) {
-        if (setup.cgroups) {
-            // Made but not watched: removed now (the pipe failed).
-            (void)remove_run_cgroups(setup.cgroups->dirs, std::chrono::seconds(1));
-            setup.cgroups.reset();
-        }
+        setup.life_read.reset();
+        setup.life_write.reset();
         setup.record.applied = false;
         setup.record.not_applied = made.error().message;
         if (config.limits == LimitsMode::required) {
@@ -184,47 +204,51 @@ Result<RunLimitsSetup> setup_run_limits(const Config& config,
     return setup;
 }
 
+void discard_run_limits(RunLimitsSetup& limits) {
+    if (limits.cgroups) {
+        (void)remove_run_cgroups(limits.cgroups->dirs, std::chrono::seconds(1));
+        limits.cgroups.reset();
+    }
+    limits.life_read.reset();
+    limits.life_write.reset();
+}
+
 Status enter_run_limits(RunLimitsSetup& limits) {
     limits.life_read.reset();
     const Fd score(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
     if (!score.valid() || write_all(score.get(), std::to_string(limits.oom_score_adj)) != 0) {
         return system_error("set oom_score_adj " + std::to_string(limits.oom_score_adj), errno);
     }
-    if (!limits.cgroups) {
-        return Ok{};
-    }
-    std::vector<int> fds;
-    for (const Fd& fd : limits.cgroups->runner_join) {
-        fds.push_back(fd.get());
-    }
-    const int error = join_cgroups(fds.data(), fds.size());
-    limits.cgroups->runner_join.clear();
-    if (error != 0) {
-        return system_error("join the run's cgroup " + limits.cgroups->path + "/runner", error);
-    }
     return Ok{};
 }
 
-Status start_keeper(RunLimitsSetup& limits) {
+Status start_keeper(RunLimitsSetup& limits, pid_t runner) {
     if (!limits.cgroups) {
         return Ok{};
     }
     limits.life_write.reset();
+    const std::optional<unsigned long long> start_time = process_start_time(runner);
+    if (!start_time) {
+        return Error{ErrorKind::system, "the runner is gone before its cgroups' keeper started"};
+    }
     const pid_t keeper = ::fork();
     if (keeper < 0) {
         return system_error("fork the cgroup keeper", errno);
     }
     if (keeper == 0) {
+        // Nothing of the caller's is held: not SSM's stdout (which would keep its command
+        // running), not the runner's report pipe; fd 3 is the life line.
         const int null = ::open("/dev/null", O_RDWR);
-        for (int fd = 0; fd < 3 && null >= 0; ++fd) {
-            ::dup2(null, fd);
+        for (int fd = 0; fd < 3; ++fd) {
+            if (null < 0 ? ::close(fd) != 0 && errno != EBADF : ::dup2(null, fd) < 0) {
+                ::_exit(1);
+            }
         }
-        const int life = limits.life_read.get();
-        if (life > 3) {
-            ::syscall(SYS_close_range, 3U, static_cast<unsigned>(life - 1), 0U);
+        if (::dup2(limits.life_read.get(), 3) < 0 || !close_fds_from(4)) {
+            ::_exit(1);
         }
-        ::syscall(SYS_close_range, static_cast<unsigned>(life + 1), ~0U, 0U);
-        keep_run_cgroups(std::move(limits.life_read), limits.cgroups->dirs);
+        (void)limits.life_read.release();
+        keep_run_cgroups(Fd(3), limits.cgroups->dirs, runner, *start_time);
     }
     limits.life_read.reset();
     limits.cgroups.reset();

@@ -22,10 +22,10 @@
 //   the runner (inner), still root: enter_run_limits: its oom_score_adj (the config's, default
 //   500) into /proc/self/oom_score_adj, which every agent inherits (an agent, dropped and not
 //   dumpable before its exec, could not write its own; root's write also sets the floor
-//   below which an agent cannot lower it where root has CAP_SYS_RESOURCE), then its leaf
-//   joined ("runner"), its cgroup.procs fds closed after
-//   the caller (outer): start_keeper, then closes its copy of every cgroup fd and of the
-//   life line's write end, so that only the runner holds it
+//   below which an agent cannot lower it where root has CAP_SYS_RESOURCE)
+//   the caller (outer): start_keeper with the runner's pid and start time, then closes its
+//   copy of every cgroup fd and of the life line's write end, so that only the runner holds
+//   it
 #pragma once
 
 #include <optional>
@@ -51,14 +51,17 @@ struct RunLimitsSetup {
 Result<RunLimitsSetup> setup_run_limits(const Config& config,
                                         const std::vector<std::string>& agents, bool as_root);
 
-// In the runner, still root: its oom_score_adj, then its leaf ("runner"); closes those fds
-// and the life line's read end.
+// In the caller, still root, when the run stops before its keeper is forked: removes the
+// cgroups made (nothing ran in them).
+void discard_run_limits(RunLimitsSetup& limits);
+
+// In the runner, still root: its oom_score_adj; closes the life line's read end.
 Status enter_run_limits(RunLimitsSetup& limits);
 
-// In the caller, still root, after the runner is forked: forks the keeper
-// (run_cgroups.hpp keep_run_cgroups), its stdio on /dev/null and every other fd closed, then
-// closes this process's cgroup fds and life line. Without cgroups: nothing.
-Status start_keeper(RunLimitsSetup& limits);
+// In the caller, still root, after the runner (`runner`, its pid here) is forked: forks the
+// keeper (run_cgroups.hpp keep_run_cgroups), its stdio on /dev/null and every other fd closed,
+// then closes this process's cgroup fds and life line. Without cgroups: nothing.
+Status start_keeper(RunLimitsSetup& limits, pid_t runner);
 
 // MemTotal of /proc/meminfo in bytes; 0 when unreadable.
 uint64_t mem_total();

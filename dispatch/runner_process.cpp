@@ -201,9 +201,14 @@ Result<RunnerProcess> start_runner(Session& session, Detach detach, bool require
     RunnerProcess runner;
     runner.detach = detach;
     runner.limits = std::move(limits);
+    // Before the keeper is forked, the cgroups are this process's to remove.
+    const auto refuse = [&runner](const Error& error) -> Result<RunnerProcess> {
+        discard_run_limits(runner.limits);
+        return error;
+    };
     Fd from_inner;
     if (Status opened = open_report_pipe(from_inner, runner); !opened) {
-        return opened.error();
+        return refuse(opened.error());
     }
     pid_t inner = -1;
     if (session.as_root) {
@@ -217,9 +222,10 @@ Result<RunnerProcess> start_runner(Session& session, Detach detach, bool require
                 (void)wait_for_exit(inner);
                 inner = -1;
                 if (Status opened = open_report_pipe(from_inner, runner); !opened) {
-                    return opened.error();
+                    return refuse(opened.error());
                 }
             } else if (report.kind != k_namespace_up) {
+                discard_run_limits(runner.limits);
                 exit_like(inner);
             }
         }
@@ -227,14 +233,15 @@ Result<RunnerProcess> start_runner(Session& session, Detach detach, bool require
         runner.no_namespace = "not root";
     }
     if (inner < 0 && required) {
-        return Error{ErrorKind::system, "confine = \"required\": no PID namespace for the run (" +
-                                            runner.no_namespace + ")"};
+        return refuse(Error{ErrorKind::system, "confine = \"required\": no PID namespace for the "
+                                               "run (" +
+                                                   runner.no_namespace + ")"});
     }
     if (inner < 0) {
         runner.host_pid = 0;
         inner = ::fork();
         if (inner < 0) {
-            return system_error("fork", errno);
+            return refuse(system_error("fork", errno));
         }
     }
     if (inner == 0) {
@@ -253,9 +260,10 @@ Result<RunnerProcess> start_runner(Session& session, Detach detach, bool require
     // The outer: the keeper, then drop like the inner, and only relay.
     runner.to_outer.reset();
     int exit_code = 0;
-    if (Status kept = start_keeper(runner.limits); !kept) {
+    if (Status kept = start_keeper(runner.limits, inner); !kept) {
         ::kill(inner, SIGKILL);
         (void)wait_for_exit(inner);
+        discard_run_limits(runner.limits);
         std::exit(fail(k_exit_setup, kept.error().message));
     }
     if (Status dropped = drop_to_target(session, exit_code); !dropped) {

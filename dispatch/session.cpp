@@ -1,6 +1,7 @@
 #include "dispatch/session.hpp"
 
 #include <cerrno>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "dispatch/agent_access.hpp"
@@ -79,6 +80,12 @@ Status drop_to_target(Session& session, int& exit_code) {
         }
         if (Status verified = verify_credentials(session.identity, nnp); !verified) {
             return verified;
+        }
+        // Not dumpable whatever fs.suid_dumpable says: a process of the user (an agent)
+        // cannot ptrace dispatch nor take the descriptors root opened for it (the run's
+        // cgroups: run_cgroups.hpp) through /proc or pidfd_getfd.
+        if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+            return system_error("prctl(PR_SET_DUMPABLE, 0)", errno);
         }
     }
     if (::chdir(session.identity.home.c_str()) != 0 && ::chdir("/") != 0) {

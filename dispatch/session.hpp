@@ -6,7 +6,8 @@
 //   2. load_secrets: read the env_files of the agents about to run (env_file.hpp), while still
 //      root, so the agent user never needs to read them;
 //   3. drop_to_target: drop the whole process to the user (no_new_privs per config), verify
-//      it, chdir to its home (SSM's cwd may be unreadable to the user).
+//      it, make it not dumpable (prctl: no process of the user may ptrace it or take its
+//      descriptors), chdir to its home (SSM's cwd may be unreadable to the user).
 // From then on every file dispatch writes belongs to the user, and readers (status, logs) can
 // be fooled by nothing the user planted, since they hold no more rights than the user.
 // Not root: runs as the caller; -u naming someone else is a setup error.

@@ -276,9 +276,14 @@ void AgentRun::close_pipe() {
 
 void AgentRun::signal_leftovers(int sig) const {
     signal_group(m_pid, sig);
-    if (sig == SIGKILL && m_plan.cgroup != nullptr) {
-        if (const int error = m_plan.cgroup->kill(); error != 0) {
-            m_shared.log.error("agent {}: kill its cgroup: {}", m_plan.name, std::strerror(error));
+    // Its cgroup holds what left both its group and its markers (a daemon with a clean
+    // environment): TERM to each, KILL to the whole cgroup.
+    if (m_plan.cgroup != nullptr) {
+        if (const int error =
+                sig == SIGKILL ? m_plan.cgroup->kill() : m_plan.cgroup->signal_each(sig);
+            error != 0) {
+            m_shared.log.error("agent {}: signal its cgroup: {}", m_plan.name,
+                               std::strerror(error));
         }
     }
     for (const pid_t orphan :

@@ -55,6 +55,16 @@ std::optional<unsigned long long> process_start_time(pid_t pid) {
     return std::strtoull(fields[19].c_str(), nullptr, 10);
 }
 
+bool process_running(pid_t pid, unsigned long long start_time) {
+    const auto text = read_proc("/proc/" + std::to_string(pid) + "/stat");
+    if (!text) {
+        return false;
+    }
+    const std::vector<std::string> fields = stat_fields_after_comm(*text);
+    return fields.size() >= 20 && fields[0] != "Z" && fields[0] != "X" &&
+           std::strtoull(fields[19].c_str(), nullptr, 10) == start_time;
+}
+
 std::vector<pid_t> child_processes() {
     std::vector<pid_t> children;
     bool have_children_files = false;

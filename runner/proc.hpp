@@ -12,6 +12,10 @@ namespace fleet {
 // process uniquely, so a reused pid is never mistaken for the one recorded.
 std::optional<unsigned long long> process_start_time(pid_t pid);
 
+// Whether the process PID started at `start_time` still runs: its /proc/PID/stat is there, with
+// that start time, and it is no zombie.
+bool process_running(pid_t pid, unsigned long long start_time);
+
 // The pids whose parent is the calling process (they include orphans reparented to a
 // subreaper). Reads /proc/self/task/*/children, falling back to scanning /proc/*/stat.
 std::vector<pid_t> child_processes();

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runner/proc.hpp"
 #include "sys/io.hpp"
 
 namespace fleet {
@@ -18,7 +19,6 @@ namespace fleet {
 namespace {
 
 constexpr const char* k_base = "fleet-dispatch";
-constexpr const char* k_runner_leaf = "runner";
 constexpr uint64_t k_cpu_period_us = 100'000;
 constexpr std::chrono::seconds k_keeper_patience{10};
 
@@ -118,6 +118,9 @@ Status CgroupBuilder::choose_hierarchies() {
         return Error{ErrorKind::system, "no cgroup hierarchy is mounted on /sys/fs/cgroup"};
     }
     if (m_layout.mode == CgroupMode::unified) {
+        if (v2 == nullptr) {
+            return Error{ErrorKind::system, "no v2 hierarchy in /proc/self/cgroup"};
+        }
         const auto offered = [&](const char* controller) {
             return std::find(m_layout.v2_controllers.begin(), m_layout.v2_controllers.end(),
                              controller) != m_layout.v2_controllers.end();
@@ -145,7 +148,9 @@ Status CgroupBuilder::choose_hierarchies() {
         return Error{ErrorKind::system, "no v1 cpu hierarchy (cpu_max)"};
     }
     m_cpu_time = v2 != nullptr ? v2 : m_layout.v1("cpuacct");
-    m_freezer = v2 != nullptr ? nullptr : m_layout.v1("freezer");
+    // The kill: v2's cgroup.kill (5.14), else the v1 freezer.
+    m_freezer =
+        v2 != nullptr && exists(v2->path() + "/cgroup.kill") ? nullptr : m_layout.v1("freezer");
     for (const CgroupHierarchy* hierarchy : {v2, m_memory, m_pids, m_cpu, m_cpu_time, m_freezer}) {
         if (hierarchy != nullptr &&
             std::find(m_used.begin(), m_used.end(), hierarchy) == m_used.end()) {
@@ -176,13 +181,13 @@ Status CgroupBuilder::write_limits(const std::string& dir, const CgroupHierarchy
         if (hierarchy.v2) {
             files.emplace_back("memory.max", bytes);
             files.emplace_back("memory.swap.max", "0");
-            if (leaf) {
-                files.emplace_back("memory.oom.group", "1");
-            }
         } else {
             files.emplace_back("memory.limit_in_bytes", bytes);
             files.emplace_back("memory.memsw.limit_in_bytes", bytes);
         }
+    }
+    if (&hierarchy == m_memory && hierarchy.v2 && leaf) {
+        files.emplace_back("memory.oom.group", "1");
     }
     if (&hierarchy == m_pids && limits.pids_max) {
         files.emplace_back("pids.max", std::to_string(*limits.pids_max));
@@ -241,20 +246,14 @@ Status CgroupBuilder::make_tree(const CgroupHierarchy& hierarchy) {
     if (Status limited = write_limits(run, hierarchy, m_request.run, false); !limited) {
         return limited;
     }
-    std::vector<std::pair<std::string, const Limits*>> leaves = {{k_runner_leaf, nullptr}};
     for (const CgroupRequest::Agent& agent : m_request.agents) {
-        leaves.emplace_back(leaf_name(agent.name), &agent.limits);
-    }
-    for (const auto& [name, limits] : leaves) {
-        const std::string dir = run + "/" + name;
+        const std::string dir = run + "/" + leaf_name(agent.name);
         if (::mkdir(dir.c_str(), 0755) != 0) {
             return system_error("mkdir " + dir, errno);
         }
         m_made.push_back(dir);
-        if (limits != nullptr) {
-            if (Status limited = write_limits(dir, hierarchy, *limits, true); !limited) {
-                return limited;
-            }
+        if (Status limited = write_limits(dir, hierarchy, agent.limits, true); !limited) {
+            return limited;
         }
     }
     return Ok{};
@@ -271,9 +270,9 @@ Result<AgentCgroup> CgroupBuilder::open_agent(const CgroupRequest::Agent& agent)
         cgroup.m_join_raw.push_back(procs->get());
         cgroup.m_join.push_back(std::move(*procs));
     }
-    const CgroupHierarchy* tracking = m_layout.v2() != nullptr ? m_layout.v2()
-                                      : m_freezer != nullptr   ? m_freezer
-                                                               : m_memory;
+    const CgroupHierarchy* tracking = m_freezer != nullptr       ? m_freezer
+                                      : m_layout.v2() != nullptr ? m_layout.v2()
+                                                                 : m_memory;
     const std::string tracked = leaf(*tracking, name);
     Result<Fd> dir = open_file(tracked, O_RDONLY | O_DIRECTORY);
     if (!dir) {
@@ -306,6 +305,11 @@ Result<AgentCgroup> CgroupBuilder::open_agent(const CgroupRequest::Agent& agent)
 }
 
 Result<RunCgroups> CgroupBuilder::build() {
+    // Root's umask must not make the directories unreadable to the runner.
+    struct Umask {
+        mode_t saved = ::umask(022);
+        ~Umask() { ::umask(saved); }
+    } umask;
     if (Status chosen = choose_hierarchies(); !chosen) {
         return chosen.error();
     }
@@ -315,11 +319,6 @@ Result<RunCgroups> CgroupBuilder::build() {
         if (Status made = make_tree(*hierarchy); !made) {
             return made.error();
         }
-        Result<Fd> procs = open_file(leaf(*hierarchy, k_runner_leaf) + "/cgroup.procs", O_WRONLY);
-        if (!procs) {
-            return procs.error();
-        }
-        run.runner_join.push_back(std::move(*procs));
     }
     for (const CgroupRequest::Agent& agent : m_request.agents) {
         Result<AgentCgroup> opened = open_agent(agent);
@@ -348,7 +347,11 @@ AgentResources AgentCgroup::resources() const {
         used.memory_peak = read_number(m_memory + "/memory.max_usage_in_bytes");
         used.oom_kills = read_key(m_memory + "/memory.oom_control", "oom_kill").value_or(0);
     }
-    used.pids_limit_hits = read_key(m_pids + "/pids.events", "max").value_or(0);
+    // Since 6.12 v2 counts a refused fork where the limit is (the run's, perhaps): the local
+    // count is the leaf's own refusals.
+    const std::string events =
+        exists(m_pids + "/pids.events.local") ? "/pids.events.local" : "/pids.events";
+    used.pids_limit_hits = read_key(m_pids + events, "max").value_or(0);
     if (m_cpu_v2) {
         if (const auto usec = read_key(m_cpu + "/cpu.stat", "usage_usec")) {
             used.cpu_seconds = static_cast<double>(*usec) / 1e6;
@@ -367,6 +370,17 @@ bool AgentCgroup::populated() const {
 
 int AgentCgroup::kill() const {
     return cgroup_kill(CgroupKill{m_tracking.get(), m_kill.get(), m_freezer.get()});
+}
+
+int AgentCgroup::signal_each(int sig) const {
+    Result<std::string> procs = cgroup_read(m_tracking.get(), "cgroup.procs");
+    if (!procs) {
+        return EIO;
+    }
+    for (const pid_t pid : cgroup_pids(*procs)) {
+        ::kill(pid, sig);
+    }
+    return 0;
 }
 
 int join_cgroups(const int* fds, size_t count) {
@@ -396,10 +410,18 @@ std::vector<std::string> subdirectories(const std::string& dir) {
     return names;
 }
 
-// Kills what is in `dir`'s subtree, as root: cgroup.kill where there is one, else the leaves'
-// pids, frozen first where the freezer is this hierarchy.
-void kill_subtree(const std::string& dir) {
+// Whether `dir` (a run's cgroup in one hierarchy) can kill its subtree without naming pids.
+bool kills_whole(const std::string& dir) {
+    return exists(dir + "/cgroup.kill") || exists(dir + "/freezer.state");
+}
+
+// Kills what is in `dir`'s subtree, as root: cgroup.kill, else each leaf frozen, its pids
+// killed, thawed; pids alone only where no hierarchy of the run can do either (`named`).
+void kill_subtree(const std::string& dir, bool named) {
     if (exists(dir + "/cgroup.kill") && write_file(dir, "cgroup.kill", "1")) {
+        return;
+    }
+    if (!named && !exists(dir + "/freezer.state")) {
         return;
     }
     for (const std::string& leaf : subdirectories(dir)) {
@@ -424,12 +446,15 @@ bool subtree_empty(const std::string& dir) {
 
 int remove_run_cgroups(const std::vector<std::string>& dirs, std::chrono::milliseconds patience) {
     const auto deadline = std::chrono::steady_clock::now() + patience;
+    // By pid only where nothing else can: a pid read from cgroup.procs of a process that is
+    // not frozen may be reused before the kill.
+    const bool named = std::none_of(dirs.begin(), dirs.end(), kills_whole);
     for (const std::string& dir : dirs) {
-        kill_subtree(dir);
+        kill_subtree(dir, named);
     }
     for (const std::string& dir : dirs) {
         while (!subtree_empty(dir) && std::chrono::steady_clock::now() < deadline) {
-            kill_subtree(dir);
+            kill_subtree(dir, named);
             const timespec pause{0, 20'000'000};
             ::nanosleep(&pause, nullptr);
         }
@@ -446,7 +471,8 @@ int remove_run_cgroups(const std::vector<std::string>& dirs, std::chrono::millis
     return busy;
 }
 
-void keep_run_cgroups(Fd life, const std::vector<std::string>& dirs) {
+void keep_run_cgroups(Fd life, const std::vector<std::string>& dirs, pid_t runner,
+                      unsigned long long start_time) {
     (void)::setsid();
     for (const int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE}) {
         ::signal(sig, SIG_IGN);
@@ -459,18 +485,12 @@ void keep_run_cgroups(Fd life, const std::vector<std::string>& dirs) {
             break;
         }
     }
-    // The runner closes its end while it exits (its destructors run first): what it leaves
-    // is killed once it is out of its leaf, so that the runner's own exit is never cut short.
+    // The runner closes its end while it exits (its destructors run first): what it leaves is
+    // killed once it is gone, so that its own end (the agents' last status) is never cut short.
     const auto deadline = std::chrono::steady_clock::now() + k_keeper_patience;
-    for (const std::string& dir : dirs) {
-        const std::string runner = dir + "/" + k_runner_leaf;
-        const bool v2 = exists(runner + "/cgroup.events");
-        const Fd leaf(::open(runner.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        while (leaf.valid() && cgroup_populated(leaf.get(), v2) &&
-               std::chrono::steady_clock::now() < deadline) {
-            const timespec pause{0, 10'000'000};
-            ::nanosleep(&pause, nullptr);
-        }
+    while (process_running(runner, start_time) && std::chrono::steady_clock::now() < deadline) {
+        const timespec pause{0, 10'000'000};
+        ::nanosleep(&pause, nullptr);
     }
     (void)remove_run_cgroups(dirs, k_keeper_patience);
     ::_exit(0);

@@ -1,8 +1,8 @@
-// A run's cgroups: one per run, beneath it a leaf for the runner and one per agent, made and
-// limited by root before the drop (docs/dispatch.md, "Limits"; docs/design/confinement.md §3).
+// A run's cgroups: one per run, beneath it a leaf per agent, made and limited by root before
+// the drop (docs/dispatch.md, "Limits"; docs/design/confinement.md §3).
 //
 // Where: beneath the cgroup dispatch is in, in each hierarchy the mode uses (sys/cgroup.hpp):
-//   <own>/fleet-dispatch/<run>/{runner,agent-NAME}
+//   <own>/fleet-dispatch/<run>/agent-NAME
 //   v2      the one hierarchy: memory, pids and cpu enabled down the path (cgroup.subtree_control
 //           of <own>, fleet-dispatch and <run>: no process ever sits in an inner node)
 //   hybrid  v1 memory, pids and, when a cpu_max is set, cpu; the v2 hierarchy for tracking,
@@ -10,33 +10,42 @@
 //   v1      memory, pids, cpu (when set), cpuacct (CPU time) and freezer (the kill)
 //
 // Nothing is delegated to the user. As root, single-threaded, before the drop
-// (create_run_cgroups), each call checked, the first failure undoing what was made and
-// returned (the run then records "limits not applied: WHY", or refuses with limits =
-// "required"):
+// (create_run_cgroups), umask 022 for its directories, each call checked, the first failure
+// removing the directories made (controllers enabled in <own> stay enabled) and returned (the run
+// then records "limits not applied: WHY", or refuses with limits = "required"):
 //   1. mkdir <own>/fleet-dispatch (EEXIST is fine), mkdir <run> (EEXIST is an error: the name
 //      carries the runner's pid and a random part), mkdir each leaf, mode 0755: root's
 //   2. v2: "+memory +pids +cpu" (what is asked for) into each cgroup.subtree_control down the
-//      path; EBUSY when <own> holds processes (a container's root cgroup), ENOENT for a
+//      path; EBUSY when <own> holds processes, which it does unless it is the root cgroup
+//      or a delegated scope dispatch has left for its leaf (run_limits.hpp), ENOENT for a
 //      controller the kernel or the parent does not offer
 //   3. limits into the run's cgroup and each agent's leaf: memory.max (v1 limit_in_bytes, then
-//      memsw.limit_in_bytes where swap is accounted) and, v2, memory.swap.max 0 and, on the
-//      leaves, memory.oom.group 1 (an OOM takes the whole agent); pids.max; cpu.max "QUOTA
-//      100000" (v1 cpu.cfs_period_us, cpu.cfs_quota_us)
+//      memsw.limit_in_bytes where swap is accounted) and, v2, memory.swap.max 0 where swap
+//      is accounted; on every v2 leaf memory.oom.group 1 (an OOM takes the whole agent, the
+//      run's OOM too); pids.max; cpu.max "QUOTA 100000" (v1 cpu.cfs_period_us,
+//      cpu.cfs_quota_us)
 //   4. opens, O_WRONLY|O_CLOEXEC, each leaf's cgroup.procs in every hierarchy, and cgroup.kill
 //      (v2) or freezer.state (v1): the kernel checks write permission at open (and, for
 //      cgroup.procs on v2, uses the opener's credentials when the pid is written), so the
-//      runner, dropped, can put a child into its leaf and kill a leaf through these fds and
-//      in no other way; the user owns no file in cgroupfs and cannot move a process anywhere
-// The runner then joins its leaf (join_cgroups: "0" into each cgroup.procs), and each agent's
-// child, between fork and exec, joins its own (spawner.hpp): nothing of the agent runs outside
-// it. clone3(CLONE_INTO_CGROUP) is not used: the fork is Boost.Process's, and v1 has no such
-// flag; the child's first step is the join, before it runs anything of the agent's.
+//      runner, dropped, can put a child into its leaf and kill a leaf through these fds; the
+//      user owns no file in cgroupfs and cannot move a process anywhere. These fds could move
+//      any process the runner sees (the run's own, in its PID namespace): the runner is not
+//      dumpable (session.hpp), so no agent can ptrace it or take them, and they are
+//      close-on-exec
+// Each agent's child, between fork and exec, joins its leaf (join_cgroups: "0" into each
+// cgroup.procs; spawner.hpp): nothing of the agent runs outside it. clone3(CLONE_INTO_CGROUP)
+// is not used: the fork is Boost.Process's, and v1 has no such flag; the child's first step is
+// the join, before it runs anything of the agent's. The runner stays where it is: moving a
+// process takes the kernel's cgroup_threadgroup_rwsem for writing, an RCU grace period (the
+// first move of a run: 15 ms measured here, bench/limits.sh), and the runner needs no limit.
 // Reading what an agent used needs no privilege: the stat files are world-readable.
 //
 // Removal is root's again: the keeper (keep_run_cgroups), a root process outside the run's PID
 // namespace that holds nothing but the read end of a pipe only the runner writes, waits for
-// EOF (the runner is ending, however it ends) and for the runner's leaf to be empty (its exit
-// done: it closes the pipe in its destructors, before it exits), kills what is left, waits
+// EOF (the runner is ending, however it ends) and for the runner to be gone (its pid and start
+// time no longer a running process: it closes the pipe in its destructors, before it exits,
+// and as init of its PID namespace it is gone only once everything in it is), kills what is
+// left, waits
 // until every leaf is empty (10 s at most each) and removes the leaves, the run's cgroup and,
 // when no other run uses it, fleet-dispatch. It reads nothing a user wrote.
 #pragma once
@@ -79,6 +88,9 @@ public:
     bool populated() const;
     // SIGKILLs every process in it (sys/cgroup.hpp cgroup_kill); 0 or an errno.
     int kill() const;
+    // Sends `sig` to each process its cgroup.procs lists (pids of the reader's namespace: the
+    // run's own); 0 or the errno of a failed read.
+    int signal_each(int sig) const;
 
 private:
     friend class CgroupBuilder;
@@ -97,7 +109,6 @@ struct RunCgroups {
     CgroupMode mode = CgroupMode::none;
     std::string path;              // the run's cgroup in its first hierarchy, for status.json
     std::vector<std::string> dirs; // the run's cgroup in each hierarchy: the keeper's
-    std::vector<Fd> runner_join;   // the runner leaf's cgroup.procs
     std::map<std::string, AgentCgroup> agents;
 };
 
@@ -115,7 +126,9 @@ int join_cgroups(const int* fds, size_t count);
 int remove_run_cgroups(const std::vector<std::string>& dirs, std::chrono::milliseconds patience);
 
 // The keeper's life: its own session, TERM, INT and HUP ignored; reads `life` until EOF, waits
-// (10 s at most) for the runner's leaf to empty, then remove_run_cgroups(dirs, 10 s), _exit(0).
-[[noreturn]] void keep_run_cgroups(Fd life, const std::vector<std::string>& dirs);
+// (10 s at most) for the runner (`runner`, started at `start_time`) to be gone, then
+// remove_run_cgroups(dirs, 10 s) and _exit(0).
+[[noreturn]] void keep_run_cgroups(Fd life, const std::vector<std::string>& dirs, pid_t runner,
+                                   unsigned long long start_time);
 
 } // namespace fleet

@@ -114,6 +114,35 @@ Status reset_signals() {
     return Ok{};
 }
 
+Status close_fds_from(int first_fd) {
+    if (close_range(static_cast<unsigned>(first_fd), ~0U, 0) == 0) {
+        return Ok{};
+    }
+    if (errno != ENOSYS && errno != EINVAL) {
+        return system_error("close_range", errno);
+    }
+    // Marked first, then closed: closing while readdir walks /proc/self/fd would skip entries.
+    if (Status marked = mark_fds_cloexec_by_walking(first_fd); !marked) {
+        return marked;
+    }
+    std::vector<int> open_fds;
+    if (DIR* dir = opendir("/proc/self/fd")) {
+        const int own_fd = dirfd(dir);
+        while (const dirent* entry = readdir(dir)) {
+            char* end = nullptr;
+            const long fd = std::strtol(entry->d_name, &end, 10);
+            if (*end == '\0' && end != entry->d_name && fd >= first_fd && fd != own_fd) {
+                open_fds.push_back(static_cast<int>(fd));
+            }
+        }
+        closedir(dir);
+    }
+    for (const int fd : open_fds) {
+        close(fd);
+    }
+    return Ok{};
+}
+
 Status mark_fds_cloexec(int first_fd) {
     if (close_range(static_cast<unsigned>(first_fd), ~0U, CLOSE_RANGE_CLOEXEC) == 0) {
         return Ok{};

@@ -3,6 +3,7 @@
 //   reset_signals        sigprocmask(SIG_SETMASK, empty) then sigaction(SIG_DFL) for every
 //                        catchable signal: a blocked SIGTERM or an ignored SIGPIPE inherited
 //                        from the caller (SSM, nohup, a runner) would otherwise reach the agent.
+//   close_fds_from       the same walk, closing: for a process that goes on without an exec.
 //   mark_fds_cloexec     close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) (Linux >= 5.11); on ENOSYS
 //                        or EINVAL walks /proc/self/fd and sets FD_CLOEXEC one by one. Marks
 //                        rather than closes, so an exec failure can still be reported on
@@ -32,6 +33,10 @@ namespace fleet {
 Status reset_signals();
 
 Status mark_fds_cloexec(int first_fd);
+
+// Closes every fd >= first_fd: close_range(first_fd, ~0U, 0), or, where the kernel lacks it
+// (before 5.9), each fd /proc/self/fd lists.
+Status close_fds_from(int first_fd);
 
 bool stdio_is_terminal();
 

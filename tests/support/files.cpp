@@ -1,6 +1,7 @@
 #include "support/files.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 namespace fleet::test {
@@ -76,6 +78,13 @@ std::vector<std::string> lines_of(const std::string& text) {
 bool alive(pid_t pid) {
     const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
     return !stat.empty() && stat.find(") Z ") == std::string::npos;
+}
+
+bool gone_within(pid_t pid, int seconds) {
+    for (int i = 0; i < seconds * 50 && alive(pid); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return !alive(pid);
 }
 
 std::vector<pid_t> survivors(const std::string& run_id) {

@@ -42,6 +42,10 @@ std::vector<std::string> lines_of(const std::string& text);
 // Whether `pid` is a live process (not gone, not a zombie).
 bool alive(pid_t pid);
 
+// Whether `pid` is gone (or a zombie) within `seconds`: a killed process's exit takes a moment
+// on a loaded machine, and an orphan waits for its new parent to reap it.
+bool gone_within(pid_t pid, int seconds);
+
 // Live (not zombie) processes started for a run: they carry its id in their environment
 // (FLEET_DISPATCH_RUN_ID), whatever session or group they moved to.
 std::vector<pid_t> survivors(const std::string& run_id);

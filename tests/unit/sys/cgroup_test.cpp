@@ -181,32 +181,50 @@ TEST_F(CgroupKill, V1FreezerKillTakesTheWholeTree) {
     EXPECT_EQ(fleet::test::read_file(m_path + "/freezer.state"), "THAWED\n");
 }
 
-TEST_F(CgroupKill, V2MemoryLimitFiles) {
+// The v2 limit files dispatch writes and reads (runner/run_cgroups.cpp), where this host's v2
+// hierarchy has the controllers.
+TEST_F(CgroupKill, V2LimitFiles) {
     const auto layout = fleet::cgroup_layout();
     ASSERT_TRUE(layout.ok());
     const auto& offered = layout->v2_controllers;
-    if (layout->mode != fleet::CgroupMode::unified ||
-        std::find(offered.begin(), offered.end(), "memory") == offered.end()) {
-        GTEST_SKIP() << "the v2 hierarchy here offers no memory controller (mode "
+    const auto has = [&](const char* controller) {
+        return std::find(offered.begin(), offered.end(), controller) != offered.end();
+    };
+    if (layout->mode != fleet::CgroupMode::unified || !has("memory") || !has("pids")) {
+        GTEST_SKIP() << "the v2 hierarchy here offers no memory or pids controller (mode "
                      << fleet::to_string(layout->mode)
-                     << ": memory is bound to v1), so memory.max, memory.peak and "
-                        "memory.events cannot be tested on this host";
+                     << ": they are bound to v1), so memory.max, memory.swap.max, memory.peak, "
+                        "memory.events, memory.oom.group, pids.max, pids.events and cpu.max "
+                        "cannot be tested on this host; the v1 files are (run_cgroups_test, "
+                        "limits_test)";
     }
     const fleet::Fd parent(open(layout->v2()->path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (const auto enabled = fleet::cgroup_write(parent.get(), "cgroup.subtree_control", "+memory");
+    const std::string wanted = has("cpu") ? "+memory +pids +cpu" : "+memory +pids";
+    if (const auto enabled = fleet::cgroup_write(parent.get(), "cgroup.subtree_control", wanted);
         !enabled.ok()) {
-        GTEST_SKIP() << "memory cannot be enabled beneath this process's cgroup: "
+        GTEST_SKIP() << "controllers cannot be enabled beneath this process's cgroup: "
                      << enabled.error().message;
     }
     make(layout->v2());
     if (IsSkipped()) {
         return;
     }
-    ASSERT_EQ(fleet::cgroup_write(m_dir.get(), "memory.max", "67108864").ok(), true);
-    EXPECT_EQ(fleet::test::read_file(m_path + "/memory.max"), "67108864\n");
-    const auto events = fleet::cgroup_read(m_dir.get(), "memory.events");
-    ASSERT_TRUE(events.ok());
-    EXPECT_EQ(fleet::cgroup_key(*events, "oom_kill"), 0U);
+    for (const auto& [file, value] :
+         {std::pair{"memory.max", "67108864"}, std::pair{"memory.oom.group", "1"},
+          std::pair{"pids.max", "32"}}) {
+        ASSERT_TRUE(fleet::cgroup_write(m_dir.get(), file, value).ok()) << file;
+        EXPECT_EQ(fleet::test::read_file(m_path + "/" + file), std::string(value) + "\n");
+    }
+    if (has("cpu")) {
+        ASSERT_TRUE(fleet::cgroup_write(m_dir.get(), "cpu.max", "150000 100000").ok());
+        EXPECT_EQ(fleet::test::read_file(m_path + "/cpu.max"), "150000 100000\n");
+    }
+    for (const auto& [file, key] :
+         {std::pair{"memory.events", "oom_kill"}, std::pair{"pids.events", "max"}}) {
+        const auto events = fleet::cgroup_read(m_dir.get(), file);
+        ASSERT_TRUE(events.ok()) << file;
+        EXPECT_EQ(fleet::cgroup_key(*events, key), 0U) << file;
+    }
 }
 
 } // namespace
