@@ -20,52 +20,23 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 0
 fi
 
-user=fconf$$
-work=$(mktemp -d /var/tmp/fleet-bench.XXXXXX)
-cleanup() {
-    userdel -r "$user" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-useradd --create-home --shell /bin/sh "$user"
-chmod 755 "$work"
+bench_user fconf
 dispatch="$build/bin/dispatch"
-
-config() { # NAME AGENTS TOP
-    {
-        printf 'user = "%s"\nmax_parallel = 16\n%b' "$user" "$3"
-        i=1
-        while [ "$i" -le "$2" ]; do
-            printf '[agents.a%d]\ncommand = ["/bin/true"]\n' "$i"
-            i=$((i + 1))
-        done
-    } >"$work/$1"
-    chmod 644 "$work/$1"
-}
-config many.toml 16 ""
-config many-off.toml 16 'confine = "off"\n'
-config one.toml 1 ""
-config one-off.toml 1 'confine = "off"\n'
+noop_config many.toml 16 ""
+noop_config many-off.toml 16 'confine = "off"\n'
+noop_config one.toml 1 ""
+noop_config one-off.toml 1 'confine = "off"\n'
 many=$(seq -s, 1 16 | sed 's/\([0-9]*\)/a\1/g')
 
-# ms NAME COMMAND...: one sample of COMMAND's wall time, appended to $work/NAME.
-ms() {
-    name=$1
-    shift
-    start=$(date +%s%N)
-    "$@" >/dev/null
-    end=$(date +%s%N)
-    echo "$(((end - start) / 1000))" >>"$work/$name"
-}
 sync
 rounds=${BENCH_CONFINE_ROUNDS:-40}
 i=0
 while [ "$i" -lt "$rounds" ]; do # alternating, so drift on a shared machine hits both alike
-    ms confined "$dispatch" -c "$work/many.toml" -a "$many" run x
-    ms off "$dispatch" -c "$work/many-off.toml" -a "$many" run x
-    ms one "$dispatch" -c "$work/one.toml" -a a1 run x
-    ms one-off "$dispatch" -c "$work/one-off.toml" -a a1 run x
-    ms direct /bin/true
+    sample confined "$dispatch" -c "$work/many.toml" -a "$many" run x
+    sample off "$dispatch" -c "$work/many-off.toml" -a "$many" run x
+    sample one "$dispatch" -c "$work/one.toml" -a a1 run x
+    sample one-off "$dispatch" -c "$work/one-off.toml" -a a1 run x
+    sample direct /bin/true
     i=$((i + 1))
 done
 med() { awk '{ print $1 / 1000 }' "$work/$1" | median; }

@@ -24,17 +24,9 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 0
 fi
 
-user=fbench$$
-work=$(mktemp -d /var/tmp/fleet-bench.XXXXXX)
-cleanup() {
-    userdel -r "$user" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-useradd --create-home --shell /bin/sh "$user"
+bench_user fbench
 home=/home/$user
 runs=$home/.local/state/fleet-dispatch/runs
-chmod 755 "$work"
 head -c "$size" /dev/zero >"$work/input.bin"
 chmod 644 "$work/input.bin"
 dispatch="$build/bin/dispatch"

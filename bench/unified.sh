@@ -20,16 +20,8 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 0
 fi
 
-user=fbenchu$$
-work=$(mktemp -d /var/tmp/fleet-bench-unified.XXXXXX)
-cleanup() {
-    userdel -r "$user" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-useradd --create-home --shell /bin/sh "$user"
+bench_user fbenchu
 runs=/home/$user/.local/state/fleet-dispatch/runs
-chmod 755 "$work"
 ln -s "$build/bin/dispatch" "$work/dispatch-unified"
 
 

@@ -32,12 +32,15 @@ bool exists(const std::string& path) {
 }
 
 Status write_file(const std::string& dir, const std::string& file, const std::string& value) {
-    const std::string path = dir + "/" + file;
-    const Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd.valid() || ::write(fd.get(), value.data(), value.size()) < 0) {
-        return system_error("write " + value + " to " + path, errno);
+    const Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.valid()) {
+        return system_error("open " + dir, errno);
     }
-    return Ok{};
+    Status written = cgroup_write(fd.get(), file, value);
+    if (!written) {
+        return Error{ErrorKind::system, dir + ": " + written.error().message};
+    }
+    return written;
 }
 
 Result<Fd> open_file(const std::string& path, int flags) {
