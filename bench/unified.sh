@@ -26,37 +26,52 @@ ln -s "$build/bin/dispatch" "$work/dispatch-unified"
 
 
 : >"$work/results"
-for n in $counts; do
-    share=$((total / n))
-    config=$work/unified-$n.toml
+# unified_config FILE N SHARE TOP: N agents streaming SHARE bytes each, TOP before them.
+unified_config() {
     {
-        printf 'user = "%s"\nmax_parallel = %s\ngrace = "5s"\nunified = [' "$user" "$n"
+        printf 'user = "%s"\nmax_parallel = %s\ngrace = "5s"\n%bunified = [' "$user" "$2" "$4"
         i=1
-        while [ "$i" -le "$n" ]; do
-            printf '"a%s"%s' "$i" "$([ "$i" -lt "$n" ] && echo ', ' || true)"
+        while [ "$i" -le "$2" ]; do
+            printf '"a%s"%s' "$i" "$([ "$i" -lt "$2" ] && echo ', ' || true)"
             i=$((i + 1))
         done
         printf ']\n'
         i=1
-        while [ "$i" -le "$n" ]; do
-            printf '[agents.a%s]\ncommand = ["/usr/bin/head", "-c", "%s", "/dev/zero"]\n' "$i" "$share"
+        while [ "$i" -le "$2" ]; do
+            printf '[agents.a%s]\ncommand = ["/usr/bin/head", "-c", "%s", "/dev/zero"]\n' "$i" "$3"
             i=$((i + 1))
         done
-    } >"$config"
-    chmod 644 "$config"
+    } >"$1"
+    chmod 644 "$1"
+}
+# sample_run CONFIG SAMPLES: one settled run, its runner's CPU and peak RSS appended to SAMPLES.
+sample_run() {
+    rm -rf "$runs"
+    settle $((total + total / 2))
+    "$work/dispatch-unified" -c "$1" --console none run x >/dev/null
+    sed -n 's/.*runner cpu \([0-9.]*\) s.*max rss \([0-9]*\) KiB.*/\1 \2/p' "$runs"/*/runner.log >>"$2"
+}
+per_gib() { # SAMPLES N: "N cpu_per_gib rss_mib" of the medians
+    cpu=$(awk '{ print $1 }' "$1" | median)
+    rss=$(awk '{ print $2 }' "$1" | median)
+    awk -v n="$2" -v c="$cpu" -v r="$rss" -v t="$total" \
+        'BEGIN { printf "%d %.3f %.1f\n", n, c / (t / 1073741824), r / 1024 }'
+}
+for n in $counts; do
+    share=$((total / n))
+    unified_config "$work/unified-$n.toml" "$n" "$share" ""
+    # At 32 agents, the same runs with limits = "off" alternate with them: what limits cost.
+    [ "$n" -eq 32 ] && unified_config "$work/unified-off.toml" "$n" "$share" 'limits = "off"\n'
     : >"$work/samples"
+    : >"$work/samples-off"
     round=1
     while [ "$round" -le "$rounds" ]; do
-        rm -rf "$runs"
-        settle $((total + total / 2))
-        "$work/dispatch-unified" -c "$config" --console none run x >/dev/null
-        sed -n 's/.*runner cpu \([0-9.]*\) s.*max rss \([0-9]*\) KiB.*/\1 \2/p' "$runs"/*/runner.log >>"$work/samples"
+        sample_run "$work/unified-$n.toml" "$work/samples"
+        [ "$n" -eq 32 ] && sample_run "$work/unified-off.toml" "$work/samples-off"
         round=$((round + 1))
     done
-    cpu=$(awk '{ print $1 }' "$work/samples" | median)
-    rss=$(awk '{ print $2 }' "$work/samples" | median)
-    awk -v n="$n" -v c="$cpu" -v r="$rss" -v t="$total" \
-        'BEGIN { printf "%d %.3f %.1f\n", n, c / (t / 1073741824), r / 1024 }' >>"$work/results"
+    per_gib "$work/samples" "$n" >>"$work/results"
+    [ "$n" -eq 32 ] && per_gib "$work/samples-off" "$n" >"$work/results-off"
 done
 rm -rf "$runs"
 
@@ -66,7 +81,7 @@ echo
 echo "dispatch-unified with N agents streaming at once, $gib GiB in total per run split evenly"
 echo "(each agent \`head -c SHARE /dev/zero\`), logs on disk, console off; the runner's own CPU"
 echo "and peak RSS from getrusage(RUSAGE_SELF) as it logs them; medians of $rounds runs, each"
-echo "settled as the capture samples are."
+echo "settled as the capture samples are; every agent in its own cgroup (the default limits)."
 echo "Source: \`bench/unified.sh\`."
 echo
 echo "| Agents | Runner CPU (s per GiB) | Runner peak RSS (MiB) |"
@@ -83,5 +98,7 @@ if [ -n "$at32" ]; then
     v_cpu=$(awk -v c="$cpu32" 'BEGIN { print (c < 0.5 ? "met" : "missed") }')
     v_rss=$(awk -v r="$rss32" 'BEGIN { print (r < 16 ? "met" : "missed") }')
     echo "Goals at 32 agents: runner CPU under 0.5 s per GiB: measured $cpu32 s, **$v_cpu**;"
-    echo "peak RSS under 16 MiB: measured $rss32 MiB, **$v_rss**."
+    echo "peak RSS under 16 MiB: measured $rss32 MiB, **$v_rss**. Every agent ran in its own"
+    echo "cgroup (the default limits); the same rounds with \`limits = \"off\"\`, alternating:"
+    echo "$(awk '{ printf "%.3f s per GiB, %.1f MiB", $2, $3 }' "$work/results-off")."
 fi
