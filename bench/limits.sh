@@ -41,8 +41,9 @@ med() { awk '{ print $1 / 1000 }' "$work/$1" | median; }
 diff_of() { paste "$work/$1" "$work/$2" | awk -v n="$3" '{ print ($1 - $2) / (1000 * n) }' | median; }
 per_run=$(awk -v a="$(diff_of one one-off 1)" 'BEGIN { printf "%.2f", a }')
 per_agent=$(awk -v a="$(diff_of many many-off 16)" 'BEGIN { printf "%.2f", a }')
-mode=$(sed -n 's/.*"cgroup_mode": *"\([a-z0-9]*\)".*/\1/p' \
-    "$(ls -d /home/$user/.local/state/fleet-dispatch/runs/* | tail -n 1)/status.json" | head -n 1)
+# The mode a run with limits recorded (the runs with limits = "off" record none).
+mode=$(cat /home/"$user"/.local/state/fleet-dispatch/runs/*/status.json |
+    sed -n 's/.*"cgroup_mode": *"\([a-z0-9]*\)".*/\1/p' | head -n 1)
 verdict() { awk -v a="$1" -v g="$2" 'BEGIN { print (a < g ? "met" : "missed") }'; }
 
 echo "## dispatch: limits"
