@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fcntl.h>
+#include <optional>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@ namespace fleet {
 namespace {
 
 constexpr std::chrono::seconds k_scope_timeout{10};
+constexpr std::chrono::seconds k_scope_settle{1};
 constexpr const char* k_busctl = "/usr/bin/busctl"; // systemd's, wherever it is PID 1
 
 Result<std::string> cgroup_name() {
@@ -34,39 +36,45 @@ Result<std::string> cgroup_name() {
     return std::string(name);
 }
 
-// Whether /proc/self/cgroup shows this process in `scope` in every hierarchy a run uses and
-// systemd moves it in (v2, name=systemd, memory, pids): systemd moves it one hierarchy after
-// the other, so the scope in one of them is not yet the scope in all.
-bool in_scope(const std::string& scope) {
+// Where /proc/self/cgroup shows this process in `scope`: in systemd's own hierarchy (v2, or
+// name=systemd on v1), and in every hierarchy a run uses (memory, pids).
+struct ScopeEntry {
+    bool tracked = false; // systemd's own hierarchy
+    bool whole = false;   // and memory and pids too
+};
+
+ScopeEntry scope_entry(const std::string& scope) {
+    ScopeEntry entry;
     Result<std::string> text = read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16);
     if (!text) {
-        return false;
+        return entry;
     }
-    bool seen = false;
+    entry.whole = true;
     size_t at = 0;
     while (at < text->size()) {
         const size_t end = std::min(text->find('\n', at), text->size());
         const std::string line = text->substr(at, end - at);
         at = end + 1;
         const size_t first = line.find(':');
-        const size_t second = line.find(':', first + 1);
-        if (first == std::string::npos || second == std::string::npos) {
+        const size_t second = first == std::string::npos ? first : line.find(':', first + 1);
+        if (second == std::string::npos) {
             continue;
         }
         const std::string controllers = line.substr(first + 1, second - first - 1);
         const CgroupHierarchy hierarchy{controllers.empty(), controllers, "", ""};
-        if (!controllers.empty() && controllers != "name=systemd" && !hierarchy.has("memory") &&
-            !hierarchy.has("pids")) {
+        const bool systemds = controllers.empty() || controllers == "name=systemd";
+        if (!systemds && !hierarchy.has("memory") && !hierarchy.has("pids")) {
             continue;
         }
         const std::string path = line.substr(second + 1);
-        if (path.size() <= scope.size() ||
-            path.compare(path.size() - scope.size() - 1, std::string::npos, "/" + scope) != 0) {
-            return false;
-        }
-        seen = true;
+        const bool in =
+            path.size() > scope.size() &&
+            path.compare(path.size() - scope.size() - 1, std::string::npos, "/" + scope) == 0;
+        entry.tracked = entry.tracked || (systemds && in);
+        entry.whole = entry.whole && in;
     }
-    return seen;
+    entry.whole = entry.whole && entry.tracked;
+    return entry;
 }
 
 // Step 2b, under systemd: the scope, then this process into its leaf "caller" (a delegated
@@ -106,10 +114,20 @@ Status enter_systemd_scope(const std::string& name, CgroupLayout& layout) {
                      "systemd: StartTransientUnit " + scope + ": " +
                          (started ? short_text(started->output) : started.error().message)};
     }
-    // The job runs after the call returns: this process moves once systemd has started it.
+    // The job runs after the call returns: this process moves once systemd has started it, one
+    // hierarchy after the other. A controller systemd does not manage (pids under systemd 219,
+    // Amazon Linux 2) never moves: a second after its own hierarchy, what has moved is it.
     const auto deadline = std::chrono::steady_clock::now() + k_scope_timeout;
-    while (!in_scope(scope)) {
-        if (std::chrono::steady_clock::now() > deadline) {
+    std::optional<std::chrono::steady_clock::time_point> tracked;
+    for (ScopeEntry entry = scope_entry(scope); !entry.whole; entry = scope_entry(scope)) {
+        const auto now = std::chrono::steady_clock::now();
+        if (entry.tracked && !tracked) {
+            tracked = now;
+        }
+        if (tracked && now - *tracked > k_scope_settle) {
+            break;
+        }
+        if (!tracked && now > deadline) {
             return Error{ErrorKind::system, "systemd: " + scope + " never took this process"};
         }
         const timespec pause{0, 10'000'000};

@@ -7,14 +7,17 @@
 //   2. systemd as PID 1 (/run/systemd/system): a run's cgroups come from a transient scope of
 //      its own, never from the cgroup of the unit that started dispatch (SSM's), which is
 //      systemd's to manage: `busctl call … StartTransientUnit fleet-dispatch-NAME.scope` with
-//      PIDs = this process and Delegate=yes (busctl from the system PATH, a fixed argv, 10 s);
-//      the job runs after the call returns, so /proc/self/cgroup is polled (10 ms, 10 s at
-//      most) until this process is in the scope; then, v2, this process moves to the scope's
+//      PIDs = this process, Delegate=yes and TasksMax=infinity (the run's pids_max bounds it;
+//      /usr/bin/busctl, a fixed argv and PATH, 10 s); the job runs after the call returns, so
+//      /proc/self/cgroup is polled (10 ms, 10 s at most) until this process is in the scope in
+//      systemd's hierarchy and in memory and pids (systemd moves it one after the other; a
+//      controller it does not manage, pids under systemd 219, never moves: a second after
+//      systemd's own hierarchy, what has moved is it); then, v2, this process moves to the scope's
 //      leaf "caller" (a delegated cgroup holds processes only in leaves) and the run's tree
 //      is made beneath the scope. systemd removes the scope once its last process is gone
 //   3. the layout (sys/cgroup.hpp), MemTotal for the default run memory_max
-//   4. create_run_cgroups, named run-<pid>-<8 random hex digits>
-//   5. pipe2(O_CLOEXEC): the keeper's life line, its write end the runner's alone
+//   4. pipe2(O_CLOEXEC): the keeper's life line, its write end the runner's alone
+//   5. create_run_cgroups, named run-<pid>-<8 random hex digits>
 // A failure in 2 to 5 is recorded (status.json `limits.reason`, the summary) and the run goes
 // on without cgroups; with limits = "required" it is the run's setup error (exit 3), before
 // anything is forked.

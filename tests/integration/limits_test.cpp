@@ -87,6 +87,36 @@ protected:
         return !fs::exists(path);
     }
 
+    // dispatch -a cg run go in a mount namespace where systemd is PID 1, faked: /run/systemd its
+    // own, /usr/bin/busctl the fake's (tests/fakes/busctl-systemd); `unmanaged` lists the
+    // controllers that systemd does not manage. Its stderr ends with what busctl was asked.
+    static ProcessResult under_fake_systemd(const std::string& unmanaged) {
+        const std::string fake = std::string(FAKES_DIR) + "/busctl-systemd";
+        return fleet::test::run(
+            {"/usr/bin/unshare", "-m", "/bin/sh", "-c",
+             "mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && "
+             "echo \"$1\" >/run/systemd/unmanaged && mount --bind \"$0\" /usr/bin/busctl || "
+             "exit 99; shift; \"$@\"; rc=$?; cat /run/systemd/busctl.log >&2; exit $rc",
+             fake, unmanaged, DISPATCH_PATH, "-c", s_config, "-a", "cg", "run", "go"});
+    }
+
+    // What systemd does once a scope is empty: removes it (here, beneath the fake's slice).
+    static void remove_fake_scopes() {
+        for (const auto& hierarchy : fs::directory_iterator("/sys/fs/cgroup")) {
+            const fs::path slice = hierarchy.path() / "fl-fake-systemd.slice";
+            if (!fs::exists(slice)) {
+                continue;
+            }
+            for (const auto& scope : fs::directory_iterator(slice)) {
+                if (scope.is_directory()) {
+                    EXPECT_TRUE(cgroup_removed_after(scope.path() / "caller")) << scope.path();
+                    EXPECT_TRUE(cgroup_removed_after(scope.path())) << scope.path();
+                }
+            }
+            EXPECT_EQ(rmdir(slice.c_str()), 0) << slice;
+        }
+    }
+
     // rmdir `path` as soon as the kernel lets it (its processes gone), within 15 s.
     static bool cgroup_removed_after(const fs::path& path) {
         for (int i = 0; i < 150 && fs::exists(path); ++i) {
@@ -300,13 +330,7 @@ TEST_F(Limits, UnderSystemdTheRunMakesItsCgroupsInADelegatedScope) {
     if (fs::exists("/run/systemd/system")) {
         GTEST_SKIP() << "systemd is PID 1 here: the fake would stand in for the real one";
     }
-    const std::string fake = std::string(FAKES_DIR) + "/busctl-systemd";
-    const ProcessResult result =
-        fleet::test::run({"/usr/bin/unshare", "-m", "/bin/sh", "-c",
-                          "mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && "
-                          "mount --bind \"$0\" /usr/bin/busctl || exit 99; \"$@\"; rc=$?; "
-                          "cat /run/systemd/busctl.log >&2; exit $rc",
-                          fake, DISPATCH_PATH, "-c", s_config, "-a", "cg", "run", "go"});
+    const ProcessResult result = under_fake_systemd("");
     ASSERT_NE(result.exit_code, 99) << result.err;
     const std::string id = run_id_of(result.out);
     ASSERT_FALSE(id.empty()) << result.out << result.err;
@@ -331,21 +355,37 @@ TEST_F(Limits, UnderSystemdTheRunMakesItsCgroupsInADelegatedScope) {
         }
     }
     EXPECT_TRUE(cgroup_removed(cgroup));
-    // What systemd does when the scope is empty: removes it.
-    for (const auto& hierarchy : fs::directory_iterator("/sys/fs/cgroup")) {
-        const fs::path slice = hierarchy.path() / "fl-fake-systemd.slice";
-        if (!fs::exists(slice)) {
-            continue;
-        }
-        for (const auto& scope : fs::directory_iterator(slice)) {
-            if (!scope.is_directory()) {
-                continue;
-            }
-            EXPECT_TRUE(cgroup_removed_after(scope.path() / "caller")) << scope.path();
-            EXPECT_TRUE(cgroup_removed_after(scope.path())) << scope.path();
-        }
-        EXPECT_EQ(rmdir(slice.c_str()), 0) << slice;
+    remove_fake_scopes();
+}
+
+// Under a systemd that does not manage pids (219, Amazon Linux 2) the scope never holds
+// dispatch in the pids hierarchy: the run goes on after a second, its pids tree where
+// dispatch is, its memory tree beneath the scope.
+TEST_F(Limits, UnderAnOldSystemdAControllerItDoesNotManageStaysWhereDispatchIs) {
+    if (fs::exists("/run/systemd/system") || !fs::exists("/sys/fs/cgroup/pids/cgroup.procs")) {
+        GTEST_SKIP() << "needs no systemd as PID 1 and a v1 pids hierarchy";
     }
+    const ProcessResult result = under_fake_systemd("pids");
+    ASSERT_NE(result.exit_code, 99) << result.err;
+    const std::string id = run_id_of(result.out);
+    ASSERT_FALSE(id.empty()) << result.out << result.err;
+    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+    const json status = status_json(id);
+    EXPECT_TRUE(status.at("limits").at("applied").get<bool>()) << status.dump(2);
+    bool saw_pids = false;
+    for (const std::string& line : fleet::test::lines_of(read_file(run_dir(id) + "/cg.log"))) {
+        if (line.find(":memory:") != std::string::npos) {
+            EXPECT_NE(line.find(".scope/fleet-dispatch/run-"), std::string::npos) << line;
+        }
+        if (line.find(":pids:") != std::string::npos) {
+            saw_pids = true;
+            EXPECT_EQ(line.find(".scope/"), std::string::npos) << line;
+            EXPECT_NE(line.find("/fleet-dispatch/run-"), std::string::npos) << line;
+        }
+    }
+    EXPECT_TRUE(saw_pids);
+    EXPECT_TRUE(cgroup_removed(status.at("limits").at("cgroup")));
+    remove_fake_scopes();
 }
 
 TEST_F(Limits, BadLimitsAreOneLineConfigErrors) {
