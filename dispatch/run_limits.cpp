@@ -50,23 +50,13 @@ ScopeEntry scope_entry(const std::string& scope) {
         return entry;
     }
     entry.whole = true;
-    size_t at = 0;
-    while (at < text->size()) {
-        const size_t end = std::min(text->find('\n', at), text->size());
-        const std::string line = text->substr(at, end - at);
-        at = end + 1;
-        const size_t first = line.find(':');
-        const size_t second = first == std::string::npos ? first : line.find(':', first + 1);
-        if (second == std::string::npos) {
-            continue;
-        }
-        const std::string controllers = line.substr(first + 1, second - first - 1);
-        const CgroupHierarchy hierarchy{controllers.empty(), controllers, "", ""};
-        const bool systemds = controllers.empty() || controllers == "name=systemd";
+    for (const CgroupMembership& line : cgroup_memberships(*text)) {
+        const CgroupHierarchy hierarchy{line.controllers.empty(), line.controllers, "", ""};
+        const bool systemds = line.controllers.empty() || line.controllers == "name=systemd";
         if (!systemds && !hierarchy.has("memory") && !hierarchy.has("pids")) {
             continue;
         }
-        const std::string path = line.substr(second + 1);
+        const std::string& path = line.path;
         const bool in =
             path.size() > scope.size() &&
             path.compare(path.size() - scope.size() - 1, std::string::npos, "/" + scope) == 0;

@@ -376,14 +376,7 @@ int AgentCgroup::kill() const {
 }
 
 int AgentCgroup::signal_each(int sig) const {
-    Result<std::string> procs = cgroup_read(m_tracking.get(), "cgroup.procs");
-    if (!procs) {
-        return EIO;
-    }
-    for (const pid_t pid : cgroup_pids(*procs)) {
-        ::kill(pid, sig);
-    }
-    return 0;
+    return cgroup_signal_each(m_tracking.get(), sig);
 }
 
 int join_cgroups(const int* fds, size_t count) {

@@ -88,8 +88,8 @@ public:
     bool populated() const;
     // SIGKILLs every process in it (sys/cgroup.hpp cgroup_kill); 0 or an errno.
     int kill() const;
-    // Sends `sig` to each process its cgroup.procs lists (pids of the reader's namespace: the
-    // run's own); 0 or the errno of a failed read.
+    // Sends `sig` to each process its cgroup.procs lists (sys/cgroup.hpp cgroup_signal_each:
+    // pids of the reader's namespace, the run's own); 0 or an errno.
     int signal_each(int sig) const;
 
 private:

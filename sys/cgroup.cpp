@@ -1,5 +1,6 @@
 #include "sys/cgroup.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -38,18 +39,13 @@ std::vector<std::string> words(std::string_view text) {
     return out;
 }
 
-// One "ID:CONTROLLERS:PATH" line of /proc/self/cgroup as a hierarchy, when it is mounted where
-// it should be; nullopt for named hierarchies and ones not mounted under `root`.
-std::optional<CgroupHierarchy> hierarchy_of(std::string_view line, const std::string& root,
+// A line of /proc/self/cgroup as a hierarchy, when it is mounted where it should be; nullopt
+// for named hierarchies and ones not mounted under `root`.
+std::optional<CgroupHierarchy> hierarchy_of(const CgroupMembership& line, const std::string& root,
                                             bool unified_root) {
-    const size_t first = line.find(':');
-    const size_t second = first == std::string_view::npos ? first : line.find(':', first + 1);
-    if (second == std::string_view::npos) {
-        return std::nullopt;
-    }
     CgroupHierarchy hierarchy;
-    hierarchy.controllers = std::string(line.substr(first + 1, second - first - 1));
-    hierarchy.own = std::string(line.substr(second + 1));
+    hierarchy.controllers = line.controllers;
+    hierarchy.own = line.path;
     if (hierarchy.controllers.empty()) {
         hierarchy.v2 = true;
         hierarchy.mount = unified_root ? root : root + "/unified";
@@ -119,6 +115,24 @@ const CgroupHierarchy* CgroupLayout::v1(std::string_view controller) const {
     return nullptr;
 }
 
+std::vector<CgroupMembership> cgroup_memberships(std::string_view text) {
+    std::vector<CgroupMembership> lines;
+    size_t at = 0;
+    while (at < text.size()) {
+        const size_t end = std::min(text.find('\n', at), text.size());
+        const std::string_view line = text.substr(at, end - at);
+        at = end + 1;
+        const size_t first = line.find(':');
+        const size_t second = first == std::string_view::npos ? first : line.find(':', first + 1);
+        if (second != std::string_view::npos) {
+            lines.push_back(
+                CgroupMembership{std::string(line.substr(first + 1, second - first - 1)),
+                                 std::string(line.substr(second + 1))});
+        }
+    }
+    return lines;
+}
+
 Result<CgroupLayout> cgroup_layout(const std::string& root, const std::string& self) {
     CgroupLayout layout;
     const bool unified_root = is_fs(root, CGROUP2_SUPER_MAGIC);
@@ -129,19 +143,14 @@ Result<CgroupLayout> cgroup_layout(const std::string& root, const std::string& s
     if (!text) {
         return text.error();
     }
-    size_t at = 0;
-    while (at < text->size()) {
-        const size_t end = text->find('\n', at);
-        const size_t stop = end == std::string::npos ? text->size() : end;
-        if (std::optional<CgroupHierarchy> found =
-                hierarchy_of(std::string_view(*text).substr(at, stop - at), root, unified_root)) {
+    for (const CgroupMembership& line : cgroup_memberships(*text)) {
+        if (std::optional<CgroupHierarchy> found = hierarchy_of(line, root, unified_root)) {
             if (found->v2) {
                 layout.hierarchies.insert(layout.hierarchies.begin(), *found);
             } else {
                 layout.hierarchies.push_back(*found);
             }
         }
-        at = stop + 1;
     }
     if (const CgroupHierarchy* v2 = layout.v2()) {
         const Fd dir(::open(v2->path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -235,20 +244,20 @@ int set_freezer(int freezer_fd, const char* state) {
     return EBUSY;
 }
 
-int kill_each(int dir_fd) {
+} // namespace
+
+int cgroup_signal_each(int dir_fd, int sig) {
     Result<std::string> procs = cgroup_read(dir_fd, "cgroup.procs");
     if (!procs) {
-        return ENOENT;
+        return EIO;
     }
     for (const pid_t pid : cgroup_pids(*procs)) {
-        if (::kill(pid, SIGKILL) != 0 && errno != ESRCH) {
+        if (::kill(pid, sig) != 0 && errno != ESRCH) {
             return errno;
         }
     }
     return 0;
 }
-
-} // namespace
 
 int cgroup_kill(const CgroupKill& target) {
     if (target.kill_fd >= 0) {
@@ -258,10 +267,10 @@ int cgroup_kill(const CgroupKill& target) {
         return 0;
     }
     if (target.freezer_fd < 0) {
-        return kill_each(target.dir_fd);
+        return cgroup_signal_each(target.dir_fd, SIGKILL);
     }
     const int frozen = set_freezer(target.freezer_fd, "FROZEN");
-    const int killed = kill_each(target.dir_fd);
+    const int killed = cgroup_signal_each(target.dir_fd, SIGKILL);
     const int thawed = set_freezer(target.freezer_fd, "THAWED");
     return frozen != 0 ? frozen : killed != 0 ? killed : thawed;
 }

@@ -56,6 +56,16 @@ struct CgroupLayout {
     const CgroupHierarchy* v1(std::string_view controller) const;
 };
 
+// One "ID:CONTROLLERS:PATH" line of /proc/PID/cgroup: "" for v2, "memory", "cpu,cpuacct",
+// "name=systemd"; the cgroup's path in that hierarchy.
+struct CgroupMembership {
+    std::string controllers;
+    std::string path;
+};
+
+// Every well-formed line of a /proc/PID/cgroup text.
+std::vector<CgroupMembership> cgroup_memberships(std::string_view text);
+
 // Reads the layout. `root` and `self` are for tests; an unreadable /proc/self/cgroup is an
 // Error, a host without cgroupfs is mode none.
 Result<CgroupLayout> cgroup_layout(const std::string& root = k_cgroup_root,
@@ -86,6 +96,11 @@ struct CgroupKill {
     int kill_fd = -1;    // v2: its cgroup.kill, or -1
     int freezer_fd = -1; // v1: its freezer.state, or -1
 };
+
+// Sends `sig` to each pid of the cgroup.procs of `dir_fd` (world-readable; pids as the
+// reader's namespace names them). 0, or the errno of an unreadable list or a failed kill
+// (ESRCH, gone in between, is none).
+int cgroup_signal_each(int dir_fd, int sig);
 
 // SIGKILLs every process in the cgroup:
 //   cgroup.kill  "1" (5.14; the subtree, processes forked during the kill included)

@@ -39,6 +39,17 @@ TEST(CgroupPids, ReadsCgroupProcs) {
     EXPECT_TRUE(fleet::cgroup_pids("").empty());
 }
 
+TEST(CgroupMemberships, ReadsProcPidCgroup) {
+    const auto lines =
+        fleet::cgroup_memberships("9:name=systemd:/\n4:memory:/a:b/c\n0::/x\nbroken\n");
+    ASSERT_EQ(lines.size(), 3U);
+    EXPECT_EQ(lines[0].controllers, "name=systemd");
+    EXPECT_EQ(lines[1].controllers, "memory");
+    EXPECT_EQ(lines[1].path, "/a:b/c"); // a colon in the path is the path's
+    EXPECT_EQ(lines[2].controllers, "");
+    EXPECT_EQ(lines[2].path, "/x");
+}
+
 TEST(CgroupHierarchy, KnowsItsControllers) {
     fleet::CgroupHierarchy hierarchy{false, "cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct", "/a"};
     EXPECT_TRUE(hierarchy.has("cpu"));
