@@ -13,12 +13,7 @@ set -eu
 build=$1
 . "$(dirname "$0")/common"
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "## dispatch: confinement"
-    echo
-    echo "Skipped: needs root."
-    exit 0
-fi
+root_or_skip "dispatch: confinement" || exit 0
 
 bench_user fconf
 dispatch="$build/bin/dispatch"

@@ -17,12 +17,7 @@ docs=$(cd "$(dirname "$0")/../docs" && pwd)
 rounds=${BENCH_ROUNDS:-7}
 size=${BENCH_CAPTURE_BYTES:-2147483648}
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "## dispatch"
-    echo
-    echo "Skipped: needs root."
-    exit 0
-fi
+root_or_skip "dispatch" || exit 0
 
 bench_user fbench
 home=/home/$user

@@ -6,17 +6,13 @@
 # with the order rotated each round; the medians are taken over all samples of all rounds.
 set -eu
 build=$1
+. "$(dirname "$0")/common"
 rounds=${BENCH_ROUNDS:-5}
 runs=${BENCH_RUNS:-100}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "## Launcher start-up"
-    echo
-    echo "Skipped: needs root."
-    exit 0
-fi
+root_or_skip "Launcher start-up" || exit 0
 
 names="fleet-launch setpriv runuser sudo true"
 command_for() {

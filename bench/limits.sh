@@ -12,12 +12,7 @@ set -eu
 build=$1
 . "$(dirname "$0")/common"
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "## dispatch: limits"
-    echo
-    echo "Skipped: needs root."
-    exit 0
-fi
+root_or_skip "dispatch: limits" || exit 0
 
 bench_user flim
 dispatch="$build/bin/dispatch"

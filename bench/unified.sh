@@ -13,12 +13,7 @@ counts=${BENCH_UNIFIED_AGENTS:-"1 8 32 64"}
 docs=$(cd "$(dirname "$0")/../docs" && pwd)
 . "$(dirname "$0")/common"
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "## unified: the runner under many agents"
-    echo
-    echo "Skipped: needs root."
-    exit 0
-fi
+root_or_skip "unified: the runner under many agents" || exit 0
 
 bench_user fbenchu
 runs=/home/$user/.local/state/fleet-dispatch/runs
