@@ -33,11 +33,18 @@
 //      dumpable (session.hpp), so no agent can ptrace it or take them, and they are
 //      close-on-exec
 // Each agent's child, between fork and exec, joins its leaf (join_cgroups: "0" into each
-// cgroup.procs; spawner.hpp): nothing of the agent runs outside it. clone3(CLONE_INTO_CGROUP)
-// is not used: the fork is Boost.Process's, and v1 has no such flag; the child's first step is
-// the join, before it runs anything of the agent's. The runner stays where it is: moving a
-// process takes the kernel's cgroup_threadgroup_rwsem for writing, an RCU grace period (the
-// first move of a run: 15 ms measured here, bench/limits.sh), and the runner needs no limit.
+// cgroup.procs; spawner.hpp): nothing of the agent runs outside it, its first step is the
+// join. The runner stays where it is: it needs no limit. A move takes the kernel's
+// cgroup_threadgroup_rwsem for writing, an RCU grace period (the first move of a run: 15 ms
+// measured here, bench/limits.sh).
+// Not clone3(CLONE_INTO_CGROUP), which would start the child in its v2 leaf without that wait
+// (v1 hierarchies have no such flag): the kernel checks the *cloning* process's write access to
+// the leaf's cgroup.procs and to the common ancestor's of its own cgroup and the leaf, whoever
+// opened the directory (tested: run_cgroups_test CloneIntoTheLeafNeedsTheCallersAccess…). The
+// runner, dropped, has none; giving it some means the user owning the run's cgroup.procs files,
+// with the runner in a leaf of the run, and then any process of the user, an unconfined agent
+// of this run or another, could move the run's processes between its leaves: an agent out of its
+// own limit, the runner into an agent's OOM group. A grace period per run is cheaper than that.
 // Reading what an agent used needs no privilege: the stat files are world-readable.
 //
 // Removal is root's again: the keeper (keep_run_cgroups), a root process outside the run's PID

@@ -1,11 +1,18 @@
 // run_cgroups, as root on this host's real cgroups: the tree with its limits, an agent's child
-// joining its leaf through the fds root opened, what it used, the kill, and the removal; and
-// the refusals that leave nothing behind.
+// joining its leaf through the fds root opened (also once dropped, where clone3 into the leaf
+// is refused), what it used, the kill, and the removal; and the refusals that leave nothing
+// behind.
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
 #include <filesystem>
+#include <grp.h>
+#include <linux/sched.h>
 #include <string>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -14,6 +21,7 @@
 
 #include "runner/run_cgroups.hpp"
 #include "support/files.hpp"
+#include "sys/fd.hpp"
 
 namespace {
 
@@ -105,6 +113,92 @@ TEST(RunCgroups, MadeLimitedUsedKilledAndRemoved) {
     for (const std::string& dir : dirs) {
         EXPECT_FALSE(fs::exists(dir)) << dir;
     }
+}
+
+// Why an agent is moved into its leaf between fork and exec, not started in it with
+// clone3(CLONE_INTO_CGROUP) (run_cgroups.hpp): the kernel checks the *caller's* write access to
+// the leaf's cgroup.procs (and the common ancestor's) at clone time, whoever opened the
+// directory. Root clones into the leaf (the control: the flag works here); the runner's
+// credentials (a dropped uid, nothing of cgroupfs its own) are refused; the same process joins
+// the same leaf through root's cgroup.procs fds.
+long clone_into(int cgroup_dir) {
+    clone_args args{};
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<uint64_t>(cgroup_dir);
+    return syscall(SYS_clone3, &args, sizeof args);
+}
+
+// In a child: 0 when the clone landed in the leaf, else the errno.
+int clone_into_and_check(int cgroup_dir, const std::string& leaf) {
+    const long pid = clone_into(cgroup_dir);
+    if (pid == 0) {
+        const std::string own = fleet::test::read_file("/proc/self/cgroup");
+        _exit(own.find("0::" + leaf + "\n") != std::string::npos ? 0 : 1);
+    }
+    if (pid < 0) {
+        return errno;
+    }
+    int status = 0;
+    return waitpid(static_cast<pid_t>(pid), &status, 0) == pid && WIFEXITED(status) &&
+                   WEXITSTATUS(status) == 0
+               ? 0
+               : EBADE;
+}
+
+TEST(RunCgroups, CloneIntoTheLeafNeedsTheCallersAccessTheJoinDoesNot) {
+    if (geteuid() != 0) {
+        GTEST_SKIP() << "needs root to make cgroups";
+    }
+    const auto layout = fleet::cgroup_layout();
+    ASSERT_TRUE(layout.ok());
+    if (layout->v2() == nullptr) {
+        GTEST_SKIP() << "no v2 hierarchy on this host: CLONE_INTO_CGROUP is v2's";
+    }
+    const std::string name = "fl-test-clone-" + std::to_string(getpid());
+    auto made = fleet::create_run_cgroups(*layout, request_for(name));
+    if (!made.ok() && layout->mode == fleet::CgroupMode::unified) {
+        GTEST_SKIP() << "this host's v2 cgroup cannot be limited here: " << made.error().message;
+    }
+    ASSERT_TRUE(made.ok()) << made.error().message;
+    const std::string relative =
+        layout->v2()->path().substr(layout->v2()->mount.size()) + "/fleet-dispatch/" + name;
+    const std::string leaf = relative + "/agent-a";
+    const fleet::Fd dir(open((layout->v2()->mount + leaf).c_str(), O_RDONLY | O_DIRECTORY));
+    ASSERT_TRUE(dir.valid());
+    const int as_root = clone_into_and_check(dir.get(), leaf);
+    if (as_root == ENOSYS || as_root == E2BIG || as_root == EINVAL) {
+        GTEST_SKIP() << "this kernel has no clone3 with CLONE_INTO_CGROUP (5.7)";
+    }
+    EXPECT_EQ(as_root, 0) << std::strerror(as_root); // the control
+
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        const uid_t nobody = 65534;
+        if (setgroups(0, nullptr) != 0 || setresgid(nobody, nobody, nobody) != 0 ||
+            setresuid(nobody, nobody, nobody) != 0) {
+            _exit(10);
+        }
+        if (clone_into_and_check(dir.get(), leaf) != EACCES) {
+            _exit(11);
+        }
+        const std::vector<int>& fds = made->agents.at("a").join_fds();
+        if (fleet::join_cgroups(fds.data(), fds.size()) != 0) {
+            _exit(12);
+        }
+        const std::string own = fleet::test::read_file("/proc/self/cgroup");
+        _exit(own.find("0::" + leaf + "\n") != std::string::npos ? 0 : 13);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status)) << status;
+    EXPECT_EQ(WEXITSTATUS(status), 0)
+        << "10 drop, 11 clone3 not refused, 12 join, 13 not in " << leaf;
+
+    const std::vector<std::string> dirs = made->dirs;
+    made = fleet::Error{};
+    EXPECT_EQ(fleet::remove_run_cgroups(dirs, std::chrono::seconds(2)), 0);
 }
 
 TEST(RunCgroups, ALayoutWithoutTheControllersIsAnErrorAndLeavesNothing) {
