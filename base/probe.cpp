@@ -46,6 +46,23 @@ int drop_to(const void* context) {
     return 0;
 }
 
+// The child's hook: the drop when asked, then the caller's confinement when given.
+struct ProbeSteps {
+    const Identity* as_user;
+    ChildHook confine;
+    const void* confine_context;
+};
+
+int probe_steps(const void* context) {
+    const auto* steps = static_cast<const ProbeSteps*>(context);
+    if (steps->as_user != nullptr) {
+        if (const int error = drop_to(steps->as_user); error != 0) {
+            return error;
+        }
+    }
+    return steps->confine != nullptr ? steps->confine(steps->confine_context) : 0;
+}
+
 class OutputReader {
 public:
     OutputReader(Fd fd, size_t cap) : m_fd(std::move(fd)), m_cap(cap) {}
@@ -105,12 +122,13 @@ Result<ProbeResult> run_bounded(const std::vector<std::string>& argv,
     OutputReader reader{Fd(fds[0]), limits.max_output};
     ChildSetup setup;
     setup.session = ChildSession::new_session;
-    if (limits.as_user != nullptr) {
-        setup.hook = drop_to;
-        setup.hook_context = limits.as_user;
+    const ProbeSteps steps{limits.as_user, limits.confine, limits.confine_context};
+    if (limits.as_user != nullptr || limits.confine != nullptr) {
+        setup.hook = probe_steps;
+        setup.hook_context = &steps;
     }
-    setup.stdio = {limits.stdin_fd >= 0 ? limits.stdin_fd : ChildSetup::k_null, write_end.get(),
-                   write_end.get()};
+    setup.stdio = {limits.stdin_fd >= 0 ? limits.stdin_fd : ChildSetup::k_null,
+                   limits.stdout_fd >= 0 ? limits.stdout_fd : write_end.get(), write_end.get()};
     setup.workdir = limits.workdir.empty() ? nullptr : limits.workdir.c_str();
     Result<pid_t> started = spawn_process(setup, argv, env);
     if (!started) {

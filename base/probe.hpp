@@ -5,8 +5,9 @@
 //   pipe2(O_CLOEXEC); spawn_process (sys/child.hpp) with the one child setup:
 //   child:  a new session (own process group, no controlling tty); as a user if asked (the
 //           hook: the drop of credentials.hpp with no_new_privs, then its verification: root
-//           never runs a program the user could have replaced); stdin /dev/null or a given fd;
-//           stdout and stderr on the pipe; cwd if asked (after the drop, so it is entered as
+//           never runs a program the user could have replaced), then the caller's confinement
+//           if given; stdin /dev/null or a given fd; stdout and stderr on the pipe (or stdout
+//           on a given fd); cwd if asked (after the drop, so it is entered as
 //           the user); signals reset; fds > 2 close-on-exec; execve. A failed step, exec
 //           included, is an Error naming it
 //   parent: read the pipe (output beyond the cap is read and dropped, so the child never
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "launch/identity.hpp"
+#include "sys/child.hpp"
 #include "sys/result.hpp"
 #include "sys/wait_status.hpp"
 
@@ -44,6 +46,13 @@ struct ProbeLimits {
     // Run as this user (root callers only): dropped with no_new_privs and verified in the
     // child before exec. nullptr: as the caller.
     const Identity* as_user = nullptr;
+    // A step of the caller's in the child, after the drop (the confinement of an agent's git,
+    // runner/agent_repo.hpp); returns 0 or the errno that stops the child. nullptr: none.
+    ChildHook confine = nullptr;
+    const void* confine_context = nullptr;
+    // The command's stdout onto this fd (a file the caller opened); `output` then holds what
+    // it wrote to stderr alone. -1: stdout and stderr both on the pipe.
+    int stdout_fd = -1;
 };
 
 struct ProbeResult {

@@ -211,6 +211,9 @@ AgentAccess agent_access(const AgentConfig& agent, ConfineMode mode, const Acces
     for (const std::string& path : agent.read) {
         add_unique(access.read, expand_home(path, inputs.user_home));
     }
+    for (const std::string& path : inputs.repo_read) {
+        add_unique(access.read, path);
+    }
     for (const std::string& path : {inputs.workdir, inputs.agent_home, inputs.tmpdir}) {
         add_unique(access.write, path);
     }
@@ -297,6 +300,17 @@ Status check_access_paths(const Config& config, const std::string& user_home,
                                        ": " + problem);
                 }
             }
+        }
+    }
+    return Ok{};
+}
+
+Status check_repo_paths(const std::string& origin, const std::vector<std::string>& paths,
+                        const std::string& user_home, const std::string& runs_dir) {
+    const Protected protect = protected_trees(user_home, runs_dir);
+    for (const std::string& path : paths) {
+        if (const std::string problem = access_problem(path, protect); !problem.empty()) {
+            return input_error("repo " + origin + ": " + problem);
         }
     }
     return Ok{};

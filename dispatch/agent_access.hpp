@@ -46,6 +46,7 @@ struct AccessInputs {
     std::string tmpdir;
     std::string executable; // resolved; empty when not found
     std::string path;       // the agent's PATH, for an interpreter named through env
+    std::vector<std::string> repo_read; // its origin's directories (agent_repo.hpp), read-only
 };
 
 AgentAccess agent_access(const AgentConfig& agent, ConfineMode mode, const AccessInputs& inputs);
@@ -62,6 +63,11 @@ Status make_private_dir(const std::string& path);
 // home or a dotfile in it. An Error (invalid input) names the key.
 Status check_access_paths(const Config& config, const std::string& user_home,
                           const std::string& runs_dir);
+
+// A repository's directories (agent_repo.hpp RepoSource::read_paths), which its agents read:
+// held to the `read` rules above. An Error (invalid input) names the repository.
+Status check_repo_paths(const std::string& origin, const std::vector<std::string>& paths,
+                        const std::string& user_home, const std::string& runs_dir);
 
 // The TCP port of an http(s) URL: its explicit port, else 80 or 443; 0 when none can be read.
 uint16_t url_port(const std::string& url);

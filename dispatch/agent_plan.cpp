@@ -10,6 +10,7 @@
 #include "dispatch/agents/agent_cli.hpp"
 #include "dispatch/placeholders.hpp"
 #include "launch/environment.hpp"
+#include "runner/agent_repo.hpp"
 #include "sys/exec.hpp"
 
 extern char** environ; // NOLINT(readability-redundant-declaration)
@@ -19,16 +20,22 @@ namespace fleet {
 namespace {
 
 // The directories an agent writes (dispatch/agent_access.hpp): its work directory (a fresh
-// work-<agent> unless configured), its own home and its temporary directory. A problem is the
-// plan's launch error.
+// work-<agent> unless configured; with a repository, its clone), its own home and its temporary
+// directory. A problem is the plan's launch error.
 void make_agent_dirs(const AgentConfig& agent, const RunDir& run, const Session& session,
-                     const std::string& home, AgentPlan& plan) {
-    if (agent.workdir.empty()) {
+                     const std::string& home, const RunRequest& request, AgentPlan& plan) {
+    if (agent.workdir.empty() || plan.repo != nullptr) {
         const std::string name = "work-" + agent.name;
         if (::mkdirat(run.dir.get(), name.c_str(), 0700) != 0) {
             plan.launch_error = "create " + name + ": " + std::strerror(errno);
         }
         plan.workdir = run.path + "/" + name;
+        if (plan.repo != nullptr && plan.launch_error.empty()) {
+            if (Status cloned = clone_repo(*plan.repo, plan.workdir, plan.branch, request.artifact);
+                !cloned) {
+                plan.launch_error = "clone " + plan.repo->origin + ": " + cloned.error().message;
+            }
+        }
     } else {
         plan.workdir = agent.workdir;
         struct stat info {};
@@ -51,13 +58,18 @@ void make_agent_dirs(const AgentConfig& agent, const RunDir& run, const Session&
 } // namespace
 
 AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session& session,
-                     const RunRequest& request, spdlog::logger& log) {
+                     const RunRequest& request, const RepoSource* repo, spdlog::logger& log) {
     AgentPlan plan;
     plan.name = agent.name;
     plan.timeout = agent.timeout;
     plan.artifact = request.artifact;
+    if (repo != nullptr) {
+        plan.repo = repo;
+        plan.branch = agent_branch(run.id, agent.name);
+        plan.prompt_line = request.prompt_line;
+    }
     const std::string home = agent_homes_dir(session.identity.home) + "/" + agent.name;
-    make_agent_dirs(agent, run, session, home, plan);
+    make_agent_dirs(agent, run, session, home, request, plan);
     const std::string path = agent_path(session.config, session.identity.home);
     const std::string prompt_file = run.path + "/prompt.txt";
     const AgentCli* cli = agent.builtin ? find_agent_cli(agent.name) : nullptr;
@@ -114,9 +126,10 @@ AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session&
             plan.launch_error_state = AgentState::skipped;
         }
     }
-    plan.access = agent_access(agent, confine_mode(session.config, agent),
-                               {session.identity.home, session.runs_dir, run.path, plan.workdir,
-                                home, plan.scratch, plan.executable, path});
+    plan.access = agent_access(
+        agent, confine_mode(session.config, agent),
+        {session.identity.home, session.runs_dir, run.path, plan.workdir, home, plan.scratch,
+         plan.executable, path, repo != nullptr ? repo->read_paths() : std::vector<std::string>{}});
     return plan;
 }
 

@@ -43,12 +43,14 @@ constexpr OptionSpec k_options[] = {
     {"detach", "", Kind::flag, "", "run in the background; print the run id"},
     {"label", "", Kind::labels, "KEY=VALUE", "run: record it; list: only runs with it"},
     {"console", "", Kind::text, "full|summary|none", "run: what the console shows"},
+    {"repo", "", Kind::text, "PATH[@REF]", "run: each agent works on its own clone of PATH"},
     {"limit", "", Kind::count, "N", "list: at most N runs (0: all)"},
     {"state", "", Kind::text, "STATE", "list: only runs in this state"},
-    {"agent", "", Kind::text, "NAME", "logs, cancel: the one agent"},
+    {"agent", "", Kind::text, "NAME", "logs, diff, cancel: the one agent"},
     {"follow", "f", Kind::flag, "", "logs: follow the logs until the run ends"},
     {"tail", "", Kind::count, "N", "logs: only each log's last N lines"},
     {"raw", "", Kind::flag, "", "logs: the agents' bytes, never escaped"},
+    {"stat", "", Kind::flag, "", "diff: the files changed and their counts, not the patch"},
     {"older-than", "", Kind::duration, "DUR", "prune: runs started longer ago than DUR"},
     {"keep", "", Kind::count, "N", "prune: keep the newest N finished runs"},
     {"dry-run", "", Kind::flag, "", "prune: only say what would be removed"},
@@ -216,6 +218,10 @@ Result<SubcommandArgs> read_run(const Values& values, const std::vector<std::str
     if (!args.prompt_file.empty() && !args.prompt_words.empty()) {
         return input_error("give the prompt as words or with --prompt-file, not both");
     }
+    args.repo = values.text("repo");
+    if (values.has("repo") && (args.repo.empty() || args.repo.front() == '@')) {
+        return input_error("--repo needs a path: PATH or PATH@REF");
+    }
     return SubcommandArgs(std::move(args));
 }
 
@@ -231,6 +237,10 @@ Result<SubcommandArgs> read_status(const Values& values, const std::vector<std::
 Result<SubcommandArgs> read_logs(const Values& values, const std::vector<std::string>& words) {
     return SubcommandArgs(LogsArgs{words[1], values.text("agent"), values.has("follow"),
                                    values.count("tail"), values.has("raw")});
+}
+
+Result<SubcommandArgs> read_diff(const Values& values, const std::vector<std::string>& words) {
+    return SubcommandArgs(DiffArgs{words[1], values.text("agent"), values.has("stat")});
 }
 
 Result<SubcommandArgs> read_wait(const Values& values, const std::vector<std::string>& words) {
@@ -263,11 +273,13 @@ const std::vector<SubcommandSpec>& subcommands() {
         {"TASK",
          Subcommand::run,
          Operands::prompt,
-         {"agents", "user", "timeout", "prompt-file", "json", "detach", "label", "console"},
+         {"agents", "user", "timeout", "prompt-file", "json", "detach", "label", "console",
+          "repo"},
          read_run},
         {"list", Subcommand::list, Operands::none, {"json", "limit", "label", "state"}, read_list},
         {"status", Subcommand::status, Operands::run_id, {"json"}, read_status},
         {"logs", Subcommand::logs, Operands::run_id, {"agent", "follow", "tail", "raw"}, read_logs},
+        {"diff", Subcommand::diff, Operands::run_id, {"agent", "stat"}, read_diff},
         {"wait", Subcommand::wait, Operands::run_id, {"timeout"}, read_wait},
         {"cancel", Subcommand::cancel, Operands::run_id, {"agent"}, read_cancel},
         {"prune", Subcommand::prune, Operands::none, {"older-than", "keep", "dry-run"}, read_prune},

@@ -30,6 +30,7 @@ enum class Subcommand {
     list,
     status,
     logs,
+    diff,
     wait,
     cancel,
     prune,
@@ -55,6 +56,7 @@ struct RunArgs {
     bool json = false;
     bool unified = false;    // started as dispatch-unified
     std::string alias_agent; // started as dispatch-<agent>
+    std::string repo;        // --repo PATH[@REF], as given (run.cpp splits it)
 };
 
 struct ListArgs {
@@ -75,6 +77,12 @@ struct LogsArgs {
     bool follow = false;
     std::optional<size_t> tail;
     bool raw = false;
+};
+
+struct DiffArgs {
+    std::string run_id;
+    std::string agent; // "" = every agent that changed something
+    bool stat = false;
 };
 
 struct WaitArgs {
@@ -100,8 +108,8 @@ struct DoctorArgs {
 // agents, config, help, version
 struct NoArgs {};
 
-using SubcommandArgs = std::variant<RunArgs, ListArgs, StatusArgs, LogsArgs, WaitArgs, CancelArgs,
-                                    PruneArgs, DoctorArgs, NoArgs>;
+using SubcommandArgs = std::variant<RunArgs, ListArgs, StatusArgs, LogsArgs, DiffArgs, WaitArgs,
+                                    CancelArgs, PruneArgs, DoctorArgs, NoArgs>;
 
 struct CommandLine {
     Subcommand subcommand = Subcommand::run;

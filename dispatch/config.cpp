@@ -147,6 +147,15 @@ void parse_common(const toml::table& table, const std::string& where, TomlChecke
     if (!agent.workdir.empty() && agent.workdir[0] != '/') {
         check.fail(where + ".workdir", "must be an absolute path");
     }
+    check.string(table, "repo", where + ".repo", agent.repo);
+    check.string(table, "ref", where + ".ref", agent.ref);
+    if (!agent.repo.empty() && agent.repo[0] != '/') {
+        check.fail(where + ".repo", "must be an absolute path");
+    } else if (!agent.repo.empty() && !agent.workdir.empty()) {
+        check.fail(where + ".repo", "excludes workdir: the agent's clone is its work directory");
+    } else if (!agent.ref.empty() && agent.repo.empty()) {
+        check.fail(where + ".ref", "needs a repo");
+    }
     agent.confine = parse_confine(table, where + ".confine", check);
     check.string_list(table, "read", where + ".read", agent.read);
     check.string_list(table, "write", where + ".write", agent.write);
@@ -163,8 +172,8 @@ void parse_builtin_agent(const std::string& name, const toml::table& table, Toml
     }
     check.only_keys(table, where,
                     {"binary", "args", "model", "env", "env_file", "base_url", "timeout", "workdir",
-                     "confine", "read", "write", "tcp_connect", "memory_max", "pids_max",
-                     "cpu_max"});
+                     "repo", "ref", "confine", "read", "write", "tcp_connect", "memory_max",
+                     "pids_max", "cpu_max"});
     check.string(table, "binary", where + ".binary", agent.binary);
     check.string_list(table, "args", where + ".args", agent.args);
     check.string(table, "model", where + ".model", agent.model);
@@ -185,8 +194,9 @@ void parse_agent(const std::string& name, const toml::table& table, TomlChecker&
         return;
     }
     check.only_keys(table, where,
-                    {"command", "stdin", "env", "env_file", "timeout", "workdir", "confine", "read",
-                     "write", "tcp_connect", "memory_max", "pids_max", "cpu_max"});
+                    {"command", "stdin", "env", "env_file", "timeout", "workdir", "repo", "ref",
+                     "confine", "read", "write", "tcp_connect", "memory_max", "pids_max",
+                     "cpu_max"});
     const toml::array* command = table["command"].as_array();
     if (command == nullptr || command->empty()) {
         check.fail(where + ".command", "must be a non-empty array of strings");

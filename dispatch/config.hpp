@@ -49,6 +49,10 @@ struct AgentConfig {
     std::vector<std::pair<std::string, std::string>> secret_env; // what env_file held
     Duration timeout{0};                                         // 0: no per-agent timeout
     std::string workdir; // empty: a fresh work-<agent> directory in the run directory
+    // A repository to work on (runner/agent_repo.hpp): its own clone, at `ref` (empty: the
+    // origin's HEAD), becomes its work directory. Excludes `workdir`.
+    std::string repo;
+    std::string ref;
     // Confinement (dispatch/agent_access.hpp): the config's `confine` unless set here, and
     // what the agent may read, write and connect to beyond what every agent gets.
     std::optional<ConfineMode> confine;

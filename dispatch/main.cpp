@@ -126,6 +126,8 @@ int main(int argc, char** argv) {
             return fleet::show_status(std::get<fleet::StatusArgs>(args), *session);
         case fleet::Subcommand::logs:
             return fleet::print_logs(std::get<fleet::LogsArgs>(args), *session);
+        case fleet::Subcommand::diff:
+            return fleet::print_diff(std::get<fleet::DiffArgs>(args), *session);
         case fleet::Subcommand::wait:
             return fleet::wait_run(std::get<fleet::WaitArgs>(args), *session);
         case fleet::Subcommand::cancel:

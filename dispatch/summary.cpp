@@ -87,6 +87,23 @@ std::string resources_note(const AgentStatus& agent) {
     return note;
 }
 
+// What an agent changed in its repository: "3 files, +40 -2", "no changes"; "" without one.
+std::string changes_note(const AgentStatus& agent) {
+    if (!agent.repo || !agent.repo->collected) {
+        return "";
+    }
+    const AgentRepo& repo = *agent.repo;
+    std::string note = !repo.changed ? "no changes"
+                                     : std::to_string(repo.files) +
+                                           (repo.files == 1 ? " file, +" : " files, +") +
+                                           std::to_string(repo.insertions) + " -" +
+                                           std::to_string(repo.deletions);
+    if (!repo.error.empty()) {
+        note += (note.empty() ? "" : "; ") + ("changes: " + repo.error);
+    }
+    return note;
+}
+
 } // namespace
 
 std::string summary_text(const RunStatus& status) {
@@ -127,8 +144,10 @@ std::string summary_text(const RunStatus& status) {
         if (!agent.log_error.empty()) {
             note += (note.empty() ? "" : "; ") + agent.log_error;
         }
-        if (const std::string used = resources_note(agent); !used.empty()) {
-            note += (note.empty() ? "" : "; ") + used;
+        for (const std::string& more : {resources_note(agent), changes_note(agent)}) {
+            if (!more.empty()) {
+                note += (note.empty() ? "" : "; ") + more;
+            }
         }
         note = note.size() > k_max_summary_note
                    ? safe(note.substr(0, k_max_summary_note - 3)) + "..."

@@ -14,6 +14,7 @@
 
 #include "base/atomic_file.hpp"
 #include "base/clock.hpp"
+#include "runner/agent_repo.hpp"
 #include "runner/spawner.hpp"
 #include "sys/io.hpp"
 
@@ -362,6 +363,9 @@ void AgentRun::finish() {
     if (!m_plan.artifact.empty()) {
         collect_artifact();
     }
+    if (m_plan.repo != nullptr) {
+        collect_repo();
+    }
     m_status.finished_at = m_exited_at;
     m_status.bytes = m_output->bytes();
     m_status.log_error = m_output->log_error();
@@ -436,6 +440,42 @@ void AgentRun::collect_artifact() {
         return;
     }
     m_status.artifact = m_shared.run.path + "/" + name;
+}
+
+// What it changed in its clone (agent_repo.hpp), every git under the agent's own confinement:
+// a ruleset made again from its access, its cgroups.
+void AgentRun::collect_repo() {
+    AgentRepo& record = m_status.repo ? *m_status.repo : m_status.repo.emplace();
+    Result<PreparedConfinement> confinement =
+        prepare_confinement(m_plan.access, m_shared.landlock_abi);
+    if (!confinement) {
+        record.collected = true;
+        record.error = "confinement: " + confinement.error().message;
+        return;
+    }
+    ChangesRequest request;
+    request.source = m_plan.repo;
+    request.workdir = m_plan.workdir;
+    request.branch = m_plan.branch;
+    request.run_id = m_shared.run_id;
+    request.agent = m_plan.name;
+    request.prompt_line = m_plan.prompt_line;
+    request.run_dir = m_shared.run.dir.get();
+    request.run_path = m_shared.run.path;
+    request.confinement.landlock_fd = confinement->ruleset ? confinement->ruleset->fd() : -1;
+    if (m_plan.cgroup != nullptr) {
+        request.confinement.cgroup_fds = m_plan.cgroup->join_fds().data();
+        request.confinement.cgroup_count = m_plan.cgroup->join_fds().size();
+    }
+    AgentRepo found = collect_changes(request);
+    found.origin = record.origin;
+    found.ref = record.ref;
+    found.base = record.base;
+    found.note = record.note;
+    record = std::move(found);
+    if (!record.error.empty()) {
+        m_shared.log.warn("agent {}: changes: {}", m_plan.name, record.error);
+    }
 }
 
 LiveAgent AgentRun::live(Clock::time_point now) const {

@@ -110,6 +110,7 @@ private:
     AgentOutcome judge() const;
     std::string log_tail() const;
     void collect_artifact();
+    void collect_repo();
 
     AgentRunShared& m_shared;
     AgentPlan m_plan;

@@ -62,23 +62,15 @@ struct AgentSetup {
     }
 };
 
-// The agent's own steps, in the child (the ChildSetup hook): its cgroups, then Landlock.
-// Everything it uses was prepared before fork.
-struct AgentSteps {
-    const int* cgroup_fds = nullptr;
-    size_t cgroup_count = 0;
-    int landlock_fd = -1;
-};
+} // namespace
 
-int agent_steps(const void* context) {
+int enter_agent_steps(const void* context) {
     const auto* steps = static_cast<const AgentSteps*>(context);
     if (const int error = join_cgroups(steps->cgroup_fds, steps->cgroup_count); error != 0) {
         return error;
     }
     return steps->landlock_fd >= 0 ? enter_landlock(&steps->landlock_fd) : 0;
 }
-
-} // namespace
 
 Result<pid_t> spawn(boost::asio::io_context& context, const SpawnRequest& request) {
     std::vector<const char*> env;
@@ -98,7 +90,7 @@ Result<pid_t> spawn(boost::asio::io_context& context, const SpawnRequest& reques
     steps.cgroup_fds = request.cgroup_fds.data();
     steps.cgroup_count = request.cgroup_fds.size();
     steps.landlock_fd = request.landlock_fd;
-    setup.hook = agent_steps;
+    setup.hook = enter_agent_steps;
     setup.hook_context = &steps;
     ChildErrorPipe errors;
     if (!errors.valid()) {

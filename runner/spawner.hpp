@@ -46,6 +46,17 @@ struct SpawnRequest {
     std::vector<int> cgroup_fds; // cgroup.procs fds the child joins before exec
 };
 
+// The agent's own steps in a child between fork and exec (the ChildSetup hook): its cgroups
+// joined, then its Landlock domain entered; 0 or the errno. Also the confinement of the git
+// that runs in its clone after it (agent_repo.hpp). Everything it points to is prepared before
+// fork; it allocates nothing.
+struct AgentSteps {
+    const int* cgroup_fds = nullptr;
+    size_t cgroup_count = 0;
+    int landlock_fd = -1; // -1: none
+};
+int enter_agent_steps(const void* steps);
+
 // Forks and execs; returns the pid once exec succeeded, or the error that stopped it.
 Result<pid_t> spawn(boost::asio::io_context& context, const SpawnRequest& request);
 

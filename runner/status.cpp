@@ -193,6 +193,44 @@ json run_limits_json(const RunLimits& limits) {
     return object;
 }
 
+json repo_json(const AgentRepo& repo) {
+    json object = {{"origin", repo.origin}, {"ref", repo.ref}, {"base", repo.base}};
+    for (const auto& [key, value] : {std::pair{"branch", &repo.branch},
+                                     std::pair{"commit", &repo.commit}, std::pair{"patch", &repo.patch},
+                                     std::pair{"note", &repo.note}, std::pair{"error", &repo.error}}) {
+        if (!value->empty()) {
+            object[key] = *value;
+        }
+    }
+    if (repo.collected) {
+        object["changed"] = repo.changed;
+        object["files"] = repo.files;
+        object["insertions"] = repo.insertions;
+        object["deletions"] = repo.deletions;
+        object["in_origin"] = repo.in_origin;
+    }
+    return object;
+}
+
+AgentRepo repo_from_json(const json& object) {
+    AgentRepo repo;
+    repo.origin = object.value("origin", "");
+    repo.ref = object.value("ref", "");
+    repo.base = object.value("base", "");
+    repo.branch = object.value("branch", "");
+    repo.commit = object.value("commit", "");
+    repo.patch = object.value("patch", "");
+    repo.note = object.value("note", "");
+    repo.error = object.value("error", "");
+    repo.collected = object.contains("changed");
+    repo.changed = object.value("changed", false);
+    repo.files = object.value("files", uint64_t{0});
+    repo.insertions = object.value("insertions", uint64_t{0});
+    repo.deletions = object.value("deletions", uint64_t{0});
+    repo.in_origin = object.value("in_origin", false);
+    return repo;
+}
+
 json agent_json(const AgentStatus& agent) {
     json entry = {
         {"name", agent.name},
@@ -230,6 +268,9 @@ json agent_json(const AgentStatus& agent) {
     }
     if (agent.resources) {
         entry["resources"] = resources_json(*agent.resources);
+    }
+    if (agent.repo) {
+        entry["repo"] = repo_json(*agent.repo);
     }
     return entry;
 }
@@ -323,6 +364,9 @@ Result<AgentStatus> agent_from_json(const json& entry) {
         resources.oom_kills = used->value("oom_kills", uint64_t{0});
         resources.pids_limit_hits = used->value("pids_limit_hits", uint64_t{0});
         agent.resources = resources;
+    }
+    if (const auto repo = entry.find("repo"); repo != entry.end() && repo->is_object()) {
+        agent.repo = repo_from_json(*repo);
     }
     if (const auto usage = entry.find("usage"); usage != entry.end() && usage->is_object()) {
         if (usage->contains("input_tokens")) {

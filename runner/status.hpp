@@ -31,6 +31,20 @@ enum class AgentState {
 const char* to_string(RunState state);
 const char* to_string(AgentState state);
 
+// An agent's repository (runner/agent_repo.hpp): where its clone started, what it changed.
+struct AgentRepo {
+    std::string origin, ref, base; // base: the commit it started from
+    std::string branch;            // fleet/RUN/AGENT; empty once it changed nothing
+    std::string commit;            // the result, when it changed something
+    bool collected = false;        // its changes were looked at (it has finished)
+    bool changed = false;
+    uint64_t files = 0, insertions = 0, deletions = 0;
+    std::string patch;      // <run dir>/<agent>.diff, when it changed something
+    bool in_origin = false; // the branch was fetched into the origin
+    std::string note;       // e.g. the origin's uncommitted changes were ignored
+    std::string error;      // what could not be done, when something could not
+};
+
 struct AgentStatus {
     std::string name;
     AgentState state = AgentState::pending;
@@ -49,6 +63,7 @@ struct AgentStatus {
     std::optional<Confinement> confinement;  // set once it was started (confinement.hpp)
     std::optional<AgentLimits> limits;       // set once it was started (limits.hpp)
     std::optional<AgentResources> resources; // what its cgroup counted, once finished
+    std::optional<AgentRepo> repo;           // when it worked on a repository
 };
 
 // The run's cgroups (run_cgroups.hpp): where, in which mode, with what, or why not.

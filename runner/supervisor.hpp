@@ -51,6 +51,8 @@
 
 namespace fleet {
 
+struct RepoSource;
+
 struct AgentPlan {
     std::string name; // [a-z0-9_-], also the log's name
     std::string executable;
@@ -71,6 +73,11 @@ struct AgentPlan {
     // what status.json says of its limits (why none, when none).
     const AgentCgroup* cgroup = nullptr;
     AgentLimits limits;
+    // Its repository (agent_repo.hpp; owned by the caller, outliving the run), or nullptr: its
+    // work directory is then a clone on `branch`, whose changes are collected after it.
+    const RepoSource* repo = nullptr;
+    std::string branch;
+    std::string prompt_line; // the prompt's first line, for the commit message
 };
 
 // Each agent's pipe asks for 1 MiB, and so does a console that is a pipe. With the default

@@ -7,10 +7,13 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <set>
 #include <signal.h>
 #include <thread>
 
+#include "base/untrusted_text.hpp"
 #include "dispatch/report.hpp"
+#include "runner/agent_repo.hpp"
 #include "runner/proc.hpp"
 #include "runner/run_store.hpp"
 
@@ -137,6 +140,33 @@ int cancel_run(const CancelArgs& args, const Session& session) {
     return k_exit_ok;
 }
 
+namespace {
+
+// A pruned run's branches, fleet/RUN/*, out of each origin its agents worked on (as the user:
+// git in the origin, runner/agent_repo.hpp); a problem is a warning, the run is pruned anyway.
+void remove_branches(const std::string& id, const RunStatus& status) {
+    std::set<std::string> origins;
+    for (const AgentStatus& agent : status.agents) {
+        if (agent.repo && agent.repo->in_origin) {
+            origins.insert(agent.repo->origin);
+        }
+    }
+    for (const std::string& origin : origins) {
+        // Read back from status.json, which an agent could write: escaped for the terminal.
+        const std::string shown = escape_untrusted(origin, LineBreaks::escaped);
+        Result<size_t> removed = remove_run_branches(origin, id);
+        if (!removed) {
+            warn("branches of " + id + " in " + shown + ": " +
+                 escape_untrusted(removed.error().message, LineBreaks::escaped));
+        } else if (*removed > 0) {
+            std::printf("removed %zu branch%s fleet/%s/* from %s\n", *removed,
+                        *removed == 1 ? "" : "es", id.c_str(), shown.c_str());
+        }
+    }
+}
+
+} // namespace
+
 int prune_runs(const PruneArgs& args, const Session& session) {
     const RunStore store(session.runs_dir);
     Result<std::vector<std::string>> ids = store.list_ids();
@@ -181,6 +211,7 @@ int prune_runs(const PruneArgs& args, const Session& session) {
             ++removed;
             continue;
         }
+        remove_branches(id, status);
         std::error_code error;
         // remove_all removes symlinks themselves, never what they point to.
         std::filesystem::remove_all(store.path() + "/" + id, error);

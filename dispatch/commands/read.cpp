@@ -202,4 +202,89 @@ int print_logs(const LogsArgs& args, const Session& session) {
     return k_exit_ok;
 }
 
+namespace {
+
+// The agents of `status` that `args` names and that worked on a repository; a usage error
+// when the one named is not there or had none.
+Result<std::vector<const AgentStatus*>> diff_agents(const DiffArgs& args, const RunStatus& status) {
+    std::vector<const AgentStatus*> agents;
+    bool named = false;
+    for (const AgentStatus& agent : status.agents) {
+        if (!args.agent.empty() && agent.name != args.agent) {
+            continue;
+        }
+        named = true;
+        if (agent.repo) {
+            agents.push_back(&agent);
+        }
+    }
+    if (!named) {
+        return input_error("run " + args.run_id + " has no agent '" + args.agent +
+                           "' (agents: " + agent_names(status) + ")");
+    }
+    if (agents.empty()) {
+        return input_error("run " + args.run_id + ": " +
+                           (args.agent.empty() ? "no agent" : "agent " + args.agent) +
+                           " worked on a repository");
+    }
+    return agents;
+}
+
+} // namespace
+
+int print_diff(const DiffArgs& args, const Session& session) {
+    const RunStore store(session.runs_dir);
+    Result<RunStatus> status = store.read_status(args.run_id);
+    if (!status) {
+        return fail(status.error());
+    }
+    Result<std::vector<const AgentStatus*>> agents = diff_agents(args, *status);
+    if (!agents) {
+        return fail(agents.error());
+    }
+    const auto changed = std::count_if(agents->begin(), agents->end(), [](const AgentStatus* a) {
+        return a->repo->changed;
+    });
+    if (!args.stat && changed > 1) {
+        return fail(k_exit_usage, "run " + args.run_id + ": several agents changed something; " +
+                                      "choose one with --agent, or see them all with --stat");
+    }
+    Result<RunDir> run = store.open_run(args.run_id);
+    if (!run) {
+        return fail(k_exit_setup, run.error().message);
+    }
+    Console console(1); // the patch holds the agents' text: escaped for a terminal
+    for (const AgentStatus* agent : *agents) {
+        const AgentRepo& repo = *agent->repo;
+        if (args.stat) {
+            std::string line = safe(agent->name) + ": " +
+                               (!repo.collected ? "not collected"
+                                : !repo.changed
+                                    ? "no changes"
+                                    : std::to_string(repo.files) + " files, +" +
+                                          std::to_string(repo.insertions) + " -" +
+                                          std::to_string(repo.deletions) + " on " +
+                                          safe(repo.branch));
+            write_all(1, line + (repo.error.empty() ? "" : " (" + safe(repo.error) + ")") + "\n");
+        }
+        if (!repo.changed) {
+            continue;
+        }
+        const std::string name = agent->name + (args.stat ? ".diffstat" : ".diff");
+        Result<Fd> file = open_regular_at(run->dir.get(), name, std::numeric_limits<size_t>::max());
+        if (!file) {
+            return fail(k_exit_setup, name + ": " + file.error().message);
+        }
+        char buffer[65536];
+        ssize_t n = 0;
+        while ((n = ::read(file->get(), buffer, sizeof buffer)) > 0) {
+            console.write(std::string_view(buffer, static_cast<size_t>(n)));
+        }
+        if (n < 0) {
+            return fail(k_exit_setup, name + ": " + std::strerror(errno));
+        }
+    }
+    return k_exit_ok;
+}
+
 } // namespace fleet

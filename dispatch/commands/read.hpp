@@ -17,5 +17,8 @@ namespace fleet {
 int list_runs(const ListArgs& args, const Session& session);
 int show_status(const StatusArgs& args, const Session& session);
 int print_logs(const LogsArgs& args, const Session& session);
+// diff RUN_ID [--agent NAME] [--stat]: an agent's patch against its base (<agent>.diff), or each
+// agent's counts and diffstat; the agents' text escaped on a terminal like the logs'.
+int print_diff(const DiffArgs& args, const Session& session);
 
 } // namespace fleet

@@ -22,7 +22,9 @@
 #include "dispatch/placeholders.hpp"
 #include "dispatch/report.hpp"
 #include "dispatch/summary.hpp"
+#include "dispatch/agent_access.hpp"
 #include "launch/environment.hpp"
+#include "runner/agent_repo.hpp"
 #include "runner/capture.hpp"
 #include "runner/proc.hpp"
 #include "runner/supervisor.hpp"
@@ -156,9 +158,10 @@ Result<std::vector<std::string>> choose_agents(const RunArgs& args, const Config
 
 namespace {
 
-// The prompt the agents get: the task's template around what was given (words or a file).
-// Errors are usage errors.
-Result<std::string> task_prompt(const RunArgs& args, const TaskConfig& task) {
+// The prompt the agents get: the task's template around what was given (words or a file), and
+// the first line given. Errors are usage errors.
+Result<std::string> task_prompt(const RunArgs& args, const TaskConfig& task,
+                                std::string& first_line) {
     Result<std::string> given = read_prompt(args);
     if (!given) {
         return given.error();
@@ -166,6 +169,8 @@ Result<std::string> task_prompt(const RunArgs& args, const TaskConfig& task) {
     if (is_blank(*given)) {
         return input_error("empty prompt");
     }
+    const size_t start = given->find_first_not_of(" \t\r\n");
+    first_line = given->substr(start, given->find_first_of("\r\n", start) - start);
     Result<std::string> prompt = expand_placeholders(task.template_text, {{"prompt", *given}});
     if (!prompt) {
         return input_error("task " + args.task + ": " + prompt.error().message);
@@ -235,6 +240,58 @@ ConsolePlan console_plan(const RunArgs& args, size_t agents) {
 
 namespace {
 
+// --repo PATH[@REF]: PATH as given when it is a directory, else split at its last '@'.
+std::pair<std::string, std::string> split_repo(const std::string& text) {
+    struct stat info {};
+    const size_t at = text.rfind('@');
+    if (::stat(text.c_str(), &info) == 0 || at == std::string::npos || at == 0) {
+        return {text, ""};
+    }
+    return {text.substr(0, at), text.substr(at + 1)};
+}
+
+// Each agent's repository (--repo for every agent, else its config's), opened and its paths
+// checked before anything is made: errors are usage errors.
+Result<std::map<std::string, RepoSource>> open_repos(const RunArgs& args, const Session& session,
+                                                     const std::vector<std::string>& agents) {
+    std::map<std::string, RepoSource> repos;
+    std::map<std::pair<std::string, std::string>, RepoSource> opened;
+    for (const std::string& name : agents) {
+        const AgentConfig& agent = session.config.agents.at(name);
+        const std::pair<std::string, std::string> wanted =
+            args.repo.empty() ? std::pair{agent.repo, agent.ref} : split_repo(args.repo);
+        if (wanted.first.empty()) {
+            continue;
+        }
+        auto found = opened.find(wanted);
+        if (found == opened.end()) {
+            Result<RepoSource> source = open_repo(wanted.first, wanted.second);
+            if (!source) {
+                return source.error();
+            }
+            if (Status allowed = check_repo_paths(wanted.first, source->read_paths(),
+                                                  session.identity.home, session.runs_dir);
+                !allowed) {
+                return allowed.error();
+            }
+            found = opened.emplace(wanted, std::move(*source)).first;
+        }
+        repos.emplace(name, found->second);
+    }
+    return repos;
+}
+
+// What status.json says of an agent's repository before it runs.
+AgentRepo repo_record(const RepoSource& source, const std::string& branch) {
+    AgentRepo record;
+    record.origin = source.origin;
+    record.ref = source.ref;
+    record.base = source.base;
+    record.branch = branch;
+    record.note = source.note;
+    return record;
+}
+
 // The agent's cgroup and OOM score (run_limits.hpp), or why it has no cgroup.
 void limit_agent(AgentPlan& plan, const Config& config, const RunLimitsSetup& limits) {
     if (limits.cgroups) {
@@ -277,9 +334,14 @@ int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::s
         return fail(k_exit_usage,
                     "unknown task '" + args.task + "' (known: " + known_names(config.tasks) + ")");
     }
-    Result<std::string> prompt = task_prompt(args, task->second);
+    std::string prompt_line;
+    Result<std::string> prompt = task_prompt(args, task->second, prompt_line);
     if (!prompt) {
         return fail(k_exit_usage, prompt.error().message);
+    }
+    const Result<std::map<std::string, RepoSource>> repos = open_repos(args, session, agents);
+    if (!repos) {
+        return fail(k_exit_usage, repos.error().message);
     }
     const int abi = landlock_abi();
     if (Status confinable = check_required_confinement(config, agents, abi); !confinable) {
@@ -311,14 +373,20 @@ int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::s
     status.no_pid_namespace = runner.no_namespace;
     status.limits = runner.limits.record;
     status.labels = labels_of(args);
-    const RunRequest request{args.task, *prompt, task->second.artifact, args.unified};
+    const RunRequest request{args.task, *prompt, task->second.artifact, args.unified,
+                             prompt_line};
     std::vector<AgentPlan> plans;
     for (const std::string& name : agents) {
-        plans.push_back(plan_agent(config.agents.at(name), *run, session, request, log));
+        const auto repo = repos->find(name);
+        const RepoSource* source = repo == repos->end() ? nullptr : &repo->second;
+        plans.push_back(plan_agent(config.agents.at(name), *run, session, request, source, log));
         limit_agent(plans.back(), config, runner.limits);
         AgentStatus agent;
         agent.name = name;
         agent.log = run->path + "/" + name + ".log";
+        if (source != nullptr) {
+            agent.repo = repo_record(*source, plans.back().branch);
+        }
         status.agents.push_back(agent);
     }
     if (args.detach) {

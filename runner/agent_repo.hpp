@@ -1,0 +1,101 @@
+// An agent's own clone of a repository, and what it changed there (docs/dispatch.md, "Working
+// on a repository"; docs/design/confinement.md §5).
+//
+// Every git here runs as the user (dispatch has dropped; root never runs git: a repository's
+// config and hooks are code), /usr/bin/git through run_bounded (base/probe.hpp: its own session,
+// bounded in time, killed with its group), with an environment of its own (the system's PATH,
+// LC_ALL=C, GIT_CONFIG_NOSYSTEM=1, GIT_CONFIG_GLOBAL=/dev/null, GIT_TERMINAL_PROMPT=0, no pager)
+// and `-c core.hooksPath=/dev/null -c core.fsmonitor=false -c commit.gpgSign=false -c gc.auto=0
+// -c maintenance.auto=false` before its subcommand. A failure is its first line of stderr.
+//
+// Before the run (open_repo; the run command, before the run directory exists, so a failure
+// starts nothing): the origin must be a directory; with safe.directory for the origin's paths
+// (another owner, root, may own it: its config is the operator's, and the agent could not
+// write it), `rev-parse --is-bare-repository --absolute-git-dir --git-common-dir` says what it
+// is, `rev-parse --verify REF^{commit}` gives the commit every agent starts from (the ref given,
+// else HEAD), and a non-bare origin's uncommitted changes to tracked files are noted (the agents
+// start from the commit; the working tree is ignored).
+//
+// Before its agent (clone_repo, in its fresh, empty work directory, unconfined: nothing there
+// is the agent's yet): `clone --shared --no-checkout --template= ORIGIN .` (objects borrowed
+// read-only through objects/info/alternates, never hard-linked to the origin's files; no
+// template hooks), `checkout -q -b fleet/RUN/AGENT BASE`, the task's artifact put in
+// info/exclude (it is collected apart). The agent's access (agent_access.hpp) reads the
+// origin's directories and writes the clone alone.
+//
+// After its agent (collect_changes), each git in the clone under the agent's own confinement
+// (enter_agent_steps: its cgroups, its Landlock domain; so a .git/config it wrote, a filter, a
+// diff driver, an fsmonitor, a hooks path, runs nothing the agent could not run itself), each
+// step checked, the first failure recorded as the changes' `error`:
+//   1. add -A (ignored files stay out); diff --cached --quiet; when something is staged,
+//      commit --no-verify -q -m "fleet-dispatch RUN AGENT: <the prompt's first line>" as
+//      fleet-dispatch (GIT_AUTHOR_*, GIT_COMMITTER_*)
+//   2. rev-parse --verify HEAD^{commit}: the result; the base itself means no changes (no
+//      branch, no patch)
+//   3. diff --no-ext-diff --no-textconv --binary BASE RESULT onto <run dir>/<agent>.diff and
+//      --numstat -z onto a memory file (the counts, and <agent>.diffstat): both opened by the
+//      runner, in the run directory, which the agent cannot write
+//   4. update-ref refs/heads/fleet/RUN/AGENT RESULT; bundle create - of that ref minus BASE onto
+//      <run dir>/.<agent>.bundle
+// then in the origin, unconfined (the origin is not the agent's: it could not write it), with
+// transfer.fsckObjects: fetch from that bundle, a file of data only, the ref to the same name
+// (no other ref is written); the bundle removed. An origin the user cannot write keeps no
+// branch (recorded, `in_origin` false); the clone and the patch stay in the run directory.
+//
+// Blocking: each step runs to its end (2 minutes at most) in the runner's one thread, so the
+// other agents' output waits in their pipes meanwhile.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runner/spawner.hpp"
+#include "runner/status.hpp"
+#include "sys/result.hpp"
+
+namespace fleet {
+
+// What the run's agents start from: an origin checked by open_repo.
+struct RepoSource {
+    std::string origin;   // the path given (a work tree, a linked worktree or a bare repository)
+    std::string ref;      // as given; "HEAD" when none was
+    std::string base;     // the commit REF names, 40 hex digits
+    std::string git_dir;  // absolute
+    std::string common_dir; // absolute: where objects and refs are (a linked worktree's main)
+    bool bare = false;
+    std::string note; // "uncommitted changes in the origin were ignored", or ""
+    // The directories the agent and its git read (alternates, refs): the origin, its git dir,
+    // its common dir.
+    std::vector<std::string> read_paths() const;
+};
+
+// The checks before a run; an input error (usage, exit 2) naming the problem.
+Result<RepoSource> open_repo(const std::string& origin, const std::string& ref);
+
+// "fleet/RUN/AGENT".
+std::string agent_branch(const std::string& run_id, const std::string& agent);
+
+// Makes `workdir` (an empty directory) a clone of `source` on agent_branch(run_id, agent), at
+// the base; `exclude` (a file name, may be empty) goes into its info/exclude.
+Status clone_repo(const RepoSource& source, const std::string& workdir, const std::string& branch,
+                  const std::string& exclude);
+
+struct ChangesRequest {
+    const RepoSource* source = nullptr;
+    std::string workdir;
+    std::string branch;
+    std::string run_id, agent;
+    std::string prompt_line; // the prompt's first line, for the commit message
+    int run_dir = -1;        // the run directory's fd: where <agent>.diff goes
+    std::string run_path;
+    AgentSteps confinement; // the agent's: every git in its clone runs under it
+};
+
+// Steps 1 to 4 and the fetch; never fails as a whole: what could not be done is `error`.
+AgentRepo collect_changes(const ChangesRequest& request);
+
+// Removes refs/heads/fleet/RUN/* from `origin` (each as it is: a ref moved since is still the
+// run's by name; no other ref is touched). How many were removed, or the first error.
+Result<size_t> remove_run_branches(const std::string& origin, const std::string& run_id);
+
+} // namespace fleet
