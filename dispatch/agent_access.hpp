@@ -44,8 +44,8 @@ struct AccessInputs {
     std::string workdir;
     std::string agent_home;
     std::string tmpdir;
-    std::string executable; // resolved; empty when not found
-    std::string path;       // the agent's PATH, for an interpreter named through env
+    std::string executable;             // resolved; empty when not found
+    std::string path;                   // the agent's PATH, for an interpreter named through env
     std::vector<std::string> repo_read; // its origin's directories (agent_repo.hpp), read-only
 };
 

@@ -126,10 +126,10 @@ AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session&
             plan.launch_error_state = AgentState::skipped;
         }
     }
-    plan.access = agent_access(
-        agent, confine_mode(session.config, agent),
-        {session.identity.home, session.runs_dir, run.path, plan.workdir, home, plan.scratch,
-         plan.executable, path, repo != nullptr ? repo->read_paths() : std::vector<std::string>{}});
+    plan.access = agent_access(agent, confine_mode(session.config, agent),
+                               {session.identity.home, session.runs_dir, run.path, plan.workdir,
+                                home, plan.scratch, plan.executable, path,
+                                repo != nullptr ? repo->read_paths() : std::vector<std::string>{}});
     return plan;
 }
 

@@ -23,9 +23,9 @@ namespace fleet {
 // What the agents of one run share.
 struct RunRequest {
     std::string task;
-    std::string prompt;   // after the task's template
-    std::string artifact; // the task's artifact, if any
-    bool unified = false; // a missing binary is "skipped", not "spawn_failed"
+    std::string prompt;      // after the task's template
+    std::string artifact;    // the task's artifact, if any
+    bool unified = false;    // a missing binary is "skipped", not "spawn_failed"
     std::string prompt_line; // the first line of what was given, for commit messages
 };
 

@@ -93,7 +93,8 @@ struct Config {
 constexpr const char* k_blueprint_template =
     "Write a blueprint for the request below: a Markdown plan of numbered tasks, each with a "
     "short title and what done means. Save it as blueprint.md in the current directory. Do not "
-    "implement anything.\n\nRequest: {prompt}\n";
+    "implement anything. When the current directory is a git repository, the plan is about its "
+    "code.\n\nRequest: {prompt}\n";
 
 constexpr const char* k_default_config_path = "/etc/fleet-dispatch/config.toml";
 

@@ -93,11 +93,10 @@ std::string changes_note(const AgentStatus& agent) {
         return "";
     }
     const AgentRepo& repo = *agent.repo;
-    std::string note = !repo.changed ? "no changes"
-                                     : std::to_string(repo.files) +
-                                           (repo.files == 1 ? " file, +" : " files, +") +
-                                           std::to_string(repo.insertions) + " -" +
-                                           std::to_string(repo.deletions);
+    std::string note =
+        !repo.changed ? "no changes"
+                      : std::to_string(repo.files) + (repo.files == 1 ? " file, +" : " files, +") +
+                            std::to_string(repo.insertions) + " -" + std::to_string(repo.deletions);
     if (!repo.error.empty()) {
         note += (note.empty() ? "" : "; ") + ("changes: " + repo.error);
     }

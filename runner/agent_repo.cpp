@@ -1,5 +1,6 @@
 #include "runner/agent_repo.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -152,6 +153,16 @@ bool is_commit_id(const std::string& text) {
 
 } // namespace
 
+std::vector<std::string> RepoSource::trusted() const {
+    std::vector<std::string> paths = {origin};
+    for (const std::string& dir : {git_dir, common_dir}) {
+        if (!dir.empty() && std::find(paths.begin(), paths.end(), dir) == paths.end()) {
+            paths.push_back(dir);
+        }
+    }
+    return paths;
+}
+
 std::vector<std::string> RepoSource::read_paths() const {
     std::vector<std::string> paths = {origin};
     for (const std::string& dir : {git_dir, common_dir}) {
@@ -212,16 +223,14 @@ Result<RepoSource> open_repo(const std::string& origin, const std::string& ref) 
     if (source.ref.front() == '-') {
         return input_error("repo " + origin + ": ref " + source.ref + " starts with '-'");
     }
-    Result<std::string> base =
-        git_ok(call, {"rev-parse", "--verify", "--quiet", "--end-of-options",
-                      source.ref + "^{commit}"});
+    Result<std::string> base = git_ok(
+        call, {"rev-parse", "--verify", "--quiet", "--end-of-options", source.ref + "^{commit}"});
     if (!base || !is_commit_id(trim(*base))) {
         return input_error("repo " + origin + " has no commit " + source.ref);
     }
     source.base = trim(*base);
     if (!source.bare) {
-        Result<std::string> dirty =
-            git_ok(call, {"status", "--porcelain", "--untracked-files=no"});
+        Result<std::string> dirty = git_ok(call, {"status", "--porcelain", "--untracked-files=no"});
         if (dirty && !trim(*dirty).empty()) {
             source.note = "uncommitted changes in " + source.origin +
                           " were ignored: the agents start from " + source.ref;
@@ -230,29 +239,47 @@ Result<RepoSource> open_repo(const std::string& origin, const std::string& ref) 
     return source;
 }
 
+namespace {
+
+// A new file of the clone's .git, made by us (O_EXCL: nothing there is the agent's yet).
+Status write_git_file(const std::string& path, const std::string& text) {
+    const Fd file(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!file.valid() || write_all(file.get(), text) != 0) {
+        return system_error("write " + path, errno);
+    }
+    return Ok{};
+}
+
+} // namespace
+
 Status clone_repo(const RepoSource& source, const std::string& workdir, const std::string& branch,
                   const std::string& exclude) {
-    std::vector<std::string> trusted = source.read_paths();
-    const GitCall call{workdir, trusted};
+    const GitCall call{workdir, {}};
+    if (Result<std::string> made = git_ok(call, {"init", "-q", "--template="}); !made) {
+        return made.error();
+    }
+    const std::string git = workdir + "/.git";
+    for (const std::string& dir : {git + "/objects/info", git + "/info"}) {
+        if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+            return system_error("mkdir " + dir, errno);
+        }
+    }
+    if (Status borrowed =
+            write_git_file(git + "/objects/info/alternates", source.common_dir + "/objects\n");
+        !borrowed) {
+        return borrowed;
+    }
+    if (Status excluded =
+            write_git_file(git + "/info/exclude", exclude.empty() ? "" : "/" + exclude + "\n");
+        !excluded) {
+        return excluded;
+    }
     for (const std::vector<std::string>& args :
-         {std::vector<std::string>{"clone", "--shared", "--no-checkout", "--template=", "-q",
-                                   "--", source.origin, "."},
+         {std::vector<std::string>{"remote", "add", "origin", source.origin},
           std::vector<std::string>{"checkout", "-q", "-b", branch, source.base}}) {
         if (Result<std::string> done = git_ok(call, args); !done) {
             return done.error();
         }
-    }
-    if (exclude.empty()) {
-        return Ok{};
-    }
-    const std::string info = workdir + "/.git/info";
-    if (::mkdir(info.c_str(), 0755) != 0 && errno != EEXIST) {
-        return system_error("mkdir " + info, errno);
-    }
-    const Fd file(::open((info + "/exclude").c_str(),
-                         O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644));
-    if (!file.valid() || write_all(file.get(), "/" + exclude + "\n") != 0) {
-        return system_error("write " + info + "/exclude", errno);
     }
     return Ok{};
 }
@@ -382,16 +409,14 @@ Status fetch_into_origin(GitCall in_clone, const ChangesRequest& request, AgentR
             return made.error();
         }
     }
-    const GitCall in_origin{request.source->origin, request.source->read_paths()};
-    Result<std::string> fetched =
-        git_ok(in_origin, {"-c", "transfer.fsckObjects=true", "fetch", "-q", "--no-tags",
-                           "--no-write-fetch-head", request.run_path + "/" + bundle,
-                           ref + ":" + ref});
+    const GitCall in_origin{request.source->origin, request.source->trusted()};
+    Result<std::string> fetched = git_ok(
+        in_origin, {"-c", "transfer.fsckObjects=true", "fetch", "-q", "--no-tags",
+                    "--no-write-fetch-head", request.run_path + "/" + bundle, ref + ":" + ref});
     ::unlinkat(request.run_dir, bundle.c_str(), 0);
     if (!fetched) {
-        return Error{ErrorKind::system,
-                     "the branch stays in the clone, not in the origin: " +
-                         fetched.error().message};
+        return Error{ErrorKind::system, "the branch stays in the clone, not in the origin: " +
+                                            fetched.error().message};
     }
     repo.in_origin = true;
     return Ok{};
@@ -402,7 +427,7 @@ Status fetch_into_origin(GitCall in_clone, const ChangesRequest& request, AgentR
 AgentRepo collect_changes(const ChangesRequest& request) {
     AgentRepo repo;
     repo.collected = true;
-    GitCall in_clone{request.workdir, request.source->read_paths(), &request.confinement};
+    GitCall in_clone{request.workdir, request.source->trusted(), &request.confinement};
     Result<std::string> result = commit_changes(in_clone, request);
     if (!result) {
         repo.error = result.error().message;

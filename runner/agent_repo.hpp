@@ -17,11 +17,14 @@
 // start from the commit; the working tree is ignored).
 //
 // Before its agent (clone_repo, in its fresh, empty work directory, unconfined: nothing there
-// is the agent's yet): `clone --shared --no-checkout --template= ORIGIN .` (objects borrowed
-// read-only through objects/info/alternates, never hard-linked to the origin's files; no
-// template hooks), `checkout -q -b fleet/RUN/AGENT BASE`, the task's artifact put in
-// info/exclude (it is collected apart). The agent's access (agent_access.hpp) reads the
-// origin's directories and writes the clone alone.
+// is the agent's yet): `init -q --template=` (no template hooks); objects/info/alternates names
+// the origin's common dir's objects (borrowed read-only, never hard-linked to the origin's
+// files, as `clone --shared` does, but without running upload-pack in the origin: no config of
+// the origin's is read, and a local transport would drop our safe.directory for it);
+// info/exclude holds the task's artifact (collected apart); `remote add origin ORIGIN`;
+// `checkout -q -b fleet/RUN/AGENT BASE` (the base's whole history is there, through the
+// alternates). The agent's access (agent_access.hpp) reads the origin's directories and writes
+// the clone alone.
 //
 // After its agent (collect_changes), each git in the clone under the agent's own confinement
 // (enter_agent_steps: its cgroups, its Landlock domain; so a .git/config it wrote, a filter, a
@@ -57,16 +60,18 @@ namespace fleet {
 
 // What the run's agents start from: an origin checked by open_repo.
 struct RepoSource {
-    std::string origin;   // the path given (a work tree, a linked worktree or a bare repository)
-    std::string ref;      // as given; "HEAD" when none was
-    std::string base;     // the commit REF names, 40 hex digits
-    std::string git_dir;  // absolute
+    std::string origin;     // the path given (a work tree, a linked worktree or a bare repository)
+    std::string ref;        // as given; "HEAD" when none was
+    std::string base;       // the commit REF names, 40 hex digits
+    std::string git_dir;    // absolute
     std::string common_dir; // absolute: where objects and refs are (a linked worktree's main)
     bool bare = false;
     std::string note; // "uncommitted changes in the origin were ignored", or ""
-    // The directories the agent and its git read (alternates, refs): the origin, its git dir,
-    // its common dir.
+    // The directories the agent and its git read (alternates, refs): the origin, and its git
+    // dir and common dir where they are not inside it.
     std::vector<std::string> read_paths() const;
+    // The origin, its git dir and its common dir: git's safe.directory entries for it.
+    std::vector<std::string> trusted() const;
 };
 
 // The checks before a run; an input error (usage, exit 2) naming the problem.
@@ -75,8 +80,8 @@ Result<RepoSource> open_repo(const std::string& origin, const std::string& ref);
 // "fleet/RUN/AGENT".
 std::string agent_branch(const std::string& run_id, const std::string& agent);
 
-// Makes `workdir` (an empty directory) a clone of `source` on agent_branch(run_id, agent), at
-// the base; `exclude` (a file name, may be empty) goes into its info/exclude.
+// Makes `workdir` (an empty directory) a clone of `source` on `branch` at the base; `exclude`
+// (a file name, may be empty) goes into its info/exclude.
 Status clone_repo(const RepoSource& source, const std::string& workdir, const std::string& branch,
                   const std::string& exclude);
 

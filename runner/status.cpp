@@ -195,9 +195,10 @@ json run_limits_json(const RunLimits& limits) {
 
 json repo_json(const AgentRepo& repo) {
     json object = {{"origin", repo.origin}, {"ref", repo.ref}, {"base", repo.base}};
-    for (const auto& [key, value] : {std::pair{"branch", &repo.branch},
-                                     std::pair{"commit", &repo.commit}, std::pair{"patch", &repo.patch},
-                                     std::pair{"note", &repo.note}, std::pair{"error", &repo.error}}) {
+    for (const auto& [key, value] :
+         {std::pair{"branch", &repo.branch}, std::pair{"commit", &repo.commit},
+          std::pair{"patch", &repo.patch}, std::pair{"note", &repo.note},
+          std::pair{"error", &repo.error}}) {
         if (!value->empty()) {
             object[key] = *value;
         }

@@ -242,9 +242,8 @@ int print_diff(const DiffArgs& args, const Session& session) {
     if (!agents) {
         return fail(agents.error());
     }
-    const auto changed = std::count_if(agents->begin(), agents->end(), [](const AgentStatus* a) {
-        return a->repo->changed;
-    });
+    const auto changed = std::count_if(agents->begin(), agents->end(),
+                                       [](const AgentStatus* a) { return a->repo->changed; });
     if (!args.stat && changed > 1) {
         return fail(k_exit_usage, "run " + args.run_id + ": several agents changed something; " +
                                       "choose one with --agent, or see them all with --stat");
@@ -257,14 +256,13 @@ int print_diff(const DiffArgs& args, const Session& session) {
     for (const AgentStatus* agent : *agents) {
         const AgentRepo& repo = *agent->repo;
         if (args.stat) {
-            std::string line = safe(agent->name) + ": " +
-                               (!repo.collected ? "not collected"
-                                : !repo.changed
-                                    ? "no changes"
-                                    : std::to_string(repo.files) + " files, +" +
-                                          std::to_string(repo.insertions) + " -" +
-                                          std::to_string(repo.deletions) + " on " +
-                                          safe(repo.branch));
+            std::string line =
+                safe(agent->name) + ": " +
+                (!repo.collected ? "not collected"
+                 : !repo.changed
+                     ? "no changes"
+                     : std::to_string(repo.files) + " files, +" + std::to_string(repo.insertions) +
+                           " -" + std::to_string(repo.deletions) + " on " + safe(repo.branch));
             write_all(1, line + (repo.error.empty() ? "" : " (" + safe(repo.error) + ")") + "\n");
         }
         if (!repo.changed) {

@@ -17,12 +17,12 @@
 #include "base/atomic_file.hpp"
 #include "base/sha256.hpp"
 #include "base/untrusted_text.hpp"
+#include "dispatch/agent_access.hpp"
 #include "dispatch/agent_plan.hpp"
 #include "dispatch/agents/agent_cli.hpp"
 #include "dispatch/placeholders.hpp"
 #include "dispatch/report.hpp"
 #include "dispatch/summary.hpp"
-#include "dispatch/agent_access.hpp"
 #include "launch/environment.hpp"
 #include "runner/agent_repo.hpp"
 #include "runner/capture.hpp"
@@ -373,8 +373,7 @@ int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::s
     status.no_pid_namespace = runner.no_namespace;
     status.limits = runner.limits.record;
     status.labels = labels_of(args);
-    const RunRequest request{args.task, *prompt, task->second.artifact, args.unified,
-                             prompt_line};
+    const RunRequest request{args.task, *prompt, task->second.artifact, args.unified, prompt_line};
     std::vector<AgentPlan> plans;
     for (const std::string& name : agents) {
         const auto repo = repos->find(name);
