@@ -292,7 +292,7 @@ void count_numstat(const std::string& text, AgentRepo& repo) {
     size_t at = 0;
     const auto field = [&](char end) {
         const size_t stop = text.find(end, at);
-        const std::string value =
+        std::string value =
             text.substr(at, stop == std::string::npos ? std::string::npos : stop - at);
         at = stop == std::string::npos ? text.size() : stop + 1;
         return value;

@@ -306,6 +306,30 @@ void limit_agent(AgentPlan& plan, const Config& config, const RunLimitsSetup& li
     plan.limits.oom_score_adj = config.oom_score_adj;
 }
 
+// Each agent's plan (its clone made, when it has a repository), and its pending status.
+std::vector<AgentPlan> plan_agents(const std::vector<std::string>& agents, const RunDir& run,
+                                   const Session& session, const RunRequest& request,
+                                   const std::map<std::string, RepoSource>& repos,
+                                   const RunLimitsSetup& limits, RunStatus& status,
+                                   spdlog::logger& log) {
+    std::vector<AgentPlan> plans;
+    for (const std::string& name : agents) {
+        const auto repo = repos.find(name);
+        const RepoSource* source = repo == repos.end() ? nullptr : &repo->second;
+        plans.push_back(
+            plan_agent(session.config.agents.at(name), run, session, request, source, log));
+        limit_agent(plans.back(), session.config, limits);
+        AgentStatus agent;
+        agent.name = name;
+        agent.log = run.path + "/" + name + ".log";
+        if (source != nullptr) {
+            agent.repo = repo_record(*source, plans.back().branch);
+        }
+        status.agents.push_back(agent);
+    }
+    return plans;
+}
+
 // confine = "required": every rule of the agent's set must be enforceable on this kernel.
 Status check_required_confinement(const Config& config, const std::vector<std::string>& agents,
                                   int abi) {
@@ -374,20 +398,8 @@ int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::s
     status.limits = runner.limits.record;
     status.labels = labels_of(args);
     const RunRequest request{args.task, *prompt, task->second.artifact, args.unified, prompt_line};
-    std::vector<AgentPlan> plans;
-    for (const std::string& name : agents) {
-        const auto repo = repos->find(name);
-        const RepoSource* source = repo == repos->end() ? nullptr : &repo->second;
-        plans.push_back(plan_agent(config.agents.at(name), *run, session, request, source, log));
-        limit_agent(plans.back(), config, runner.limits);
-        AgentStatus agent;
-        agent.name = name;
-        agent.log = run->path + "/" + name + ".log";
-        if (source != nullptr) {
-            agent.repo = repo_record(*source, plans.back().branch);
-        }
-        status.agents.push_back(agent);
-    }
+    std::vector<AgentPlan> plans =
+        plan_agents(agents, *run, session, request, *repos, runner.limits, status, log);
     if (args.detach) {
         // Registered: the caller may return now (runner_process.hpp).
         if (Status written =

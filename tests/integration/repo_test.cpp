@@ -289,6 +289,7 @@ TEST_F(Repo, BareLinkedDirtyRootOwnedAndOtherFilesystemOriginsWork) {
 
 TEST_F(Repo, TwoRunsAtOnceOnOneOriginNeverCollide) {
     std::vector<fleet::test::Started> started;
+    started.reserve(2);
     for (int i = 0; i < 2; ++i) {
         started.push_back(fleet::test::start(
             {DISPATCH_PATH, "-c", s_config, "-a", "edit,commit", "--repo", s_origin, "run", "go"}));
