@@ -47,6 +47,9 @@
 //
 // Blocking: each step runs to its end (2 minutes at most) in the runner's one thread, so the
 // other agents' output waits in their pipes meanwhile.
+//
+// Tested end to end (tests/integration/repo_test.cpp): every step needs a real user, real git
+// and the agent's real confinement.
 #pragma once
 
 #include <string>
