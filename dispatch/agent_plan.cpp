@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,11 +20,18 @@ namespace fleet {
 
 namespace {
 
+long long elapsed_ms(std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 since)
+        .count();
+}
+
 // The directories an agent writes (dispatch/agent_access.hpp): its work directory (a fresh
 // work-<agent> unless configured; with a repository, its clone), its own home and its temporary
 // directory. A problem is the plan's launch error.
 void make_agent_dirs(const AgentConfig& agent, const RunDir& run, const Session& session,
-                     const std::string& home, const RunRequest& request, AgentPlan& plan) {
+                     const std::string& home, const RunRequest& request, AgentPlan& plan,
+                     spdlog::logger& log) {
     if (agent.workdir.empty() || plan.repo != nullptr) {
         const std::string name = "work-" + agent.name;
         if (::mkdirat(run.dir.get(), name.c_str(), 0700) != 0) {
@@ -31,9 +39,13 @@ void make_agent_dirs(const AgentConfig& agent, const RunDir& run, const Session&
         }
         plan.workdir = run.path + "/" + name;
         if (plan.repo != nullptr && plan.launch_error.empty()) {
+            const auto began = std::chrono::steady_clock::now();
             if (Status cloned = clone_repo(*plan.repo, plan.workdir, plan.branch, request.artifact);
                 !cloned) {
                 plan.launch_error = "clone " + plan.repo->origin + ": " + cloned.error().message;
+            } else {
+                log.info("agent {}: clone of {} at {} made in {} ms", agent.name, plan.repo->origin,
+                         plan.repo->base, elapsed_ms(began));
             }
         }
     } else {
@@ -69,7 +81,7 @@ AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session&
         plan.prompt_line = request.prompt_line;
     }
     const std::string home = agent_homes_dir(session.identity.home) + "/" + agent.name;
-    make_agent_dirs(agent, run, session, home, request, plan);
+    make_agent_dirs(agent, run, session, home, request, plan, log);
     const std::string path = agent_path(session.config, session.identity.home);
     const std::string prompt_file = run.path + "/prompt.txt";
     const AgentCli* cli = agent.builtin ? find_agent_cli(agent.name) : nullptr;

@@ -467,7 +467,11 @@ void AgentRun::collect_repo() {
         request.confinement.cgroup_fds = m_plan.cgroup->join_fds().data();
         request.confinement.cgroup_count = m_plan.cgroup->join_fds().size();
     }
+    const auto began = Clock::now();
     AgentRepo found = collect_changes(request);
+    m_shared.log.info(
+        "agent {}: changes collected in {} ms", m_plan.name,
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began).count());
     found.origin = record.origin;
     found.ref = record.ref;
     found.base = record.base;
