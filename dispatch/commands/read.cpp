@@ -261,8 +261,9 @@ int print_diff(const DiffArgs& args, const Session& session) {
                 (!repo.collected ? "not collected"
                  : !repo.changed
                      ? "no changes"
-                     : std::to_string(repo.files) + " files, +" + std::to_string(repo.insertions) +
-                           " -" + std::to_string(repo.deletions) + " on " + safe(repo.branch));
+                     : std::to_string(repo.files) + (repo.files == 1 ? " file, +" : " files, +") +
+                           std::to_string(repo.insertions) + " -" + std::to_string(repo.deletions) +
+                           " on " + safe(repo.branch));
             write_all(1, line + (repo.error.empty() ? "" : " (" + safe(repo.error) + ")") + "\n");
         }
         if (!repo.changed) {

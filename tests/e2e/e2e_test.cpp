@@ -2,7 +2,8 @@
 // $FLEET_E2E_CACHE) driven by dispatch, as root, through the old dispatch-unified.sh name,
 // against the loopback model API (api-stub). An agent whose CLI is not in the cache is skipped.
 // Asserts, per agent: it wrote its marker with its own tool as the target user, its run is
-// succeeded with usage recorded; 401 and 500 give failed with a reason, a hanging API gives
+// succeeded with usage recorded; on a repository, it edited its own clone and its branch reached
+// the origin; 401 and 500 give failed with a reason, a hanging API gives
 // timed_out; no process of a run survives it.
 #include <chrono>
 #include <cstdlib>
@@ -119,13 +120,17 @@ protected:
         return path;
     }
 
-    static ProcessResult dispatch_unified(const std::string& config, const std::string& prompt) {
+    static ProcessResult dispatch_unified(const std::string& config, const std::string& prompt,
+                                          const std::vector<std::string>& options = {}) {
         RunOptions ssm;
         ssm.env = std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin",
                                            "FLEET_DISPATCH_CONFIG=" + config};
         ssm.cwd = s_root;
         ssm.timeout_seconds = 300;
-        return fleet::test::run({s_root + "/bin/dispatch-unified.sh", "run", prompt}, ssm);
+        std::vector<std::string> argv = {s_root + "/bin/dispatch-unified.sh"};
+        argv.insert(argv.end(), options.begin(), options.end());
+        argv.insert(argv.end(), {"run", prompt});
+        return fleet::test::run(argv, ssm);
     }
 
     static json status_of(const std::string& config, const std::string& id) {
@@ -178,6 +183,49 @@ TEST_F(E2e, EachAgentWritesItsFileAsTheUserAndSucceeds) {
                     EXPECT_GT(entry["usage"].value("output_tokens", 0), 0) << entry.dump();
                 }
             }
+        }
+    }
+    EXPECT_TRUE(fleet::test::survivors(id).empty());
+}
+
+// The repository task (docs/dispatch.md, "Working on a repository"): each CLI, confined, edits
+// README.md of its own clone with its own tool; the run records each agent's diff, and its
+// branch is in the origin with the edit.
+TEST_F(E2e, EachAgentEditsItsOwnCloneAndItsBranchReachesTheOrigin) {
+    const std::vector<std::string> names = agents();
+    if (names.empty()) {
+        GTEST_SKIP() << "no agent CLI in $FLEET_E2E_CACHE (make e2e installs them)";
+    }
+    const std::string origin = s_home + "/app";
+    fleet::test::run_ok(
+        {"/usr/sbin/runuser", "-u", s_user, "--", "/bin/sh", "-c",
+         "git init -q -b main \"$0\" && cd \"$0\" && echo '# app' >README.md && "
+         "git add README.md && git -c user.name=t -c user.email=t@x commit -qm init",
+         origin});
+    const Stub stub("normal", s_root + "/repo.jsonl");
+    const std::string config = write_config(stub.url(), names, "3m", "");
+    const ProcessResult result =
+        dispatch_unified(config, "Edit the readme. REPO_EDIT", {"--repo", origin + "@main"});
+    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+    const std::string id = fleet::test::run_id_of(result.out);
+    ASSERT_FALSE(id.empty()) << result.out;
+    const json status = status_of(config, id);
+    const std::string runs = s_home + "/.local/state/fleet-dispatch/runs/" + id;
+    for (const json& entry : status["agents"]) {
+        const std::string agent = entry["name"];
+        SCOPED_TRACE(agent);
+        const json repo = entry.value("repo", json::object());
+        EXPECT_EQ(repo.value("changed", false), true) << entry.dump();
+        EXPECT_EQ(repo.value("in_origin", false), true) << entry.dump();
+        EXPECT_NE(read_file(runs + "/" + agent + ".diff").find("+STUB-EDIT by " + agent),
+                  std::string::npos)
+            << read_file(runs + "/" + agent + ".log");
+        const std::string branch = "fleet/" + id + "/" + agent;
+        EXPECT_EQ(fleet::test::run_ok({"/usr/sbin/runuser", "-u", s_user, "--", "/usr/bin/git",
+                                       "-C", origin, "show", branch + ":README.md"}),
+                  "STUB-EDIT by " + agent + "\n");
+        if (fleet::landlock_abi() >= 6) {
+            EXPECT_EQ(entry["confinement"]["level"], "full") << entry.dump();
         }
     }
     EXPECT_TRUE(fleet::test::survivors(id).empty());
