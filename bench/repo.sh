@@ -8,7 +8,7 @@
 # clone_repo), `git worktree add --detach` and a plain `git clone --local` of the same origin as
 # the user (wall time, runuser included), each followed by its removal off the clock; and a run
 # of an agent that appends a line to 1,000 files (the collection's time from runner.log:
-# "changes collected in N ms": add, commit, the patch, the stat, the bundle and the fetch into
+# "changes collected in N ms": add, commit, the patch, the stat, the bundle and its import into
 # the origin). The origin's pack is read back into the page cache before every sample.
 set -eu
 build=$1
@@ -108,5 +108,6 @@ printf '| dispatch: the changes of an agent that edited 1,000 files collected | 
 echo
 echo "Goals: a clone under 1 s per agent, **$(verdict "$clone" 1000)** ($clone ms); within 1.5x"
 echo "of \`git worktree add\`, **$(verdict "$ratio" 1.5)** (${ratio}x). Collecting a 1,000-file"
-echo "change (add, commit, patch, stat, bundle, fetch into the origin, each git confined):"
+echo "change (add, commit, patch, stat, bundle, its import into the origin; in the clone each git"
+echo "confined):"
 echo "$collect ms."

@@ -305,12 +305,32 @@ Status check_access_paths(const Config& config, const std::string& user_home,
     return Ok{};
 }
 
-Status check_repo_paths(const std::string& origin, const std::vector<std::string>& paths,
+Status check_repo_paths(const std::string& origin, const std::vector<std::string>& read,
+                        const std::vector<std::string>& repository, const Config& config,
                         const std::string& user_home, const std::string& runs_dir) {
     const Protected protect = protected_trees(user_home, runs_dir);
-    for (const std::string& path : paths) {
+    for (const std::string& path : read) {
         if (const std::string problem = access_problem(path, protect); !problem.empty()) {
             return input_error("repo " + origin + ": " + problem);
+        }
+    }
+    // No agent may write the repository: git runs there unconfined (its config, its hooks).
+    for (const auto& [name, agent] : config.agents) {
+        std::vector<std::string> writes = agent.write;
+        if (!agent.workdir.empty()) {
+            writes.push_back(agent.workdir);
+        }
+        for (const std::string& granted : writes) {
+            const std::string written = normal(real_path(expand_home(granted, user_home)));
+            for (const std::string& dir : repository) {
+                const std::string mine = normal(real_path(dir));
+                if (!written.empty() && !mine.empty() &&
+                    (is_within(mine, written) || is_within(written, mine))) {
+                    return input_error("repo " + origin + ": agents." + name + " may write it (" +
+                                       granted +
+                                       "), and git runs there outside any agent's confinement");
+                }
+            }
         }
     }
     return Ok{};

@@ -64,9 +64,13 @@ Status make_private_dir(const std::string& path);
 Status check_access_paths(const Config& config, const std::string& user_home,
                           const std::string& runs_dir);
 
-// A repository's directories (agent_repo.hpp RepoSource::read_paths), which its agents read:
-// held to the `read` rules above. An Error (invalid input) names the repository.
-Status check_repo_paths(const std::string& origin, const std::vector<std::string>& paths,
+// A repository's directories: those its agents read (agent_repo.hpp RepoSource::read_paths),
+// held to the `read` rules above; and its own (the origin, its git and common dirs), which no
+// agent of the config may write (`write`, `workdir`: the same directory, within or above it),
+// since dispatch runs git there unconfined. An Error (invalid input) names the repository and
+// the agent.
+Status check_repo_paths(const std::string& origin, const std::vector<std::string>& read,
+                        const std::vector<std::string>& repository, const Config& config,
                         const std::string& user_home, const std::string& runs_dir);
 
 // The TCP port of an http(s) URL: its explicit port, else 80 or 443; 0 when none can be read.

@@ -49,7 +49,7 @@ constexpr OptionSpec k_options[] = {
     {"agent", "", Kind::text, "NAME", "logs, diff, cancel: the one agent"},
     {"follow", "f", Kind::flag, "", "logs: follow the logs until the run ends"},
     {"tail", "", Kind::count, "N", "logs: only each log's last N lines"},
-    {"raw", "", Kind::flag, "", "logs: the agents' bytes, never escaped"},
+    {"raw", "", Kind::flag, "", "logs, diff: the agents' bytes, never escaped"},
     {"stat", "", Kind::flag, "", "diff: the counts and diffstat, not the patch"},
     {"older-than", "", Kind::duration, "DUR", "prune: runs started longer ago than DUR"},
     {"keep", "", Kind::count, "N", "prune: keep the newest N finished runs"},
@@ -240,7 +240,8 @@ Result<SubcommandArgs> read_logs(const Values& values, const std::vector<std::st
 }
 
 Result<SubcommandArgs> read_diff(const Values& values, const std::vector<std::string>& words) {
-    return SubcommandArgs(DiffArgs{words[1], values.text("agent"), values.has("stat")});
+    return SubcommandArgs(
+        DiffArgs{words[1], values.text("agent"), values.has("stat"), values.has("raw")});
 }
 
 Result<SubcommandArgs> read_wait(const Values& values, const std::vector<std::string>& words) {
@@ -278,7 +279,7 @@ const std::vector<SubcommandSpec>& subcommands() {
         {"list", Subcommand::list, Operands::none, {"json", "limit", "label", "state"}, read_list},
         {"status", Subcommand::status, Operands::run_id, {"json"}, read_status},
         {"logs", Subcommand::logs, Operands::run_id, {"agent", "follow", "tail", "raw"}, read_logs},
-        {"diff", Subcommand::diff, Operands::run_id, {"agent", "stat"}, read_diff},
+        {"diff", Subcommand::diff, Operands::run_id, {"agent", "stat", "raw"}, read_diff},
         {"wait", Subcommand::wait, Operands::run_id, {"timeout"}, read_wait},
         {"cancel", Subcommand::cancel, Operands::run_id, {"agent"}, read_cancel},
         {"prune", Subcommand::prune, Operands::none, {"older-than", "keep", "dry-run"}, read_prune},

@@ -83,6 +83,7 @@ struct DiffArgs {
     std::string run_id;
     std::string agent; // "" = every agent that changed something
     bool stat = false;
+    bool raw = false;
 };
 
 struct WaitArgs {

@@ -262,6 +262,9 @@ TaskConfig parse_task(const std::string& name, const toml::table& table, TomlChe
     if (!task.artifact.empty() &&
         (task.artifact.find('/') != std::string::npos || task.artifact[0] == '.')) {
         check.fail(where + ".artifact", "must be a plain file name");
+    } else if (task.artifact == "log" || task.artifact == "diff" || task.artifact == "diffstat") {
+        // <agent>.<artifact> would be the agent's log, patch or diffstat.
+        check.fail(where + ".artifact", "'" + task.artifact + "' names a file dispatch writes");
     }
     Result<std::string> expanded = expand_placeholders(task.template_text, {{"prompt", ""}});
     if (task.template_text.empty()) {

@@ -18,18 +18,24 @@ namespace fleet {
 
 namespace {
 
-constexpr const char* k_git = "/usr/bin/git";
-constexpr std::chrono::minutes k_git_timeout{2};
-constexpr size_t k_max_git_output = size_t{16} << 20; // numstat of a large change, refs
+using Clock = std::chrono::steady_clock;
 
-// How one git runs: where (-C), which directories it may trust as another owner's, under
-// which confinement, and where its stdout goes (-1: a memory file read back).
+constexpr const char* k_git = "/usr/bin/git";
+constexpr std::chrono::minutes k_git_timeout{2};         // one git
+constexpr std::chrono::minutes k_collection_budget{3};   // every git after one agent
+constexpr size_t k_max_git_output = size_t{64} << 20;    // numstat of a large change, refs
+constexpr size_t k_max_bundle_header = size_t{64} << 10; // its refs and prerequisites
+
+// How one git runs: where (-C; discovery stops there: GIT_CEILING_DIRECTORIES is its parent),
+// which directories it may trust as another owner's, under which confinement, where its
+// stdout goes (-1: a memory file read back) and its stdin comes from, and by when it must end.
 struct GitCall {
     std::string dir;
     std::vector<std::string> trusted;
     const AgentSteps* confine = nullptr;
     int stdout_fd = -1;
     int stdin_fd = -1;
+    Clock::time_point deadline = Clock::time_point::max();
 };
 
 struct GitOutput {
@@ -38,9 +44,11 @@ struct GitOutput {
     int code = -1; // the exit code; -1 for a signal
 };
 
-std::vector<std::string> git_env() {
+std::vector<std::string> git_env(const std::string& dir) {
+    const std::string parent = dir.substr(0, std::max<size_t>(dir.rfind('/'), 1));
     return {k_system_path,
             "LC_ALL=C",
+            "GIT_CEILING_DIRECTORIES=" + parent, // a deleted .git is no repository above it
             "HOME=/nonexistent", // no ~/.config/git/attributes nor ignore of the user's
             "GIT_CONFIG_NOSYSTEM=1",
             "GIT_CONFIG_GLOBAL=/dev/null",
@@ -76,7 +84,17 @@ Result<GitOutput> run_git(const GitCall& call, const std::vector<std::string>& a
                                      "-c",
                                      "gc.auto=0",
                                      "-c",
-                                     "maintenance.auto=false"};
+                                     "maintenance.auto=false",
+                                     "-c",
+                                     "submodule.recurse=false",
+                                     "-c",
+                                     "diff.ignoreSubmodules=none",
+                                     "-c",
+                                     "diff.noprefix=false",
+                                     "-c",
+                                     "diff.mnemonicPrefix=false",
+                                     "-c",
+                                     "diff.relative=false"};
     for (const std::string& dir : call.trusted) {
         argv.insert(argv.end(), {"-c", "safe.directory=" + dir});
     }
@@ -89,7 +107,12 @@ Result<GitOutput> run_git(const GitCall& call, const std::vector<std::string>& a
         }
     }
     ProbeLimits limits;
-    limits.timeout = k_git_timeout;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        call.deadline == Clock::time_point::max() ? k_git_timeout : call.deadline - Clock::now());
+    if (left.count() <= 0) {
+        return Error{ErrorKind::system, "git " + args[0] + ": out of time"};
+    }
+    limits.timeout = std::min<std::chrono::milliseconds>(left, k_git_timeout);
     limits.grace = std::chrono::seconds(1);
     limits.max_output = size_t{64} * 1024;
     limits.stdin_fd = call.stdin_fd;
@@ -98,12 +121,13 @@ Result<GitOutput> run_git(const GitCall& call, const std::vector<std::string>& a
         limits.confine = enter_agent_steps;
         limits.confine_context = call.confine;
     }
-    Result<ProbeResult> ran = run_bounded(argv, git_env(), limits);
+    Result<ProbeResult> ran = run_bounded(argv, git_env(call.dir), limits);
     if (!ran) {
         return Error{ErrorKind::system, "git " + args[0] + ": " + ran.error().message};
     }
     if (ran->timed_out) {
-        return Error{ErrorKind::system, "git " + args[0] + ": no answer within 2 minutes"};
+        return Error{ErrorKind::system, "git " + args[0] + ": no answer within " +
+                                            std::to_string(limits.timeout.count() / 1000) + " s"};
     }
     GitOutput output;
     output.err = std::move(ran->output);
@@ -147,8 +171,30 @@ std::string absolute(const std::string& path, const std::string& relative_to) {
     return ::realpath(joined.c_str(), resolved) != nullptr ? std::string(resolved) : joined;
 }
 
+// SHA-1 or SHA-256.
 bool is_commit_id(const std::string& text) {
-    return text.size() == 40 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
+    return (text.size() == 40 || text.size() == 64) &&
+           text.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// The object directories an origin's objects/info/alternates names (one level; a relative
+// entry is relative to the objects directory), as git reads them.
+std::vector<std::string> alternates_of(const std::string& objects) {
+    std::vector<std::string> found;
+    Result<std::string> text = read_file_at(AT_FDCWD, objects + "/info/alternates", 64 * 1024);
+    if (!text) {
+        return found;
+    }
+    size_t at = 0;
+    while (at < text->size()) {
+        const size_t end = std::min(text->find('\n', at), text->size());
+        const std::string line = text->substr(at, end - at);
+        at = end + 1;
+        if (!line.empty() && line.front() != '#') {
+            found.push_back(absolute(line, objects));
+        }
+    }
+    return found;
 }
 
 } // namespace
@@ -164,11 +210,9 @@ std::vector<std::string> RepoSource::trusted() const {
 }
 
 std::vector<std::string> RepoSource::read_paths() const {
-    std::vector<std::string> paths = {origin};
-    for (const std::string& dir : {git_dir, common_dir}) {
-        if (!dir.empty() && dir != origin && dir.rfind(origin + "/", 0) != 0) {
-            paths.push_back(dir);
-        }
+    std::vector<std::string> paths = {common_dir + "/objects"};
+    for (const std::string& more : alternates_of(common_dir + "/objects")) {
+        paths.push_back(more);
     }
     return paths;
 }
@@ -213,12 +257,26 @@ Result<RepoSource> open_repo(const std::string& origin, const std::string& ref) 
     source.bare = lines[0] == "true";
     source.git_dir = lines[1];
     source.common_dir = absolute(lines[2], source.origin);
+    // safe.directory is given for these alone, and only where root or the user owns them: a
+    // repository of another user would run that user's config as this one.
+    for (const std::string& dir : source.trusted()) {
+        struct stat owner {};
+        if (::stat(dir.c_str(), &owner) != 0 ||
+            (owner.st_uid != 0 && owner.st_uid != ::geteuid())) {
+            return input_error("repo " + origin + ": " + dir +
+                               " is owned by another user (only root's or the user's are used)");
+        }
+    }
     if (!source.bare) {
         Result<std::string> top = git_ok(call, {"rev-parse", "--show-toplevel"});
         if (!top || trim(*top) != source.origin) {
             return input_error("repo " + origin + " is inside a repository, not its top" +
                                (top ? " (" + trim(*top) + ")" : ""));
         }
+    }
+    if (source.bare && source.git_dir != source.origin) {
+        return input_error("repo " + origin + " is inside a repository, not its top (" +
+                           source.git_dir + ")");
     }
     if (source.ref.front() == '-') {
         return input_error("repo " + origin + ": ref " + source.ref + " starts with '-'");
@@ -230,7 +288,8 @@ Result<RepoSource> open_repo(const std::string& origin, const std::string& ref) 
     }
     source.base = trim(*base);
     if (!source.bare) {
-        Result<std::string> dirty = git_ok(call, {"status", "--porcelain", "--untracked-files=no"});
+        Result<std::string> dirty = git_ok(
+            call, {"status", "--porcelain", "--untracked-files=no", "--ignore-submodules=all"});
         if (dirty && !trim(*dirty).empty()) {
             source.note = "uncommitted changes in " + source.origin +
                           " were ignored: the agents start from " + source.ref;
@@ -358,65 +417,126 @@ Result<std::string> commit_changes(const GitCall& in_clone, const ChangesRequest
     return trim(*head);
 }
 
-// Step 3: the patch and the stat into the run directory, the counts into `repo`.
+// Step 3: the patch and the stat into the run directory, the counts into `repo`. What could
+// not be written whole is removed.
 Status record_diff(GitCall in_clone, const ChangesRequest& request, AgentRepo& repo) {
-    const std::vector<std::string> range = {request.source->base, repo.commit};
+    const std::vector<std::string> range = {"--src-prefix=a/", "--dst-prefix=b/",
+                                            request.source->base, repo.commit};
     const std::vector<std::string> diff = {"diff", "--no-ext-diff", "--no-textconv", "--no-color"};
     const auto with = [&](std::vector<std::string> args, std::initializer_list<const char*> more) {
         args.insert(args.end(), more.begin(), more.end());
         args.insert(args.end(), range.begin(), range.end());
         return args;
     };
-    for (const auto& [name, args] :
-         {std::pair{request.agent + ".diff", with(diff, {"--binary"})},
-          std::pair{request.agent + ".diffstat", with(diff, {"--stat=200,150"})}}) {
+    const std::string names[] = {request.agent + ".diff", request.agent + ".diffstat"};
+    const auto discard = [&](const Error& error) {
+        for (const std::string& name : names) {
+            ::unlinkat(request.run_dir, name.c_str(), 0);
+        }
+        return error;
+    };
+    for (const auto& [name, args] : {std::pair{names[0], with(diff, {"--binary"})},
+                                     std::pair{names[1], with(diff, {"--stat=200,150"})}}) {
         Result<Fd> file = run_file(request.run_dir, name);
         if (!file) {
-            return file.error();
+            return discard(file.error());
         }
         in_clone.stdout_fd = file->get();
         if (Result<std::string> done = git_ok(in_clone, args); !done) {
-            return done.error();
+            return discard(done.error());
         }
     }
     in_clone.stdout_fd = -1;
     Result<std::string> numstat = git_ok(in_clone, with(diff, {"--numstat", "-z"}));
     if (!numstat) {
-        return numstat.error();
+        return discard(numstat.error());
     }
     count_numstat(*numstat, repo);
     repo.patch = request.run_path + "/" + request.agent + ".diff";
     return Ok{};
 }
 
-// Step 4 and the fetch: the branch into the origin through a bundle the runner wrote.
-Status fetch_into_origin(GitCall in_clone, const ChangesRequest& request, AgentRepo& repo) {
-    const std::string ref = "refs/heads/" + request.branch;
-    if (Result<std::string> set = git_ok(in_clone, {"update-ref", ref, repo.commit}); !set) {
-        return set.error();
+// A bundle's header (v2 or v3: its signature, capabilities, prerequisites "-ID", refs
+// "ID NAME", an empty line), read from `fd`, which it leaves at the pack that follows; the id
+// it gives `ref`, or an Error.
+Result<std::string> bundle_tip(int fd, const std::string& ref) {
+    std::string header(k_max_bundle_header, '\0');
+    const ssize_t n = ::pread(fd, header.data(), header.size(), 0);
+    const size_t end = n > 0 ? header.find("\n\n") : std::string::npos;
+    if (end == std::string::npos || end >= static_cast<size_t>(n) || header.rfind("# v", 0) != 0) {
+        return Error{ErrorKind::system, "the bundle has no header"};
     }
-    const std::string bundle = "." + request.agent + ".bundle";
-    {
+    std::string tip;
+    for (size_t at = header.find('\n') + 1; at <= end;) {
+        const size_t stop = header.find('\n', at);
+        const std::string line = header.substr(at, stop - at);
+        at = stop + 1;
+        const size_t space = line.find(' ');
+        if (!line.empty() && line.front() != '-' && line.front() != '@' &&
+            space != std::string::npos && line.substr(space + 1) == ref) {
+            tip = line.substr(0, space);
+        }
+    }
+    if (!is_commit_id(tip)) {
+        return Error{ErrorKind::system, "the bundle does not hold " + ref};
+    }
+    if (::lseek(fd, static_cast<off_t>(end + 2), SEEK_SET) < 0) {
+        return system_error("lseek", errno);
+    }
+    return tip;
+}
+
+// Step 4 and the import: the branch into the origin. The confined git writes a bundle onto a
+// file of the run directory; the origin's own git takes in its pack (index-pack --strict: every
+// object checked; --fix-thin against the origin's objects), checks that the result is there
+// whole (rev-list --objects), and creates the ref (update-ref with the null id: only a new
+// one). No fetch: no remote is looked up, no transport chosen from what lies at a path, and a
+// commit the origin has already (an agent that went back in history) needs no bundle.
+Status import_into_origin(GitCall in_clone, const ChangesRequest& request, AgentRepo& repo) {
+    const std::string ref = "refs/heads/" + request.branch;
+    GitCall in_origin{request.source->origin, request.source->trusted()};
+    in_origin.deadline = in_clone.deadline;
+    const std::string zero(repo.commit.size(), '0');
+    Result<GitOutput> known = run_git(in_origin, {"cat-file", "-e", repo.commit + "^{commit}"});
+    if (!known) {
+        return known.error();
+    }
+    if (known->code != 0) {
+        if (Result<std::string> set = git_ok(in_clone, {"update-ref", ref, repo.commit}); !set) {
+            return set.error();
+        }
+        const std::string bundle = "." + request.agent + ".bundle";
         Result<Fd> file = run_file(request.run_dir, bundle);
         if (!file) {
             return file.error();
         }
         in_clone.stdout_fd = file->get();
-        if (Result<std::string> made =
-                git_ok(in_clone, {"bundle", "create", "-q", "-", ref, "^" + request.source->base});
-            !made) {
-            ::unlinkat(request.run_dir, bundle.c_str(), 0);
-            return made.error();
+        Result<std::string> made =
+            git_ok(in_clone, {"bundle", "create", "-q", "-", ref, "^" + request.source->base});
+        Result<Fd> pack = open_regular_at(request.run_dir, bundle, k_max_git_output * 1024);
+        ::unlinkat(request.run_dir, bundle.c_str(), 0);
+        if (!made || !pack) {
+            return !made ? made.error() : pack.error();
         }
+        Result<std::string> tip = bundle_tip(pack->get(), ref);
+        if (!tip || *tip != repo.commit) {
+            return tip ? Error{ErrorKind::system, "the bundle holds another commit"} : tip.error();
+        }
+        in_origin.stdin_fd = pack->get();
+        if (Result<std::string> taken =
+                git_ok(in_origin, {"index-pack", "--stdin", "--fix-thin", "--strict"});
+            !taken) {
+            return taken.error();
+        }
+        in_origin.stdin_fd = -1;
     }
-    const GitCall in_origin{request.source->origin, request.source->trusted()};
-    Result<std::string> fetched = git_ok(
-        in_origin, {"-c", "transfer.fsckObjects=true", "fetch", "-q", "--no-tags",
-                    "--no-write-fetch-head", request.run_path + "/" + bundle, ref + ":" + ref});
-    ::unlinkat(request.run_dir, bundle.c_str(), 0);
-    if (!fetched) {
-        return Error{ErrorKind::system, "the branch stays in the clone, not in the origin: " +
-                                            fetched.error().message};
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"rev-list", "--objects", "--quiet", repo.commit, "--not",
+                                   request.source->base},
+          std::vector<std::string>{"update-ref", ref, repo.commit, zero}}) {
+        if (Result<std::string> done = git_ok(in_origin, args); !done) {
+            return done.error();
+        }
     }
     repo.in_origin = true;
     return Ok{};
@@ -428,6 +548,7 @@ AgentRepo collect_changes(const ChangesRequest& request) {
     AgentRepo repo;
     repo.collected = true;
     GitCall in_clone{request.workdir, request.source->trusted(), &request.confinement};
+    in_clone.deadline = Clock::now() + k_collection_budget;
     Result<std::string> result = commit_changes(in_clone, request);
     if (!result) {
         repo.error = result.error().message;
@@ -444,8 +565,9 @@ AgentRepo collect_changes(const ChangesRequest& request) {
         repo.error = recorded.error().message;
         return repo;
     }
-    if (Status fetched = fetch_into_origin(in_clone, request, repo); !fetched) {
-        repo.error = fetched.error().message;
+    if (Status imported = import_into_origin(in_clone, request, repo); !imported) {
+        repo.error =
+            "the branch stays in the clone, not in the origin: " + imported.error().message;
     }
     return repo;
 }

@@ -9,12 +9,15 @@
 // -c maintenance.auto=false` before its subcommand. A failure is its first line of stderr.
 //
 // Before the run (open_repo; the run command, before the run directory exists, so a failure
-// starts nothing): the origin must be a directory; with safe.directory for the origin's paths
-// (another owner, root, may own it: its config is the operator's, and the agent could not
-// write it), `rev-parse --is-bare-repository --absolute-git-dir --git-common-dir` says what it
-// is, `rev-parse --verify REF^{commit}` gives the commit every agent starts from (the ref given,
-// else HEAD), and a non-bare origin's uncommitted changes to tracked files are noted (the agents
-// start from the commit; the working tree is ignored).
+// starts nothing): the origin must be a directory; with safe.directory for the origin's paths,
+// which root or the user must own (another user's config would run as this one; root's is the
+// operator's), `rev-parse --is-bare-repository --absolute-git-dir --git-common-dir` says what
+// it is (its top, not a directory within), `rev-parse --verify REF^{commit}` gives the commit
+// every agent starts from (the ref given, else HEAD), and a non-bare origin's uncommitted
+// changes to tracked files are noted (the agents start from the commit; the working tree is
+// ignored). The run command also refuses an origin any agent of the config may write
+// (agent_access.hpp check_repo_paths): git runs there unconfined. Each failure is a one-line
+// usage error.
 //
 // Before its agent (clone_repo, in its fresh, empty work directory, unconfined: nothing there
 // is the agent's yet): `init -q --template=` (no template hooks); objects/info/alternates names
@@ -23,30 +26,38 @@
 // the origin's is read, and a local transport would drop our safe.directory for it);
 // info/exclude holds the task's artifact (collected apart); `remote add origin ORIGIN`;
 // `checkout -q -b fleet/RUN/AGENT BASE` (the base's whole history is there, through the
-// alternates). The agent's access (agent_access.hpp) reads the origin's directories and writes
-// the clone alone.
+// alternates). The agent's access (agent_access.hpp) reads the origin's objects directory
+// (and those its own alternates name) and writes the clone alone: not the origin's work tree,
+// nor its config.
 //
 // After its agent (collect_changes), each git in the clone under the agent's own confinement
 // (enter_agent_steps: its cgroups, its Landlock domain; so a .git/config it wrote, a filter, a
-// diff driver, an fsmonitor, a hooks path, runs nothing the agent could not run itself), each
-// step checked, the first failure recorded as the changes' `error`:
+// diff driver, an fsmonitor, a hooks path, runs nothing the agent could not run itself), with
+// GIT_CEILING_DIRECTORIES above the clone (a deleted .git finds no repository above it) and the
+// diff settings an agent could bend pinned (prefixes, submodules, relative), 3 minutes for all
+// of them, each step checked, the first failure recorded as the changes' `error`:
 //   1. add -A (ignored files stay out); diff --cached --quiet; when something is staged,
 //      commit --no-verify -q -m "fleet-dispatch RUN AGENT: <the prompt's first line>" as
 //      fleet-dispatch (GIT_AUTHOR_*, GIT_COMMITTER_*)
 //   2. rev-parse --verify HEAD^{commit}: the result; the base itself means no changes (no
 //      branch, no patch)
-//   3. diff --no-ext-diff --no-textconv --binary BASE RESULT onto <run dir>/<agent>.diff and
-//      --numstat -z onto a memory file (the counts, and <agent>.diffstat): both opened by the
-//      runner, in the run directory, which the agent cannot write
-//   4. update-ref refs/heads/fleet/RUN/AGENT RESULT; bundle create - of that ref minus BASE onto
+//   3. diff --no-ext-diff --no-textconv --binary BASE RESULT onto <run dir>/<agent>.diff,
+//      --stat onto <agent>.diffstat and --numstat -z onto a memory file (the counts): files
+//      the runner opened in the run directory, which the agent cannot write; removed again
+//      when a step fails
+//   4. unless the origin has the result already (cat-file -e, in the origin): update-ref
+//      refs/heads/fleet/RUN/AGENT RESULT; bundle create - of that ref minus BASE onto
 //      <run dir>/.<agent>.bundle
-// then in the origin, unconfined (the origin is not the agent's: it could not write it), with
-// transfer.fsckObjects: fetch from that bundle, a file of data only, the ref to the same name
-// (no other ref is written); the bundle removed. An origin the user cannot write keeps no
-// branch (recorded, `in_origin` false); the clone and the patch stay in the run directory.
+// then in the origin, unconfined (no agent may write it: above): the bundle's header read by
+// the runner (its ref must name the result), its pack fed to `index-pack --stdin --fix-thin
+// --strict` (every object checked), `rev-list --objects RESULT --not BASE` (nothing missing),
+// `update-ref REF RESULT 0…0` (a new ref only; no other ref is written). No `git fetch`: it
+// would look the path up as a remote of the origin's config and skip the object checks for
+// bundles (git before 2.46). An origin the user cannot write keeps no branch (recorded,
+// `in_origin` false); the clone and the patch stay in the run directory.
 //
-// Blocking: each step runs to its end (2 minutes at most) in the runner's one thread, so the
-// other agents' output waits in their pipes meanwhile.
+// Blocking: each step runs to its end (the 3 minutes at most) in the runner's one thread, so
+// the other agents' output waits in their pipes meanwhile, and their timers.
 //
 // Tested end to end (tests/integration/repo_test.cpp): every step needs a real user, real git
 // and the agent's real confinement.

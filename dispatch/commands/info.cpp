@@ -151,6 +151,12 @@ std::string agent_toml(const std::string& name, const AgentConfig& agent) {
     if (agent.timeout.count() > 0) {
         out += "timeout = " + toml_quote(format_duration(agent.timeout)) + "\n";
     }
+    for (const auto& [key, value] :
+         {std::pair{"repo", &agent.repo}, std::pair{"ref", &agent.ref}}) {
+        if (!value->empty()) {
+            out += std::string(key) + " = " + toml_quote(*value) + "\n";
+        }
+    }
     if (!agent.workdir.empty()) {
         out += "workdir = " + toml_quote(agent.workdir) + "\n";
     }

@@ -144,7 +144,8 @@ namespace {
 
 // A pruned run's branches, fleet/RUN/*, out of each origin its agents worked on (as the user:
 // git in the origin, runner/agent_repo.hpp); a problem is a warning, the run is pruned anyway.
-void remove_branches(const std::string& id, const RunStatus& status) {
+// `dry_run`: only said.
+void remove_branches(const std::string& id, const RunStatus& status, bool dry_run) {
     std::set<std::string> origins;
     for (const AgentStatus& agent : status.agents) {
         if (agent.repo && agent.repo->in_origin) {
@@ -154,6 +155,10 @@ void remove_branches(const std::string& id, const RunStatus& status) {
     for (const std::string& origin : origins) {
         // Read back from status.json, which an agent could write: escaped for the terminal.
         const std::string shown = escape_untrusted(origin, LineBreaks::escaped);
+        if (dry_run) {
+            std::printf("would remove branches fleet/%s/* from %s\n", id.c_str(), shown.c_str());
+            continue;
+        }
         Result<size_t> removed = remove_run_branches(origin, id);
         if (!removed) {
             warn("branches of " + id + " in " + shown + ": " +
@@ -206,12 +211,12 @@ int prune_runs(const PruneArgs& args, const Session& session) {
             now - started < *args.older_than) {
             continue;
         }
+        remove_branches(id, status, args.dry_run);
         if (args.dry_run) {
             std::printf("would remove %s (%s)\n", id.c_str(), to_string(status.state));
             ++removed;
             continue;
         }
-        remove_branches(id, status);
         std::error_code error;
         // remove_all removes symlinks themselves, never what they point to.
         std::filesystem::remove_all(store.path() + "/" + id, error);

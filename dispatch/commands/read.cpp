@@ -38,6 +38,14 @@ bool matches(const RunStatus& status, const ListArgs& args) {
     return true;
 }
 
+// What a human may read (a terminal, or ssh and less behind a pipe) gets the agents' text
+// escaped; a file gets its bytes, and so does --raw.
+AgentText text_for_reader(bool raw) {
+    struct stat out {};
+    const bool to_file = ::fstat(1, &out) == 0 && (S_ISREG(out.st_mode) || S_ISCHR(out.st_mode));
+    return !raw && !(to_file && ::isatty(1) != 1) ? AgentText::escaped : AgentText::raw;
+}
+
 // Text read back from status.json (which the agents could write), made safe for a terminal.
 std::string safe(const std::string& text) {
     return escape_untrusted(text, LineBreaks::escaped);
@@ -187,12 +195,7 @@ int print_logs(const LogsArgs& args, const Session& session) {
     if (!run) {
         return fail(k_exit_setup, run.error().message);
     }
-    // What a human may read (a terminal, or ssh and less behind a pipe) gets the agents' text
-    // escaped; a file gets its bytes, and so does --raw.
-    struct stat out {};
-    const bool to_file = ::fstat(1, &out) == 0 && (S_ISREG(out.st_mode) || S_ISCHR(out.st_mode));
-    const bool escaped = !args.raw && !(to_file && ::isatty(1) != 1);
-    Console console(1, escaped ? AgentText::escaped : AgentText::raw);
+    Console console(1, text_for_reader(args.raw));
     FollowOptions options;
     options.follow = args.follow;
     options.tail = args.tail;
@@ -252,7 +255,8 @@ int print_diff(const DiffArgs& args, const Session& session) {
     if (!run) {
         return fail(k_exit_setup, run.error().message);
     }
-    Console console(1); // the patch holds the agents' text: escaped for a terminal
+    // The patch and the stat are the agent's text: escaped for a reader, as the logs are.
+    Console console(1, text_for_reader(args.raw));
     for (const AgentStatus* agent : *agents) {
         const AgentRepo& repo = *agent->repo;
         if (args.stat) {
@@ -266,7 +270,7 @@ int print_diff(const DiffArgs& args, const Session& session) {
                            " on " + safe(repo.branch));
             write_all(1, line + (repo.error.empty() ? "" : " (" + safe(repo.error) + ")") + "\n");
         }
-        if (!repo.changed) {
+        if (!repo.changed || repo.patch.empty()) {
             continue;
         }
         const std::string name = agent->name + (args.stat ? ".diffstat" : ".diff");
@@ -274,11 +278,13 @@ int print_diff(const DiffArgs& args, const Session& session) {
         if (!file) {
             return fail(k_exit_setup, name + ": " + file.error().message);
         }
+        ConsoleStream stream("");
         char buffer[65536];
         ssize_t n = 0;
         while ((n = ::read(file->get(), buffer, sizeof buffer)) > 0) {
-            console.write(std::string_view(buffer, static_cast<size_t>(n)));
+            stream.write(std::string_view(buffer, static_cast<size_t>(n)), console);
         }
+        stream.finish(console);
         if (n < 0) {
             return fail(k_exit_setup, name + ": " + std::strerror(errno));
         }

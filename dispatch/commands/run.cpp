@@ -240,14 +240,21 @@ ConsolePlan console_plan(const RunArgs& args, size_t agents) {
 
 namespace {
 
-// --repo PATH[@REF]: PATH as given when it is a directory, else split at its last '@'.
+// --repo PATH[@REF]: PATH as given when it is a directory, else split at the first '@' after
+// which a directory ends (REF may hold '@': HEAD@{1}), else at the first '@'.
 std::pair<std::string, std::string> split_repo(const std::string& text) {
     struct stat info {};
-    const size_t at = text.rfind('@');
-    if (::stat(text.c_str(), &info) == 0 || at == std::string::npos || at == 0) {
+    if (::stat(text.c_str(), &info) == 0) {
         return {text, ""};
     }
-    return {text.substr(0, at), text.substr(at + 1)};
+    for (size_t at = text.find('@', 1); at != std::string::npos; at = text.find('@', at + 1)) {
+        if (::stat(text.substr(0, at).c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+            return {text.substr(0, at), text.substr(at + 1)};
+        }
+    }
+    const size_t at = text.find('@', 1);
+    return at == std::string::npos ? std::pair{text, std::string()}
+                                   : std::pair{text.substr(0, at), text.substr(at + 1)};
 }
 
 // Each agent's repository (--repo for every agent, else its config's), opened and its paths
@@ -269,8 +276,9 @@ Result<std::map<std::string, RepoSource>> open_repos(const RunArgs& args, const 
             if (!source) {
                 return source.error();
             }
-            if (Status allowed = check_repo_paths(wanted.first, source->read_paths(),
-                                                  session.identity.home, session.runs_dir);
+            if (Status allowed =
+                    check_repo_paths(wanted.first, source->read_paths(), source->trusted(),
+                                     session.config, session.identity.home, session.runs_dir);
                 !allowed) {
                 return allowed.error();
             }
@@ -323,7 +331,8 @@ std::vector<AgentPlan> plan_agents(const std::vector<std::string>& agents, const
         agent.name = name;
         agent.log = run.path + "/" + name + ".log";
         if (source != nullptr) {
-            agent.repo = repo_record(*source, plans.back().branch);
+            agent.repo =
+                repo_record(*source, plans.back().launch_error.empty() ? plans.back().branch : "");
         }
         status.agents.push_back(agent);
     }

@@ -211,6 +211,7 @@ TEST_F(E2e, EachAgentEditsItsOwnCloneAndItsBranchReachesTheOrigin) {
     ASSERT_FALSE(id.empty()) << result.out;
     const json status = status_of(config, id);
     const std::string runs = s_home + "/.local/state/fleet-dispatch/runs/" + id;
+    EXPECT_EQ(status["agents"].size(), names.size()) << status.dump();
     for (const json& entry : status["agents"]) {
         const std::string agent = entry["name"];
         SCOPED_TRACE(agent);

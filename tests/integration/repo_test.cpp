@@ -50,6 +50,9 @@ protected:
         agent("plant", "\"plant\", \"" + s_markers + "\"", "");
         agent("plant-off", "\"plant\", \"" + s_markers + "\"", "confine = \"off\"\n");
         agent("origin", "\"origin\", \"" + s_dir + "/origin\"", "");
+        agent("origin-off", "\"origin\", \"" + s_dir + "/origin\"", "confine = \"off\"\n");
+        agent("escape", "\"escape\"", "");
+        agent("back", "\"back\"", "");
         agent("bp", "\"blueprint\"", "");
         write_file(s_config, text, 0644);
     }
@@ -217,6 +220,29 @@ TEST_F(Repo, GitRunsNothingTheAgentPlantedOutsideItsConfinement) {
     EXPECT_EQ(written, (std::vector<std::string>{"agent", "filter"}));
 }
 
+TEST_F(Repo, DiffEscapesTheAgentsTextForAReaderAndRawKeepsItsBytes) {
+    const auto [id, status] = run_on("escape", s_origin);
+    ASSERT_EQ(agent_of(status, "escape").at("repo").at("changed"), true);
+    const ProcessResult shown = dispatch({"diff", id}); // a pipe: a terminal may sit behind it
+    EXPECT_EQ(shown.exit_code, 0) << shown.err;
+    EXPECT_NE(shown.out.find("+before "), std::string::npos) << shown.out; // the control
+    EXPECT_EQ(shown.out.find('\x1b'), std::string::npos) << shown.out;
+    const ProcessResult raw = dispatch({"diff", id, "--raw"});
+    EXPECT_NE(raw.out.find("\x1b]52;c;aGk=\x07"), std::string::npos) << raw.out;
+}
+
+TEST_F(Repo, AnAgentThatWentBackInHistoryGetsABranchAtThatCommit) {
+    write_file(s_origin + "/f1.txt", "second\n", 0644);
+    git(s_origin, {"-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qam", "second"});
+    const std::string parent = fleet::test::lines_of(git(s_origin, {"rev-parse", "main~1"}))[0];
+    const auto [id, status] = run_on("back", s_origin);
+    const json repo = agent_of(status, "back").at("repo");
+    EXPECT_EQ(repo.at("commit"), parent) << repo;
+    EXPECT_EQ(repo.at("in_origin"), true) << repo;
+    EXPECT_EQ(fleet::test::lines_of(git(s_origin, {"rev-parse", "fleet/" + id + "/back"}))[0],
+              parent);
+}
+
 TEST_F(Repo, TheOriginIsReadableAndNeverWritableByAnAgent) {
     const auto [id, status] = run_on("origin", s_origin);
     const std::string log = read_file(run_dir(id) + "/origin.log");
@@ -225,13 +251,19 @@ TEST_F(Repo, TheOriginIsReadableAndNeverWritableByAnAgent) {
     EXPECT_FALSE(fs::exists(s_origin + "/agent-was-here"));
     EXPECT_FALSE(has_ref(s_origin, "refs/heads/agent-ref"));
     EXPECT_FALSE(has_ref(s_origin, "refs/heads/agent-push"));
-    EXPECT_EQ(agent_of(status, "origin").at("repo").at("in_origin"), true); // dispatch's fetch
+    EXPECT_EQ(agent_of(status, "origin").at("repo").at("in_origin"), true); // dispatch's import
+    // The control: unconfined, the same agent writes into the origin (it is the user's).
+    const auto [off_id, off_status] = run_on("origin-off", s_origin);
+    EXPECT_NE(read_file(run_dir(off_id) + "/origin-off.log").find("WROTE"), std::string::npos);
+    EXPECT_TRUE(fs::exists(s_origin + "/agent-was-here"));
 }
 
 TEST_F(Repo, BadOriginsAreOneLineUsageErrorsAndStartNothing) {
     fs::create_directories(s_dir + "/plain");
     const std::string hidden = make_origin(s_dir + "/hidden");
     const std::string dotfile = make_origin("/home/" + s_user + "/.dotrepo");
+    const std::string other = make_origin(s_dir + "/other");
+    fleet::test::run_ok({"/bin/chown", "-R", "nobody:", other});
     chown(hidden.c_str(), 0, 0);
     chmod(hidden.c_str(), 0700);
     const size_t before = runs();
@@ -240,8 +272,8 @@ TEST_F(Repo, BadOriginsAreOneLineUsageErrorsAndStartNothing) {
              {s_dir + "/plain", "repo " + s_dir + "/plain is not a git repository"},
              {s_origin + "@nope", "repo " + s_origin + " has no commit nope"},
              {hidden, "repo " + hidden + " cannot be read: Permission denied"},
-             {dotfile,
-              "repo " + dotfile + ": '" + dotfile + "' is in a dotfile of the user's home"},
+             {dotfile, "is in a dotfile of the user's home"},
+             {other, "repo " + other + ": " + other + " is owned by another user"},
          }) {
         const ProcessResult result = dispatch({"-a", "edit", "--repo", repo, "run", "go"});
         EXPECT_EQ(result.exit_code, 2) << repo << result.err;
@@ -251,6 +283,19 @@ TEST_F(Repo, BadOriginsAreOneLineUsageErrorsAndStartNothing) {
     EXPECT_EQ(runs(), before);
     fs::remove_all(hidden);
     fs::remove_all(dotfile);
+    fs::remove_all(other);
+
+    // An origin an agent of the config may write: git would run its config unconfined.
+    const std::string config = s_dir + "/writer.toml";
+    write_file(config,
+               read_file(s_config) + "[agents.writer]\ncommand = [\"/bin/true\"]\nwrite = [\"" +
+                   s_dir + "\"]\n",
+               0644);
+    const ProcessResult refused =
+        dispatch({"-a", "edit", "--repo", s_origin, "run", "go"}, {}, config);
+    EXPECT_EQ(refused.exit_code, 2) << refused.err;
+    EXPECT_NE(refused.err.find("agents.writer may write it"), std::string::npos) << refused.err;
+    EXPECT_EQ(runs(), before); // the control: the same run without that agent works (above)
 }
 
 TEST_F(Repo, BareLinkedDirtyRootOwnedAndOtherFilesystemOriginsWork) {
@@ -344,6 +389,21 @@ TEST_F(Repo, RepoKeysAreCheckedLikeEveryOther) {
         EXPECT_EQ(result.exit_code, 2) << text;
         EXPECT_NE(result.err.find(message), std::string::npos) << result.err;
     }
+    // The control: an agent's own repo and ref, shown by `config` and used by a run.
+    const std::string good = s_dir + "/good.toml";
+    write_file(good,
+               "user = \"" + s_user + "\"\n[agents.x]\ncommand = [\"/bin/true\"]\nrepo = \"" +
+                   s_origin + "\"\nref = \"other\"\n",
+               0644);
+    const ProcessResult shown = dispatch({"config"}, {}, good);
+    EXPECT_NE(shown.out.find("repo = \"" + s_origin + "\"\nref = \"other\"\n"), std::string::npos)
+        << shown.out;
+    const ProcessResult ran = dispatch({"-a", "x", "run", "go"}, {}, good);
+    const std::string id = run_id_of(ran.out);
+    ASSERT_FALSE(id.empty()) << ran.out << ran.err;
+    const json repo = agent_of(status_json(id, good), "x").at("repo");
+    EXPECT_EQ(repo.at("ref"), "other");
+    EXPECT_EQ(repo.at("base"), fleet::test::lines_of(git(s_origin, {"rev-parse", "other"}))[0]);
 }
 
 } // namespace
