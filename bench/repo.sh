@@ -110,4 +110,4 @@ echo "Goals: a clone under 1 s per agent, **$(verdict "$clone" 1000)** ($clone m
 echo "of \`git worktree add\`, **$(verdict "$ratio" 1.5)** (${ratio}x). Collecting a 1,000-file"
 echo "change (add, commit, patch, stat, bundle, its import into the origin; in the clone each git"
 echo "confined):"
-echo "$collect ms."
+printf "%.0f ms.\n" "$collect"
