@@ -68,16 +68,6 @@ protected:
         write_file(path, text, 0644);
     }
 
-    static json agent_of(const json& status, const std::string& name) {
-        for (const json& agent : status.at("agents")) {
-            if (agent.at("name") == name) {
-                return agent;
-            }
-        }
-        ADD_FAILURE() << "no agent " << name;
-        return json::object();
-    }
-
     // The keeper removes the run's cgroup once it is empty (an rmdir the kernel refuses while
     // a process is in it): gone within its 10 s means nothing of the run was left in it.
     static bool cgroup_removed(const std::string& path) {

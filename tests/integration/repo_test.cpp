@@ -100,16 +100,6 @@ protected:
         return path;
     }
 
-    static json agent_of(const json& status, const std::string& name) {
-        for (const json& agent : status.at("agents")) {
-            if (agent.at("name") == name) {
-                return agent;
-            }
-        }
-        ADD_FAILURE() << "no agent " << name;
-        return json::object();
-    }
-
     // dispatch -a AGENTS --repo REPO run PROMPT: the run id, its status.json.
     static std::pair<std::string, json> run_on(const std::string& agents, const std::string& repo,
                                                ProcessResult* out = nullptr) {

@@ -55,6 +55,17 @@ protected:
 
     static std::string run_dir(const std::string& run_id) { return s_runs + "/" + run_id; }
 
+    // The entry of `status` (status.json) for agent `name`; a failure when there is none.
+    static nlohmann::json agent_of(const nlohmann::json& status, const std::string& name) {
+        for (const nlohmann::json& agent : status.at("agents")) {
+            if (agent.at("name") == name) {
+                return agent;
+            }
+        }
+        ADD_FAILURE() << "no agent " << name;
+        return nlohmann::json::object();
+    }
+
     static inline Accounts* s_accounts = nullptr;
     static inline std::string s_user, s_runs, s_dir, s_config;
     static inline uid_t s_uid = 0;
