@@ -181,7 +181,8 @@ bool is_commit_id(const std::string& text) {
 // entry is relative to the objects directory), as git reads them.
 std::vector<std::string> alternates_of(const std::string& objects) {
     std::vector<std::string> found;
-    Result<std::string> text = read_file_at(AT_FDCWD, objects + "/info/alternates", 64 * 1024);
+    Result<std::string> text =
+        read_file_at(AT_FDCWD, objects + "/info/alternates", size_t{64} * 1024);
     if (!text) {
         return found;
     }
