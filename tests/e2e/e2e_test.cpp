@@ -197,11 +197,10 @@ TEST_F(E2e, EachAgentEditsItsOwnCloneAndItsBranchReachesTheOrigin) {
         GTEST_SKIP() << "no agent CLI in $FLEET_E2E_CACHE (make e2e installs them)";
     }
     const std::string origin = s_home + "/app";
-    fleet::test::run_ok(
-        {"/usr/sbin/runuser", "-u", s_user, "--", "/bin/sh", "-c",
-         "git init -q -b main \"$0\" && cd \"$0\" && echo '# app' >README.md && "
-         "git add README.md && git -c user.name=t -c user.email=t@x commit -qm init",
-         origin});
+    const std::string script =
+        "git init -q -b main \"$0\" && cd \"$0\" && echo '# app' >README.md && "
+        "git add README.md && git -c user.name=t -c user.email=t@x commit -qm init";
+    fleet::test::run_ok({"/usr/sbin/runuser", "-u", s_user, "--", "/bin/sh", "-c", script, origin});
     const Stub stub("normal", s_root + "/repo.jsonl");
     const std::string config = write_config(stub.url(), names, "3m", "");
     const ProcessResult result =
