@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ struct GitCall {
     int stdout_fd = -1;
     int stdin_fd = -1;
     Clock::time_point deadline = Clock::time_point::max();
+    std::vector<std::string> env = {}; // more of it: a quarantine's object directories
 };
 
 struct GitOutput {
@@ -121,7 +123,9 @@ Result<GitOutput> run_git(const GitCall& call, const std::vector<std::string>& a
         limits.confine = enter_agent_steps;
         limits.confine_context = call.confine;
     }
-    Result<ProbeResult> ran = run_bounded(argv, git_env(call.dir), limits);
+    std::vector<std::string> env = git_env(call.dir);
+    env.insert(env.end(), call.env.begin(), call.env.end());
+    Result<ProbeResult> ran = run_bounded(argv, env, limits);
     if (!ran) {
         return Error{ErrorKind::system, "git " + args[0] + ": " + ran.error().message};
     }
@@ -177,25 +181,32 @@ bool is_commit_id(const std::string& text) {
            text.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
-// The object directories an origin's objects/info/alternates names (one level; a relative
-// entry is relative to the objects directory), as git reads them.
-std::vector<std::string> alternates_of(const std::string& objects) {
-    std::vector<std::string> found;
+// The object directories an origin's objects/info/alternates names, and theirs, as git follows
+// them (5 levels; a relative entry is relative to the directory that names it; one that is
+// missing is skipped, as git warns and goes on; a quoted one too). Appended to `found` once each.
+void alternates_of(const std::string& objects, int depth, std::vector<std::string>& found) {
     Result<std::string> text =
         read_file_at(AT_FDCWD, objects + "/info/alternates", size_t{64} * 1024);
-    if (!text) {
-        return found;
+    if (!text || depth > 5) {
+        return;
     }
     size_t at = 0;
     while (at < text->size()) {
         const size_t end = std::min(text->find('\n', at), text->size());
         const std::string line = text->substr(at, end - at);
         at = end + 1;
-        if (!line.empty() && line.front() != '#') {
-            found.push_back(absolute(line, objects));
+        if (line.empty() || line.front() == '#' || line.front() == '"') {
+            continue;
         }
+        const std::string dir = absolute(line, objects);
+        struct stat info {};
+        if (::stat(dir.c_str(), &info) != 0 ||
+            std::find(found.begin(), found.end(), dir) != found.end()) {
+            continue;
+        }
+        found.push_back(dir);
+        alternates_of(dir, depth + 1, found);
     }
-    return found;
 }
 
 } // namespace
@@ -211,16 +222,76 @@ std::vector<std::string> RepoSource::trusted() const {
 }
 
 std::vector<std::string> RepoSource::read_paths() const {
-    std::vector<std::string> paths = {common_dir + "/objects"};
-    for (const std::string& more : alternates_of(common_dir + "/objects")) {
-        paths.push_back(more);
-    }
+    std::vector<std::string> paths = {absolute(common_dir + "/objects", common_dir)};
+    alternates_of(paths.front(), 1, paths);
     return paths;
 }
 
 std::string agent_branch(const std::string& run_id, const std::string& agent) {
     return "fleet/" + run_id + "/" + agent;
 }
+
+namespace {
+
+// Root's or the user's: another user's repository would run that user's config as this one.
+Status owned_well(const std::string& origin, const std::string& dir) {
+    struct stat owner {};
+    if (::stat(dir.c_str(), &owner) != 0) {
+        return input_error("repo " + origin + ": " + dir + ": " + std::strerror(errno));
+    }
+    if (owner.st_uid != 0 && owner.st_uid != ::geteuid()) {
+        return input_error("repo " + origin + ": " + dir +
+                           " is owned by another user (only root's or the user's are used)");
+    }
+    return Ok{};
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> parts;
+    size_t at = 0;
+    while (at < text.size()) {
+        const size_t end = std::min(text.find('\n', at), text.size());
+        parts.push_back(text.substr(at, end - at));
+        at = end + 1;
+    }
+    return parts;
+}
+
+// What git says the origin is: bare, its git dir, its common dir, its object format; its top.
+Status describe_origin(const std::string& origin, RepoSource& source) {
+    const GitCall call{source.origin, {source.origin}};
+    Result<std::string> what =
+        git_ok(call, {"rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
+                      "--show-object-format"});
+    const std::vector<std::string> lines = lines_of(what ? *what : "");
+    if (!what || lines.size() != 4) {
+        return input_error("repo " + origin + " is not a git repository" +
+                           (what ? "" : " (" + what.error().message + ")"));
+    }
+    source.bare = lines[0] == "true";
+    source.git_dir = lines[1];
+    source.common_dir = absolute(lines[2], source.origin);
+    source.object_format = lines[3];
+    for (const std::string& dir : source.trusted()) {
+        if (Status owned = owned_well(origin, dir); !owned) {
+            return owned;
+        }
+    }
+    const Result<std::string> top = source.bare ? Result<std::string>(source.git_dir + "\n")
+                                                : git_ok(call, {"rev-parse", "--show-toplevel"});
+    if (!top || trim(*top) != source.origin) {
+        return input_error("repo " + origin + " is inside a repository, not its top" +
+                           (top ? " (" + trim(*top) + ")" : ""));
+    }
+    // A partial clone fetches what it lacks from its promisor remote, whatever reads it.
+    Result<GitOutput> partial = run_git(call, {"config", "--get", "extensions.partialClone"});
+    if (!partial || partial->code == 0) {
+        return input_error("repo " + origin + " is a partial clone: its objects are not all here");
+    }
+    return Ok{};
+}
+
+} // namespace
 
 Result<RepoSource> open_repo(const std::string& origin, const std::string& ref) {
     RepoSource source;
@@ -237,66 +308,39 @@ Result<RepoSource> open_repo(const std::string& origin, const std::string& ref) 
         return input_error("repo " + origin + " cannot be read: " + std::strerror(errno));
     }
     source.origin = resolved;
-    const GitCall call{source.origin, {source.origin}};
-    Result<std::string> what = git_ok(
-        call, {"rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir"});
-    const std::vector<std::string> lines = [&] {
-        std::vector<std::string> parts;
-        size_t at = 0;
-        const std::string text = what ? *what : "";
-        while (at < text.size()) {
-            const size_t end = text.find('\n', at);
-            parts.push_back(text.substr(at, end == std::string::npos ? end : end - at));
-            at = end == std::string::npos ? text.size() : end + 1;
-        }
-        return parts;
-    }();
-    if (!what || lines.size() != 3) {
-        return input_error("repo " + origin + " is not a git repository" +
-                           (what ? "" : " (" + what.error().message + ")"));
+    if (Status owned = owned_well(origin, source.origin); !owned) {
+        return owned.error();
     }
-    source.bare = lines[0] == "true";
-    source.git_dir = lines[1];
-    source.common_dir = absolute(lines[2], source.origin);
-    // safe.directory is given for these alone, and only where root or the user owns them: a
-    // repository of another user would run that user's config as this one.
-    for (const std::string& dir : source.trusted()) {
-        struct stat owner {};
-        if (::stat(dir.c_str(), &owner) != 0 ||
-            (owner.st_uid != 0 && owner.st_uid != ::geteuid())) {
-            return input_error("repo " + origin + ": " + dir +
-                               " is owned by another user (only root's or the user's are used)");
-        }
-    }
-    if (!source.bare) {
-        Result<std::string> top = git_ok(call, {"rev-parse", "--show-toplevel"});
-        if (!top || trim(*top) != source.origin) {
-            return input_error("repo " + origin + " is inside a repository, not its top" +
-                               (top ? " (" + trim(*top) + ")" : ""));
-        }
-    }
-    if (source.bare && source.git_dir != source.origin) {
-        return input_error("repo " + origin + " is inside a repository, not its top (" +
-                           source.git_dir + ")");
+    if (Status described = describe_origin(origin, source); !described) {
+        return described.error();
     }
     if (source.ref.front() == '-') {
         return input_error("repo " + origin + ": ref " + source.ref + " starts with '-'");
     }
+    const GitCall call{source.origin, source.trusted()};
     Result<std::string> base = git_ok(
         call, {"rev-parse", "--verify", "--quiet", "--end-of-options", source.ref + "^{commit}"});
     if (!base || !is_commit_id(trim(*base))) {
         return input_error("repo " + origin + " has no commit " + source.ref);
     }
     source.base = trim(*base);
-    if (!source.bare) {
-        Result<std::string> dirty = git_ok(
-            call, {"status", "--porcelain", "--untracked-files=no", "--ignore-submodules=all"});
-        if (dirty && !trim(*dirty).empty()) {
-            source.note = "uncommitted changes in " + source.origin +
-                          " were ignored: the agents start from " + source.ref;
-        }
-    }
     return source;
+}
+
+void note_uncommitted(RepoSource& source) {
+    if (source.bare) {
+        return;
+    }
+    const GitCall call{source.origin, source.trusted()};
+    Result<std::string> dirty =
+        git_ok(call, {"status", "--porcelain", "--untracked-files=no", "--ignore-submodules=all"});
+    if (!dirty) {
+        source.note = "whether " + source.origin + " has uncommitted changes is unknown (" +
+                      dirty.error().message + "): the agents start from " + source.ref;
+    } else if (!trim(*dirty).empty()) {
+        source.note = "uncommitted changes in " + source.origin +
+                      " were ignored: the agents start from " + source.ref;
+    }
 }
 
 namespace {
@@ -315,7 +359,9 @@ Status write_git_file(const std::string& path, const std::string& text) {
 Status clone_repo(const RepoSource& source, const std::string& workdir, const std::string& branch,
                   const std::string& exclude) {
     const GitCall call{workdir, {}};
-    if (Result<std::string> made = git_ok(call, {"init", "-q", "--template="}); !made) {
+    if (Result<std::string> made =
+            git_ok(call, {"init", "-q", "--template=", "--object-format=" + source.object_format});
+        !made) {
         return made.error();
     }
     const std::string git = workdir + "/.git";
@@ -487,6 +533,63 @@ Result<std::string> bundle_tip(int fd, const std::string& ref) {
     return tip;
 }
 
+// The pack of a bundle (`pack_fd`, at its start) into the origin through a quarantine, as git's
+// receive-pack does: objects/incoming-XXXXXX is the object directory of index-pack (--strict:
+// every object checked; --fix-thin against the origin's) and of rev-list (everything `commit`
+// needs is there), with the origin's objects as their alternate; the pack moves into
+// objects/pack only then (its index last: git sees a pack by its index). The quarantine is
+// removed whatever happens, so nothing an agent sent stays in the origin unless it checked out.
+Status import_pack(GitCall in_origin, int pack_fd, const ChangesRequest& request,
+                   const std::string& commit) {
+    const std::string objects = request.source->read_paths().front();
+    const Fd objects_dir(::open(objects.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    std::string incoming = objects + "/incoming-XXXXXX";
+    if (!objects_dir.valid() || ::mkdtemp(incoming.data()) == nullptr) {
+        return system_error("make a quarantine in " + objects, errno);
+    }
+    const std::string name = incoming.substr(objects.size() + 1);
+    struct Quarantine {
+        int dir;
+        const std::string& name;
+        ~Quarantine() { remove_tree_at(dir, name.c_str()); }
+    } const quarantine{objects_dir.get(), name};
+    if (::mkdir((incoming + "/pack").c_str(), 0755) != 0) {
+        return system_error("mkdir " + incoming + "/pack", errno);
+    }
+    in_origin.env = {"GIT_OBJECT_DIRECTORY=" + incoming,
+                     "GIT_ALTERNATE_OBJECT_DIRECTORIES=" + objects};
+    in_origin.stdin_fd = pack_fd;
+    if (Result<std::string> taken =
+            git_ok(in_origin, {"index-pack", "--stdin", "--fix-thin", "--strict"});
+        !taken) {
+        return taken.error();
+    }
+    in_origin.stdin_fd = -1;
+    if (Result<std::string> whole = git_ok(
+            in_origin, {"rev-list", "--objects", "--quiet", commit, "--not", request.source->base});
+        !whole) {
+        return whole.error();
+    }
+    std::vector<std::string> files;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(incoming + "/pack", error)) {
+        files.push_back(entry.path().filename());
+    }
+    if (error) {
+        return Error{ErrorKind::system, "read " + incoming + "/pack: " + error.message()};
+    }
+    std::stable_partition(files.begin(), files.end(), [](const std::string& file) {
+        return file.size() < 4 || file.compare(file.size() - 4, 4, ".idx") != 0;
+    });
+    for (const std::string& file : files) {
+        if (::rename((incoming + "/pack/" + file).c_str(), (objects + "/pack/" + file).c_str()) !=
+            0) {
+            return system_error("move " + file + " into " + objects + "/pack", errno);
+        }
+    }
+    return Ok{};
+}
+
 // Step 4 and the import: the branch into the origin. The confined git writes a bundle onto a
 // file of the run directory; the origin's own git takes in its pack (index-pack --strict: every
 // object checked; --fix-thin against the origin's objects), checks that the result is there
@@ -523,13 +626,9 @@ Status import_into_origin(GitCall in_clone, const ChangesRequest& request, Agent
         if (!tip || *tip != repo.commit) {
             return tip ? Error{ErrorKind::system, "the bundle holds another commit"} : tip.error();
         }
-        in_origin.stdin_fd = pack->get();
-        if (Result<std::string> taken =
-                git_ok(in_origin, {"index-pack", "--stdin", "--fix-thin", "--strict"});
-            !taken) {
-            return taken.error();
+        if (Status taken = import_pack(in_origin, pack->get(), request, repo.commit); !taken) {
+            return taken;
         }
-        in_origin.stdin_fd = -1;
     }
     for (const std::vector<std::string>& args :
          {std::vector<std::string>{"rev-list", "--objects", "--quiet", repo.commit, "--not",

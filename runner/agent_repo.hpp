@@ -50,10 +50,11 @@
 //      <run dir>/.<agent>.bundle
 // then in the origin, unconfined (no agent may write it: above): the bundle's header read by
 // the runner (its ref must name the result), its pack fed to `index-pack --stdin --fix-thin
-// --strict` (every object checked), `rev-list --objects RESULT --not BASE` (nothing missing),
-// `update-ref REF RESULT 0…0` (a new ref only; no other ref is written). No `git fetch`: it
-// would look the path up as a remote of the origin's config and skip the object checks for
-// bundles (git before 2.46). An origin the user cannot write keeps no branch (recorded,
+// --strict` (every object checked) and `rev-list --objects RESULT --not BASE` (nothing
+// missing) in a quarantine (import_pack: objects/incoming-XXXXXX, removed whatever happens),
+// the pack moved in, `update-ref REF RESULT 0…0` (a new ref only; no other ref is written). No `git
+// fetch`: it would look the path up as a remote of the origin's config and skip the object checks
+// for bundles (git before 2.46). An origin the user cannot write keeps no branch (recorded,
 // `in_origin` false); the clone and the patch stay in the run directory.
 //
 // Blocking: each step runs to its end (the 3 minutes at most) in the runner's one thread, so
@@ -80,7 +81,8 @@ struct RepoSource {
     std::string git_dir;    // absolute
     std::string common_dir; // absolute: where objects and refs are (a linked worktree's main)
     bool bare = false;
-    std::string note; // "uncommitted changes in the origin were ignored", or ""
+    std::string object_format = "sha1"; // its clones get the same
+    std::string note;                   // "uncommitted changes in the origin were ignored", or ""
     // The directories the agent and its git read (alternates, refs): the origin, and its git
     // dir and common dir where they are not inside it.
     std::vector<std::string> read_paths() const;
@@ -90,6 +92,10 @@ struct RepoSource {
 
 // The checks before a run; an input error (usage, exit 2) naming the problem.
 Result<RepoSource> open_repo(const std::string& origin, const std::string& ref);
+
+// The note on a non-bare origin's uncommitted changes (`git status` there: only once the
+// origin is known to be out of every agent's reach, check_repo_paths).
+void note_uncommitted(RepoSource& source);
 
 // "fleet/RUN/AGENT".
 std::string agent_branch(const std::string& run_id, const std::string& agent);

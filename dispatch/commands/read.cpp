@@ -13,6 +13,7 @@
 
 #include "base/untrusted_text.hpp"
 #include "dispatch/commands/run.hpp"
+#include "dispatch/config.hpp"
 #include "dispatch/report.hpp"
 #include "dispatch/summary.hpp"
 #include "runner/capture.hpp"
@@ -270,7 +271,9 @@ int print_diff(const DiffArgs& args, const Session& session) {
                            " on " + safe(repo.branch));
             write_all(1, line + (repo.error.empty() ? "" : " (" + safe(repo.error) + ")") + "\n");
         }
-        if (!repo.changed || repo.patch.empty()) {
+        // The name comes from status.json, which an agent could rewrite: it names a file only
+        // when it is an agent's name.
+        if (!repo.changed || repo.patch.empty() || !is_valid_name(agent->name)) {
             continue;
         }
         const std::string name = agent->name + (args.stat ? ".diffstat" : ".diff");

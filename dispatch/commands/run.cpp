@@ -240,14 +240,15 @@ ConsolePlan console_plan(const RunArgs& args, size_t agents) {
 
 namespace {
 
-// --repo PATH[@REF]: PATH as given when it is a directory, else split at the first '@' after
-// which a directory ends (REF may hold '@': HEAD@{1}), else at the first '@'.
+// --repo PATH[@REF]: PATH as given when it is a directory, else split at the last '@' before
+// which a directory ends (the longest such PATH; REF may hold '@': HEAD@{1}), else at the first.
 std::pair<std::string, std::string> split_repo(const std::string& text) {
     struct stat info {};
     if (::stat(text.c_str(), &info) == 0) {
         return {text, ""};
     }
-    for (size_t at = text.find('@', 1); at != std::string::npos; at = text.find('@', at + 1)) {
+    for (size_t at = text.rfind('@'); at != std::string::npos && at > 0;
+         at = text.rfind('@', at - 1)) {
         if (::stat(text.substr(0, at).c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
             return {text.substr(0, at), text.substr(at + 1)};
         }
@@ -276,12 +277,17 @@ Result<std::map<std::string, RepoSource>> open_repos(const RunArgs& args, const 
             if (!source) {
                 return source.error();
             }
-            if (Status allowed =
-                    check_repo_paths(wanted.first, source->read_paths(), source->trusted(),
-                                     session.config, session.identity.home, session.runs_dir);
+            // Its own directories: the origin's, and the objects its agents read (an objects
+            // directory elsewhere, alternates).
+            std::vector<std::string> own = source->trusted();
+            const std::vector<std::string> read = source->read_paths();
+            own.insert(own.end(), read.begin(), read.end());
+            if (Status allowed = check_repo_paths(wanted.first, read, own, session.config,
+                                                  session.identity.home, session.runs_dir);
                 !allowed) {
                 return allowed.error();
             }
+            note_uncommitted(*source);
             found = opened.emplace(wanted, std::move(*source)).first;
         }
         repos.emplace(name, found->second);

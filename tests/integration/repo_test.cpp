@@ -53,6 +53,7 @@ protected:
         agent("origin-off", "\"origin\", \"" + s_dir + "/origin\"", "confine = \"off\"\n");
         agent("escape", "\"escape\"", "");
         agent("back", "\"back\"", "");
+        agent("badtree", "\"badtree\"", "");
         agent("bp", "\"blueprint\"", "");
         write_file(s_config, text, 0644);
     }
@@ -219,6 +220,28 @@ TEST_F(Repo, DiffEscapesTheAgentsTextForAReaderAndRawKeepsItsBytes) {
     EXPECT_EQ(shown.out.find('\x1b'), std::string::npos) << shown.out;
     const ProcessResult raw = dispatch({"diff", id, "--raw"});
     EXPECT_NE(raw.out.find("\x1b]52;c;aGk=\x07"), std::string::npos) << raw.out;
+}
+
+// What an agent sends the origin is checked object by object before it lands: a tree fsck
+// refuses leaves no ref and nothing in the origin's objects (the quarantine is gone). The
+// control: EachAgentGetsItsOwnClone… lands its branch through the same import.
+TEST_F(Repo, ObjectsFsckRefusesNeverReachTheOrigin) {
+    const auto count_objects = [] {
+        size_t n = 0;
+        for (const auto& entry : fs::recursive_directory_iterator(s_origin + "/.git/objects")) {
+            n += entry.is_regular_file() ? 1 : 0;
+        }
+        return n;
+    };
+    const size_t before = count_objects();
+    const auto [id, status] = run_on("badtree", s_origin);
+    const json repo = agent_of(status, "badtree").at("repo");
+    EXPECT_EQ(repo.at("changed"), true) << repo;
+    EXPECT_EQ(repo.at("in_origin"), false) << repo;
+    EXPECT_NE(repo.value("error", "").find("index-pack"), std::string::npos) << repo;
+    EXPECT_FALSE(has_ref(s_origin, "refs/heads/fleet/" + id + "/badtree"));
+    EXPECT_EQ(count_objects(), before);
+    EXPECT_TRUE(fs::exists(run_dir(id) + "/badtree.diff")); // the patch stays in the run
 }
 
 TEST_F(Repo, AnAgentThatWentBackInHistoryGetsABranchAtThatCommit) {
