@@ -2,11 +2,9 @@
 // on a repository"; docs/design/confinement.md §5).
 //
 // Every git here runs as the user (dispatch has dropped; root never runs git: a repository's
-// config and hooks are code), /usr/bin/git through run_bounded (base/probe.hpp: its own session,
-// bounded in time, killed with its group), with an environment of its own (the system's PATH,
-// LC_ALL=C, GIT_CONFIG_NOSYSTEM=1, GIT_CONFIG_GLOBAL=/dev/null, GIT_TERMINAL_PROMPT=0, no pager)
-// and `-c core.hooksPath=/dev/null -c core.fsmonitor=false -c commit.gpgSign=false -c gc.auto=0
-// -c maintenance.auto=false` before its subcommand. A failure is its first line of stderr.
+// config and hooks are code), as git.hpp runs it: its own environment and the `-c` settings a
+// repository's config cannot override. A failure is its first line of stderr.
+// agent_repo.cpp: the origin and the clone; agent_changes.cpp: what the agent changed.
 //
 // Before the run (open_repo; the run command, before the run directory exists, so a failure
 // starts nothing): the origin must be a directory; with safe.directory for the origin's paths,
