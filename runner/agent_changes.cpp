@@ -19,10 +19,6 @@ namespace {
 constexpr std::chrono::minutes k_collection_budget{3};   // every git after one agent
 constexpr size_t k_max_bundle_header = size_t{64} << 10; // its refs and prerequisites
 
-} // namespace
-
-namespace {
-
 // Counts of `diff --numstat -z`: "ADDED\tDELETED\tPATH\0", or for a rename
 // "ADDED\tDELETED\t\0FROM\0TO\0"; a binary file counts "-" lines.
 void count_numstat(const std::string& text, AgentRepo& repo) {

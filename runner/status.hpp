@@ -40,7 +40,7 @@ struct AgentRepo {
     bool changed = false;
     uint64_t files = 0, insertions = 0, deletions = 0;
     std::string patch;      // <run dir>/<agent>.diff, when it changed something
-    bool in_origin = false; // the branch was fetched into the origin
+    bool in_origin = false; // the branch was created in the origin
     std::string note;       // e.g. the origin's uncommitted changes were ignored
     std::string error;      // what could not be done, when something could not
 };

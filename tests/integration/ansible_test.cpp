@@ -180,10 +180,17 @@ TEST_F(Ansible, TheDispatchPlaybookStartsRunsAndCollectsTheirIds) {
                "user = \"" + s_user + "\"\ngrace = \"1s\"\npath = [\"" + s_root + "/fakes\"]\n",
                0644);
     const std::string prompt = "it's \"$(id)\" `id`\nline two\n";
+    // On a repository: the agent works on its clone, and its branch lands in the origin.
+    const std::string origin = "/home/" + s_user + "/app";
+    const std::string script =
+        "git init -q -b main \"$0\" && cd \"$0\" && echo app >README.md && git add README.md "
+        "&& git -c user.name=t -c user.email=t@x commit -qm init";
+    fleet::test::run_ok({"/usr/sbin/runuser", "-u", s_user, "--", "/bin/sh", "-c", script, origin});
     const nlohmann::json vars = {{"dispatch", s_root + "/bin/dispatch"},
                                  {"dispatch_config", config},
                                  {"agents", "claude"},
                                  {"prompt", prompt},
+                                 {"repo", origin + "@main"},
                                  {"results_file", s_root + "/runs.json"}};
     const ProcessResult result = playbook("dispatch.yml", {"-e", vars.dump()});
     ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
@@ -196,6 +203,11 @@ TEST_F(Ansible, TheDispatchPlaybookStartsRunsAndCollectsTheirIds) {
     EXPECT_EQ(read_file("/home/" + s_user + "/.local/state/fleet-dispatch/runs/" + id +
                         "/work-claude/prompt.got"),
               prompt);
+    EXPECT_EQ(
+        fleet::test::run({"/usr/sbin/runuser", "-u", s_user, "--", "/usr/bin/git", "-C", origin,
+                          "show-ref", "--verify", "-q", "refs/heads/fleet/" + id + "/claude"})
+            .exit_code,
+        0);
 }
 
 } // namespace

@@ -1,6 +1,6 @@
 // Working on a repository, as root with a real user, real git and the agents' real confinement
 // (docs/dispatch.md, "Working on a repository"): a clone per agent on its own branch, what it
-// changed committed, diffed and fetched into the origin; what an agent planted in its clone's
+// changed committed, diffed and imported into the origin; what an agent planted in its clone's
 // config run by nothing outside its confinement (the control: the same plants with confine =
 // "off", where its filter runs as the agent itself would); the origin never written by an agent;
 // bad origins refused before anything starts; bare, linked, dirty, root-owned and other-filesystem

@@ -155,6 +155,26 @@ TEST_F(SsmDocument, ChoosesAgentsTaskTimeoutAndDetach) {
     EXPECT_EQ(read_file(work(id, "claude") + "/prompt.got"), "later");
 }
 
+// The repository parameter: the run works on a clone, and the branch is in the origin.
+TEST_F(SsmDocument, RunsOnARepository) {
+    const std::string origin = s_home + "/app";
+    const std::string script =
+        "git init -q -b main \"$0\" && cd \"$0\" && echo app >README.md && git add README.md "
+        "&& git -c user.name=t -c user.email=t@x commit -qm init";
+    fleet::test::run_ok({"/usr/sbin/runuser", "-u", s_user, "--", "/bin/sh", "-c", script, origin});
+    const ProcessResult result = send_command({{"prompt", "edit"}, {"repo", origin + "@main"}});
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    const std::string id = run_id_of(result);
+    ASSERT_FALSE(id.empty()) << result.out;
+    EXPECT_EQ(read_file(work(id, "claude") + "/prompt.got"), "edit"); // its clone
+    EXPECT_EQ(
+        fleet::test::run({"/usr/sbin/runuser", "-u", s_user, "--", "/usr/bin/git", "-C", origin,
+                          "show-ref", "--verify", "-q", "refs/heads/fleet/" + id + "/claude"})
+            .exit_code,
+        0);
+    fs::remove_all(origin);
+}
+
 TEST_F(SsmDocument, SsmRefusesParametersOutsideTheDocument) {
     for (const auto& [name, value] :
          std::vector<std::pair<std::string, std::string>>{{"agents", "claude;id"},
@@ -164,7 +184,8 @@ TEST_F(SsmDocument, SsmRefusesParametersOutsideTheDocument) {
                                                           {"timeout", "4"},
                                                           {"timeout", "172801"},
                                                           {"timeout", "3600; id"},
-                                                          {"detach", "yes"}}) {
+                                                          {"detach", "yes"},
+                                                          {"repo", "srv/app"}}) {
         const ProcessResult result = send_command({{"prompt", "x"}, {name, value}});
         EXPECT_EQ(result.exit_code, 2) << name << "=" << value << result.out;
         EXPECT_EQ(result.out, "");
