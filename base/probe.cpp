@@ -192,6 +192,15 @@ Result<ProbeResult> probe_output(const std::vector<std::string>& argv,
     return result;
 }
 
+std::string first_line_of(const std::string& text) {
+    const size_t start = text.find_first_not_of(" \t\r\n");
+    if (start == std::string::npos) {
+        return "";
+    }
+    const size_t end = text.find_first_of("\r\n", start);
+    return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
 Result<std::string> probe_first_line(const std::vector<std::string>& argv,
                                      const std::vector<std::string>& env,
                                      const ProbeLimits& limits) {
@@ -203,13 +212,7 @@ Result<std::string> probe_first_line(const std::vector<std::string>& argv,
         return Error{ErrorKind::system,
                      "no answer within " + std::to_string(limits.timeout.count()) + " ms"};
     }
-    const std::string& output = result->output;
-    const size_t start = output.find_first_not_of(" \t\r\n");
-    const size_t end = start == std::string::npos ? start : output.find('\n', start);
-    const std::string first =
-        start == std::string::npos
-            ? ""
-            : output.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    const std::string first = first_line_of(result->output);
     if (!result->succeeded() || first.empty()) {
         return Error{ErrorKind::system,
                      describe(result->status) + (first.empty() ? ", no output" : ": " + first)};

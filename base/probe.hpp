@@ -77,6 +77,10 @@ Result<ProbeResult> probe_output(const std::vector<std::string>& argv,
                                  const std::vector<std::string>& env,
                                  std::chrono::milliseconds timeout);
 
+// The first line of `text` that is not blank, from its first non-blank character to its line
+// end (\r or \n); "" when there is none.
+std::string first_line_of(const std::string& text);
+
 // The first non-empty output line of `argv` (argv[0] an absolute path), or an Error when it
 // could not start, timed out, did not exit 0 or printed nothing. `limits` as run_bounded's.
 Result<std::string> probe_first_line(const std::vector<std::string>& argv,

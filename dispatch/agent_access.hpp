@@ -64,7 +64,7 @@ Status make_private_dir(const std::string& path);
 Status check_access_paths(const Config& config, const std::string& user_home,
                           const std::string& runs_dir);
 
-// A repository's directories: those its agents read (agent_repo.hpp RepoSource::read_paths),
+// A repository's directories: those its agents read (agent_repo.hpp RepoSource::objects),
 // held to the `read` rules above; and its own (the origin, its git and common dirs), which no
 // agent of the config may write (`write`, `workdir`: the same directory, within or above it),
 // since dispatch runs git there unconfined. An Error (invalid input) names the repository and

@@ -141,7 +141,7 @@ AgentPlan plan_agent(const AgentConfig& agent, const RunDir& run, const Session&
     plan.access = agent_access(agent, confine_mode(session.config, agent),
                                {session.identity.home, session.runs_dir, run.path, plan.workdir,
                                 home, plan.scratch, plan.executable, path,
-                                repo != nullptr ? repo->read_paths() : std::vector<std::string>{}});
+                                repo != nullptr ? repo->objects : std::vector<std::string>{}});
     return plan;
 }
 

@@ -87,23 +87,27 @@ std::string resources_note(const AgentStatus& agent) {
     return note;
 }
 
-// What an agent changed in its repository: "3 files, +40 -2", "no changes"; "" without one.
+// What an agent changed in its repository, and what could not be done; "" without one.
 std::string changes_note(const AgentStatus& agent) {
     if (!agent.repo || !agent.repo->collected) {
         return "";
     }
     const AgentRepo& repo = *agent.repo;
-    std::string note =
-        !repo.changed ? "no changes"
-                      : std::to_string(repo.files) + (repo.files == 1 ? " file, +" : " files, +") +
-                            std::to_string(repo.insertions) + " -" + std::to_string(repo.deletions);
-    if (!repo.error.empty()) {
-        note += (note.empty() ? "" : "; ") + ("changes: " + repo.error);
-    }
-    return note;
+    return changes_text(repo) + (repo.error.empty() ? "" : "; changes: " + repo.error);
 }
 
 } // namespace
+
+std::string changes_text(const AgentRepo& repo) {
+    if (!repo.collected) {
+        return "not collected";
+    }
+    if (!repo.changed) {
+        return "no changes";
+    }
+    return std::to_string(repo.files) + (repo.files == 1 ? " file, +" : " files, +") +
+           std::to_string(repo.insertions) + " -" + std::to_string(repo.deletions);
+}
 
 std::string summary_text(const RunStatus& status) {
     // status.json is read back from a directory the agents could write: every text in it is

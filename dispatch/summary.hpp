@@ -24,6 +24,10 @@ private:
     size_t m_lines = 0;
 };
 
+// What an agent changed in its repository: "3 files, +40 -2", "1 file, +1 -0", "no changes",
+// "not collected" (not finished, or it never ran). The summary and `diff --stat` say it so.
+std::string changes_text(const AgentRepo& repo);
+
 // The summary: the run's state, exit code and directory, then a line per agent; at most 2,000
 // characters (SSM's console shows 2,500), the agents that do not fit counted.
 std::string summary_text(const RunStatus& status);

@@ -168,7 +168,7 @@ Result<std::string> bundle_tip(int fd, const std::string& ref) {
 // removed whatever happens, so nothing an agent sent stays in the origin unless it checked out.
 Status import_pack(GitCall in_origin, int pack_fd, const ChangesRequest& request,
                    const std::string& commit) {
-    const std::string objects = request.source->read_paths().front();
+    const std::string objects = request.source->objects.front();
     const Fd objects_dir(::open(objects.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     std::string incoming = objects + "/incoming-XXXXXX";
     if (!objects_dir.valid() || ::mkdtemp(incoming.data()) == nullptr) {

@@ -57,12 +57,6 @@ std::vector<std::string> RepoSource::trusted() const {
     return paths;
 }
 
-std::vector<std::string> RepoSource::read_paths() const {
-    std::vector<std::string> paths = {absolute_to(common_dir + "/objects", common_dir)};
-    alternates_of(paths.front(), 1, paths);
-    return paths;
-}
-
 std::string agent_branch(const std::string& run_id, const std::string& agent) {
     return "fleet/" + run_id + "/" + agent;
 }
@@ -97,6 +91,8 @@ Status describe_origin(const std::string& origin, RepoSource& source) {
     source.git_dir = lines[1];
     source.common_dir = absolute_to(lines[2], source.origin);
     source.object_format = lines[3];
+    source.objects = {absolute_to(source.common_dir + "/objects", source.common_dir)};
+    alternates_of(source.objects.front(), 1, source.objects);
     for (const std::string& dir : source.trusted()) {
         if (Status owned = owned_well(origin, dir); !owned) {
             return owned;

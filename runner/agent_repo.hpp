@@ -75,15 +75,16 @@ namespace fleet {
 struct RepoSource {
     std::string origin;     // the path given (a work tree, a linked worktree or a bare repository)
     std::string ref;        // as given; "HEAD" when none was
-    std::string base;       // the commit REF names, 40 hex digits
+    std::string base;       // the commit REF names (40 hex digits, 64 for SHA-256)
     std::string git_dir;    // absolute
     std::string common_dir; // absolute: where objects and refs are (a linked worktree's main)
     bool bare = false;
     std::string object_format = "sha1"; // its clones get the same
     std::string note;                   // "uncommitted changes in the origin were ignored", or ""
-    // The directories the agent and its git read (alternates, refs): the origin, and its git
-    // dir and common dir where they are not inside it.
-    std::vector<std::string> read_paths() const;
+    // The object directories the agent and its git read: the common dir's objects, then those
+    // its alternates name; found once, when the origin is opened, so that what the run checks
+    // (check_repo_paths) is what the agents are granted.
+    std::vector<std::string> objects;
     // The origin, its git dir and its common dir: git's safe.directory entries for it.
     std::vector<std::string> trusted() const;
 };

@@ -37,15 +37,6 @@ std::vector<std::string> git_env(const std::string& dir) {
 
 } // namespace
 
-std::string first_line_of(const std::string& text) {
-    const size_t start = text.find_first_not_of(" \t\r\n");
-    if (start == std::string::npos) {
-        return "";
-    }
-    const size_t end = text.find('\n', start);
-    return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-}
-
 Result<GitOutput> run_git(const GitCall& call, const std::vector<std::string>& args) {
     std::vector<std::string> argv = {k_git,
                                      "-C",

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "base/probe.hpp"
 #include "runner/spawner.hpp"
 #include "sys/result.hpp"
 
@@ -51,9 +52,6 @@ Result<GitOutput> run_git(const GitCall& call, const std::vector<std::string>& a
 
 // run_git that must exit 0; its stdout, or an Error with git's first line of stderr.
 Result<std::string> git_ok(const GitCall& call, const std::vector<std::string>& args);
-
-// The first line of `text` that is not blank, without its line end.
-std::string first_line_of(const std::string& text);
 
 // `text` without its trailing blanks and line ends.
 std::string trim_trailing(const std::string& text);

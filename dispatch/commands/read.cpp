@@ -261,14 +261,8 @@ int print_diff(const DiffArgs& args, const Session& session) {
     for (const AgentStatus* agent : *agents) {
         const AgentRepo& repo = *agent->repo;
         if (args.stat) {
-            std::string line =
-                safe(agent->name) + ": " +
-                (!repo.collected ? "not collected"
-                 : !repo.changed
-                     ? "no changes"
-                     : std::to_string(repo.files) + (repo.files == 1 ? " file, +" : " files, +") +
-                           std::to_string(repo.insertions) + " -" + std::to_string(repo.deletions) +
-                           " on " + safe(repo.branch));
+            const std::string line = safe(agent->name) + ": " + changes_text(repo) +
+                                     (repo.changed ? " on " + safe(repo.branch) : std::string());
             write_all(1, line + (repo.error.empty() ? "" : " (" + safe(repo.error) + ")") + "\n");
         }
         // The name comes from status.json, which an agent could rewrite: it names a file only

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/atomic_file.hpp"
+#include "base/probe.hpp"
 #include "base/sha256.hpp"
 #include "base/untrusted_text.hpp"
 #include "dispatch/agent_access.hpp"
@@ -169,8 +170,7 @@ Result<std::string> task_prompt(const RunArgs& args, const TaskConfig& task,
     if (is_blank(*given)) {
         return input_error("empty prompt");
     }
-    const size_t start = given->find_first_not_of(" \t\r\n");
-    first_line = given->substr(start, given->find_first_of("\r\n", start) - start);
+    first_line = first_line_of(*given);
     Result<std::string> prompt = expand_placeholders(task.template_text, {{"prompt", *given}});
     if (!prompt) {
         return input_error("task " + args.task + ": " + prompt.error().message);
@@ -280,7 +280,7 @@ Result<std::map<std::string, RepoSource>> open_repos(const RunArgs& args, const 
             // Its own directories: the origin's, and the objects its agents read (an objects
             // directory elsewhere, alternates).
             std::vector<std::string> own = source->trusted();
-            const std::vector<std::string> read = source->read_paths();
+            const std::vector<std::string>& read = source->objects;
             own.insert(own.end(), read.begin(), read.end());
             if (Status allowed = check_repo_paths(wanted.first, read, own, session.config,
                                                   session.identity.home, session.runs_dir);

@@ -47,7 +47,8 @@ protected:
                 fleet::agent_homes_dir(m_home) + "/claude",
                 m_run + "/tmp-claude",
                 executable,
-                m_home + "/tools/node/bin:/usr/bin", {}};
+                m_home + "/tools/node/bin:/usr/bin",
+                {}};
     }
 
     std::string m_home, m_runs, m_run;

@@ -44,8 +44,8 @@ protected:
     void TearDown() override { std::filesystem::remove_all(m_scratch); }
 
     AgentPlan plan(const AgentConfig& agent, bool unified = false) {
-        return plan_agent(agent, m_run, m_session, RunRequest{"run", "fix it", "", unified, "fix it"},
-                          nullptr, m_log);
+        return plan_agent(agent, m_run, m_session,
+                          RunRequest{"run", "fix it", "", unified, "fix it"}, nullptr, m_log);
     }
 
     spdlog::logger m_log;
