@@ -28,6 +28,7 @@
 #include "guard/helper/totp.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
+#include "sys/version.hpp"
 
 namespace {
 
@@ -188,7 +189,7 @@ int main(int argc, char** argv) {
         return k_exit_ok;
     }
     if (args[0] == "--version") {
-        std::puts("fleet-admin " FLEET_VERSION);
+        std::printf("fleet-admin %s\n", fleet::version());
         return k_exit_ok;
     }
     const std::vector<std::string> rest(args.begin() + 1, args.end());

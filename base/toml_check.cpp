@@ -1,3 +1,6 @@
+// toml++ is used as headers, its implementation compiled here once (CMakeLists.txt, fleet_toml):
+// no run-time library of a release-specific name.
+#define TOML_IMPLEMENTATION
 #include "base/toml_check.hpp"
 
 #include <algorithm>
@@ -35,7 +38,31 @@ std::string toml_quote(std::string_view text) {
 
 void TomlChecker::fail(const std::string& where, const std::string& why) {
     if (m_error.empty()) {
+        m_where = where;
         m_error = where + ": " + why;
+    }
+}
+
+Error TomlChecker::error() const {
+    std::string subject = m_subject;
+    if (m_root != nullptr && !m_where.empty()) {
+        const toml::node* node = m_root->at_path(m_where).node();
+        if (node != nullptr && node->source().path && *node->source().path != m_subject) {
+            subject = *node->source().path;
+        }
+    }
+    return input_error(subject + ": " + m_error);
+}
+
+void merge_toml(toml::table& into, toml::table&& from) {
+    for (auto&& [key, value] : from) {
+        toml::table* mine = into.get_as<toml::table>(key);
+        toml::table* theirs = value.as_table();
+        if (mine != nullptr && theirs != nullptr) {
+            merge_toml(*mine, std::move(*theirs));
+        } else {
+            into.insert_or_assign(key, std::move(value));
+        }
     }
 }
 

@@ -17,6 +17,7 @@
 #include "dispatch/report.hpp"
 #include "dispatch/session.hpp"
 #include "runner/status.hpp"
+#include "sys/version.hpp"
 
 namespace {
 
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
             return fleet::k_exit_ok;
         }
         if (line->subcommand == fleet::Subcommand::version) {
-            std::puts("dispatch " FLEET_VERSION);
+            std::printf("dispatch %s\n", fleet::version());
             return fleet::k_exit_ok;
         }
         if (line->subcommand == fleet::Subcommand::doctor) {

@@ -44,6 +44,7 @@
 #include "launch/pty_relay.hpp"
 #include "sys/child.hpp"
 #include "sys/exec.hpp"
+#include "sys/version.hpp"
 #include "sys/wait_status.hpp"
 
 extern char** environ; // NOLINT(readability-redundant-declaration)
@@ -154,7 +155,7 @@ int parse_options(int argc, char** argv, Options& options) {
             std::fputs(k_usage, stdout);
             return 0;
         case opt_version:
-            std::fputs("fleet-launch " FLEET_VERSION "\n", stdout);
+            std::printf("fleet-launch %s\n", fleet::version());
             return 0;
         default:
             return fail(k_exit_usage, "unknown option or missing value: '" +

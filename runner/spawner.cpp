@@ -6,6 +6,12 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+// Boost.Process v2 on std::filesystem (BOOST_PROCESS_USE_STD_FS, runner/CMakeLists.txt): in
+// Boost 1.81 that mode forgets headers Boost.Filesystem's brought along.
+#include <type_traits>
+
+#include <boost/io/quoted.hpp>
+#include <boost/optional.hpp>
 #include <boost/process/v2/default_launcher.hpp>
 #include <boost/process/v2/process.hpp>
 

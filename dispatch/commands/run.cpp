@@ -33,6 +33,7 @@
 #include "sys/exec.hpp"
 #include "sys/io.hpp"
 #include "sys/landlock.hpp"
+#include "sys/version.hpp"
 
 namespace fleet {
 
@@ -107,7 +108,7 @@ std::string run_json(const RunDir& run, const RunArgs& args, const Session& sess
         {"uid", session.identity.uid},
         {"host", hostname()},
         {"started_at", started_at},
-        {"version", FLEET_VERSION},
+        {"version", fleet::version()},
         {"config", session.config.source},
         {"prompt_bytes", prompt.size()},
         {"prompt_sha256", sha256_hex(prompt)},

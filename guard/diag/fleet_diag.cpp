@@ -42,6 +42,7 @@
 #include "guard/diag/tokenizer.hpp"
 #include "sys/exec.hpp"
 #include "sys/io.hpp"
+#include "sys/version.hpp"
 
 namespace fleet {
 namespace {
@@ -256,7 +257,8 @@ int diag_main(int argc, char** argv) {
     const auto started = std::chrono::steady_clock::now();
     const std::vector<std::string> args(argv + 1, argv + argc);
     if (args.size() == 1 && (args[0] == "--help" || args[0] == "--version")) {
-        std::cout << (args[0] == "--help" ? k_help : "fleet-diag " FLEET_VERSION "\n");
+        std::cout << (args[0] == "--help" ? std::string(k_help)
+                                          : std::string("fleet-diag ") + fleet::version() + "\n");
         return k_ok;
     }
     const Invocation invocation = read_invocation(args);

@@ -58,6 +58,7 @@
 #include "guard/helper/transaction.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
+#include "sys/version.hpp"
 
 namespace fleet {
 namespace {
@@ -310,8 +311,10 @@ Outcome serve(const Result<Request>& request, const Caller& caller,
     switch (command) {
     case Command::ping: {
         Outcome outcome;
-        outcome.answer = {
-            {"ok", true}, {"pong", true}, {"version", FLEET_VERSION}, {"policy", policy->source}};
+        outcome.answer = {{"ok", true},
+                          {"pong", true},
+                          {"version", fleet::version()},
+                          {"policy", policy->source}};
         return outcome;
     }
     case Command::policy: {
@@ -465,8 +468,9 @@ int helper_main(int argc, char** argv) {
     const Result<Request> request = unreadable ? Result<Request>(*unreadable) : parse_request(args);
     if (!on_socket && request &&
         (request->command == Command::help || request->command == Command::version)) {
-        std::cout << (request->command == Command::help ? k_help
-                                                        : "fleet-helper " FLEET_VERSION "\n");
+        std::cout << (request->command == Command::help
+                          ? std::string(k_help)
+                          : std::string("fleet-helper ") + fleet::version() + "\n");
         return k_ok;
     }
     const AuditSinks sinks(

@@ -102,7 +102,7 @@ TEST_F(Operate, CancelNeverSignalsAReusedPid) {
     make_status("1");
     write_file(dir + "/lock", "", 0600);
     for (const auto& entry : fs::recursive_directory_iterator(s_runs)) {
-        chown(entry.path().c_str(), s_uid, s_uid);
+        ASSERT_EQ(chown(entry.path().c_str(), s_uid, s_uid), 0) << entry.path();
     }
     const int lock = open((dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC);
     ASSERT_EQ(flock(lock, LOCK_EX), 0);
@@ -115,7 +115,7 @@ TEST_F(Operate, CancelNeverSignalsAReusedPid) {
 
     // Control: with the right start time the same pid counts as the runner and is signalled.
     make_status(real_start);
-    chown((dir + "/status.json").c_str(), s_uid, s_uid);
+    ASSERT_EQ(chown((dir + "/status.json").c_str(), s_uid, s_uid), 0);
     dispatch({"cancel", id});
     for (int i = 0; i < 20 && alive(victim.pid); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -36,7 +36,7 @@ protected:
         chmod(s_agent.c_str(), 0755);
         s_markers = s_dir + "/markers";
         fs::create_directory(s_markers);
-        chown(s_markers.c_str(), s_uid, static_cast<gid_t>(-1));
+        ASSERT_EQ(chown(s_markers.c_str(), s_uid, static_cast<gid_t>(-1)), 0);
         chmod(s_markers.c_str(), 0700);
         std::string text = "user = \"" + s_user + "\"\ngrace = \"1s\"\n";
         const auto agent = [&](const std::string& name, const std::string& args,
@@ -277,7 +277,7 @@ TEST_F(Repo, BadOriginsAreOneLineUsageErrorsAndStartNothing) {
     const std::string dotfile = make_origin("/home/" + s_user + "/.dotrepo");
     const std::string other = make_origin(s_dir + "/other");
     fleet::test::run_ok({"/bin/chown", "-R", "nobody:", other});
-    chown(hidden.c_str(), 0, 0);
+    ASSERT_EQ(chown(hidden.c_str(), 0, 0), 0);
     chmod(hidden.c_str(), 0700);
     const size_t before = runs();
     for (const auto& [repo, message] : std::vector<std::pair<std::string, std::string>>{
