@@ -30,8 +30,12 @@ class TomlChecker {
 public:
     explicit TomlChecker(std::string subject) : m_subject(std::move(subject)) {}
 
+    // A document merged from several (dispatch's drop-ins, merge_toml): errors name the document
+    // the faulty key came from, when it is not `subject`.
+    void locate_in(const toml::table& root) { m_root = &root; }
+
     bool failed() const { return !m_error.empty(); }
-    Error error() const { return input_error(m_subject + ": " + m_error); }
+    Error error() const;
 
     void fail(const std::string& where, const std::string& why);
     void only_keys(const toml::table& table, const std::string& where,
@@ -55,7 +59,14 @@ public:
 
 private:
     std::string m_subject;
+    std::string m_where;
     std::string m_error;
+    const toml::table* m_root = nullptr;
 };
+
+// Merges `from` over `into`: a key of `from` replaces the same key of `into`, but a table in both
+// is merged key by key; arrays are replaced whole. Each node keeps its source (parse_toml's
+// subject), which TomlChecker::locate_in reports.
+void merge_toml(toml::table& into, toml::table&& from);
 
 } // namespace fleet

@@ -1,9 +1,12 @@
 #include "dispatch/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -334,9 +337,8 @@ void parse_settings(const toml::table& root, TomlChecker& check, Config& config)
     config.oom_score_adj = static_cast<int>(oom_score_adj);
 }
 
-} // namespace
-
-Result<Config> parse_config(std::string_view text, const std::string& source) {
+// The checked configuration of a parsed (and maybe merged) document.
+Result<Config> config_from(const toml::table& root, const std::string& source) {
     Config config;
     config.source = source;
     config.tasks["run"] = TaskConfig{"run", "{prompt}", ""};
@@ -346,12 +348,8 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
         agent.name = cli.name;
         agent.builtin = true;
     }
-    Result<toml::table> parsed = parse_toml(text, "config " + source);
-    if (!parsed) {
-        return parsed.error();
-    }
-    const toml::table& root = *parsed;
     TomlChecker check("config " + source);
+    check.locate_in(root);
     check.only_keys(root, "",
                     {"user", "runs_dir", "default_agent", "max_parallel", "timeout", "grace",
                      "no_new_privs", "confine", "limits", "memory_max", "pids_max", "cpu_max",
@@ -379,6 +377,66 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
         return check.error();
     }
     return config;
+}
+
+constexpr size_t k_max_drop_ins = 64;
+
+bool is_drop_in_name(std::string_view name) {
+    constexpr std::string_view suffix = ".toml";
+    if (name.size() <= suffix.size() || name.substr(name.size() - suffix.size()) != suffix ||
+        !std::isalnum(static_cast<unsigned char>(name[0]))) {
+        return false;
+    }
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+    });
+}
+
+// The drop-ins of `path`, sorted: none when its directory does not exist.
+Result<std::vector<std::string>> drop_ins_of(const std::string& path) {
+    std::string dir = path;
+    if (dir.size() > 5 && dir.compare(dir.size() - 5, 5, ".toml") == 0) {
+        dir.resize(dir.size() - 5);
+    }
+    dir += ".d";
+    std::vector<std::string> names;
+    DIR* stream = ::opendir(dir.c_str());
+    if (stream == nullptr) {
+        if (errno == ENOENT) {
+            return names;
+        }
+        return input_error("config drop-ins " + dir + ": " + std::strerror(errno));
+    }
+    errno = 0;
+    while (const dirent* entry = ::readdir(stream)) {
+        if (is_drop_in_name(entry->d_name)) {
+            names.emplace_back(entry->d_name);
+        }
+    }
+    const int error = errno;
+    ::closedir(stream);
+    if (error != 0) {
+        return input_error("config drop-ins " + dir + ": " + std::strerror(error));
+    }
+    if (names.size() > k_max_drop_ins) {
+        return input_error("config drop-ins " + dir + ": more than " +
+                           std::to_string(k_max_drop_ins) + " files");
+    }
+    std::sort(names.begin(), names.end());
+    for (std::string& name : names) {
+        name = dir + "/" + name;
+    }
+    return names;
+}
+
+} // namespace
+
+Result<Config> parse_config(std::string_view text, const std::string& source) {
+    Result<toml::table> parsed = parse_toml(text, "config " + source);
+    if (!parsed) {
+        return parsed.error();
+    }
+    return config_from(*parsed, source);
 }
 
 CgroupRequest plan_limits(const Config& config, const std::vector<std::string>& agents,
@@ -426,10 +484,33 @@ Result<Config> load_config(const std::string& explicit_path, bool as_root) {
     if (!text) {
         return text.error();
     }
-    if (!*text) {
-        return parse_config("", "built-in defaults");
+    Result<std::vector<std::string>> drop_ins = drop_ins_of(path);
+    if (!drop_ins) {
+        return drop_ins.error();
     }
-    return parse_config(**text, path);
+    const std::string source = *text ? path : "built-in defaults";
+    Result<toml::table> root = parse_toml(text->value_or(""), "config " + source);
+    if (!root) {
+        return root.error();
+    }
+    rules.missing = IfMissing::error;
+    for (const std::string& drop_in : *drop_ins) {
+        Result<std::optional<std::string>> part =
+            read_trusted_file(drop_in, "config " + drop_in, rules);
+        if (!part) {
+            return part.error();
+        }
+        Result<toml::table> table = parse_toml(**part, "config " + drop_in);
+        if (!table) {
+            return table.error();
+        }
+        merge_toml(*root, std::move(*table));
+    }
+    Result<Config> config = config_from(*root, source);
+    if (config) {
+        config->drop_ins = std::move(*drop_ins);
+    }
+    return config;
 }
 
 } // namespace fleet

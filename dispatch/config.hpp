@@ -4,6 +4,16 @@
 // without a file at the default path, built-in defaults apply (a path that was asked for must
 // exist). Strict: an unknown key, a wrong type or a bad value is an error naming the key.
 //
+// Drop-ins: the files `*.toml` of the directory beside it named like it without ".toml" and with
+// ".d" (config.toml: config.d/), in byte order of their names, merged over it (merge_toml: a key
+// replaces the same key, tables merge key by key, arrays are replaced). What set-up tools write
+// (fleet-dispatch-setup, the Ansible role) goes there, so the package's config.toml, a conffile,
+// is never rewritten and an upgrade never stops at dpkg's question. The merged document is
+// checked as one, just as strictly; an error names the drop-in its key came from. Names must
+// be [A-Za-z0-9][A-Za-z0-9_.-]*.toml (others, like dpkg's *.dpkg-old or an editor's *.toml~, are
+// not read); at most 64 of them. Each is read with the file's own rules, so as root a drop-in
+// not root's, or in a directory others can write, refuses the whole config.
+//
 // When dispatch runs as root the file must be a regular file owned by root and not writable by
 // group or others, and so must every directory above it (a world-writable directory is
 // accepted only with the sticky bit, which stops others from replacing root's entries), like
@@ -71,7 +81,8 @@ struct TaskConfig {
 };
 
 struct Config {
-    std::string source; // the file read, or "built-in defaults"
+    std::string source;                // the file read, or "built-in defaults"
+    std::vector<std::string> drop_ins; // the drop-ins merged over it, in order
     std::string user = "ubuntu";
     std::string runs_dir; // empty: <home>/.local/state/fleet-dispatch/runs
     std::string default_agent = "claude";

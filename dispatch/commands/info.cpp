@@ -184,6 +184,9 @@ std::string agent_toml(const std::string& name, const AgentConfig& agent) {
 int show_config(const Session& session) {
     const Config& config = session.config;
     std::string out = "# effective configuration, from " + config.source + "\n";
+    for (const std::string& drop_in : config.drop_ins) {
+        out += "# merged over it: " + drop_in + "\n";
+    }
     out += "user = " + toml_quote(config.user) + "\n";
     out += "runs_dir = " + toml_quote(session.runs_dir) + "\n";
     out += "default_agent = " + toml_quote(config.default_agent) + "\n";

@@ -1,3 +1,8 @@
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "dispatch/config.hpp"
@@ -152,6 +157,108 @@ TEST(PlanLimits, FillsTheDefaults) {
     EXPECT_EQ(request.agents[0].limits.pids_max, 64U);
     EXPECT_EQ(request.agents[1].limits.pids_max, fleet::k_default_agent_pids_max);
     EXPECT_FALSE(request.agents[1].limits.memory_max); // the run's bounds it
+}
+
+// A scratch directory for load_config: root's (the tests run as root), 0755, removed after.
+class LoadConfig : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char pattern[] = "/tmp/fl-config.XXXXXX";
+        ASSERT_NE(::mkdtemp(pattern), nullptr);
+        m_dir = pattern;
+        ASSERT_EQ(::chmod(m_dir.c_str(), 0755), 0);
+        std::filesystem::create_directory(m_dir + "/config.d");
+    }
+    void TearDown() override { std::filesystem::remove_all(m_dir); }
+
+    void write(const std::string& name, const std::string& text, mode_t mode = 0644) const {
+        const std::string path = m_dir + "/" + name;
+        std::ofstream(path) << text;
+        ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+    }
+    fleet::Result<fleet::Config> load() const {
+        return fleet::load_config(m_dir + "/config.toml", /*as_root=*/true);
+    }
+
+    std::string m_dir;
+};
+
+TEST_F(LoadConfig, DropInsMergeInNameOrderOverTheFile) {
+    write("config.toml", "user = \"a\"\ntimeout = \"2h\"\nunified = [\"claude\", \"codex\"]\n"
+                         "[agents.claude]\nmemory_max = \"1G\"\n");
+    write("config.d/20-late.toml", "user = \"c\"\nunified = [\"gemini\"]\n");
+    write("config.d/10-early.toml", "user = \"b\"\n[agents.claude]\npids_max = 100\n");
+    // Not drop-ins, and never read: their text is no TOML.
+    for (const char* name : {"config.d/notes.txt", "config.d/30.toml~", "config.d/.hidden.toml",
+                             "config.d/40.toml.dpkg-old"}) {
+        write(name, "this is = = not toml");
+    }
+    const auto config = load();
+    ASSERT_TRUE(config.ok()) << config.error().message;
+    EXPECT_EQ(config->user, "c");
+    EXPECT_EQ(config->timeout, std::chrono::hours(2));
+    EXPECT_EQ(config->unified, std::vector<std::string>{"gemini"}); // arrays are replaced
+    const fleet::AgentConfig& claude = config->agents.at("claude"); // tables are merged
+    EXPECT_EQ(claude.limits.memory_max, uint64_t{1} << 30);
+    EXPECT_EQ(claude.limits.pids_max, 100U);
+    EXPECT_EQ(config->source, m_dir + "/config.toml");
+    EXPECT_EQ(config->drop_ins, (std::vector<std::string>{m_dir + "/config.d/10-early.toml",
+                                                          m_dir + "/config.d/20-late.toml"}));
+}
+
+TEST_F(LoadConfig, AnErrorNamesTheFileItsKeyCameFrom) {
+    write("config.toml", "user = \"a\"\n");
+    write("config.d/50-role.toml", "max_parallel = \"many\"\n");
+    auto config = load();
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.error().message, "config " + m_dir +
+                                          "/config.d/50-role.toml: max_parallel: must be an "
+                                          "integer from 1 to 1024");
+    write("config.d/50-role.toml", "[agents.claude]\nmemroy_max = \"1G\"\n");
+    config = load();
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.error().message,
+              "config " + m_dir + "/config.d/50-role.toml: agents.claude.memroy_max: unknown key");
+    write("config.d/50-role.toml", "user = \n");
+    config = load();
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.error().message.rfind("config " + m_dir + "/config.d/50-role.toml:1:", 0), 0U)
+        << config.error().message;
+    // Control: the main file's own error names the main file.
+    write("config.d/50-role.toml", "user = \"b\"\n");
+    write("config.toml", "grace = 5\n");
+    config = load();
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.error().message, "config " + m_dir + "/config.toml: grace: must be a string");
+}
+
+TEST_F(LoadConfig, AsRootADropInOthersCouldWriteRefusesTheWholeConfig) {
+    write("config.toml", "user = \"a\"\n");
+    write("config.d/50-role.toml", "user = \"b\"\n", 0666);
+    auto config = load();
+    ASSERT_FALSE(config.ok());
+    EXPECT_NE(config.error().message.find("50-role.toml"), std::string::npos)
+        << config.error().message;
+    ASSERT_EQ(::chmod((m_dir + "/config.d/50-role.toml").c_str(), 0644), 0);
+    ASSERT_EQ(::chmod((m_dir + "/config.d").c_str(), 0777), 0);
+    config = load();
+    ASSERT_FALSE(config.ok());
+    EXPECT_NE(config.error().message.find("config.d"), std::string::npos) << config.error().message;
+    // Control: root's, and no one else may write it or its directory.
+    ASSERT_EQ(::chmod((m_dir + "/config.d").c_str(), 0755), 0);
+    config = load();
+    ASSERT_TRUE(config.ok()) << config.error().message;
+    EXPECT_EQ(config->user, "b");
+}
+
+// What earlier releases shipped and their set-up wrote (tests/data/previous/) loads as it is.
+TEST(LoadConfigOfEarlierReleases, StillLoads) {
+    for (const char* name :
+         {"config-0.1.0.toml", "config-0.1.0-setup.toml", "config-0.1.0-ansible.toml"}) {
+        const std::string path = std::string(FLEET_SOURCE_DIR) + "/tests/data/previous/" + name;
+        const auto config = fleet::load_config(path, /*as_root=*/false);
+        EXPECT_TRUE(config.ok()) << path << ": " << config.error().message;
+    }
 }
 
 } // namespace
