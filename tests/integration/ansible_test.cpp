@@ -28,6 +28,9 @@ const std::string k_ansible_dir = std::string(FLEET_SOURCE_DIR) + "/deploy/ansib
 class Ansible : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
+        // fleet-helper's default audit log, where the role's policy points (the test asks it for
+        // its policy): removed after the suite when the suite made it.
+        s_made_default_log = !fs::exists("/var/log/fleet-dispatch");
         s_root = fleet::test::make_root_scratch("ansible-test");
         for (const char* dir : {"/home", "/units", "/bin"}) {
             fs::create_directories(s_root + dir);
@@ -49,7 +52,11 @@ protected:
     static void TearDownTestSuite() {
         delete s_accounts;
         fs::remove_all(s_root);
+        if (s_made_default_log) {
+            fs::remove_all("/var/log/fleet-dispatch");
+        }
     }
+    static inline bool s_made_default_log = false;
 
     static ProcessResult playbook(const std::string& name, std::vector<std::string> extra) {
         std::vector<std::string> argv{"/usr/bin/ansible-playbook",
@@ -119,11 +126,17 @@ TEST_F(Ansible, CheckModeOnThisHostChangesNothing) {
 
 TEST_F(Ansible, TheRoleAppliesForRealIntoAScratchRootAndAgainChangesNothing) {
     const std::string root = s_root + "/root";
+    // The package's conffile, as the package would have put it there: the role never writes it.
+    const std::string shipped =
+        read_file(std::string(FLEET_SOURCE_DIR) + "/deploy/etc/config.toml");
+    fs::create_directories(root + "/etc/fleet-dispatch");
+    write_file(root + "/etc/fleet-dispatch/config.toml", shipped, 0644);
     ProcessResult result = playbook("site.yml", role_vars(root));
     ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
     EXPECT_GT(changed(result), 0);
+    EXPECT_EQ(read_file(root + "/etc/fleet-dispatch/config.toml"), shipped);
     const std::pair<std::string, unsigned> modes[] = {
-        {"/etc/fleet-dispatch/config.toml", 0644},
+        {"/etc/fleet-dispatch/config.d/60-ansible.toml", 0644},
         {"/etc/fleet-dispatch/secrets", 0700},
         {"/etc/fleet-dispatch/helper.toml", 0644},
         {"/etc/systemd/system/fleet-helper.socket", 0644},
@@ -162,7 +175,11 @@ TEST_F(Ansible, TheRoleAppliesForRealIntoAScratchRootAndAgainChangesNothing) {
     const ProcessResult config = fleet::test::run(
         {s_root + "/bin/dispatch", "-c", root + "/etc/fleet-dispatch/config.toml", "config"});
     EXPECT_EQ(config.exit_code, 0) << config.err;
-    EXPECT_NE(config.out.find("user = \"" + s_user + "\""), std::string::npos);
+    EXPECT_NE(config.out.find("user = \"" + s_user + "\""), std::string::npos) << config.out;
+    EXPECT_NE(config.out.find("# merged over it: " + root +
+                              "/etc/fleet-dispatch/config.d/60-ansible.toml\n"),
+              std::string::npos)
+        << config.out;
     const ProcessResult policy =
         fleet::test::run({s_root + "/bin/fleet-helper", "--policy",
                           root + "/etc/fleet-dispatch/helper.toml", "policy"});

@@ -61,8 +61,9 @@ protected:
         for (const char* name : k_legacy_names) {
             write_file(s_legacy + "/" + name, std::string("#!/bin/bash\n# old ") + name + "\n",
                        0755);
-            chown((s_legacy + "/" + name).c_str(), fleet::test::uid_of(s_user),
-                  fleet::test::gid_of_group(s_user));
+            ASSERT_EQ(chown((s_legacy + "/" + name).c_str(), fleet::test::uid_of(s_user),
+                            fleet::test::gid_of_group(s_user)),
+                      0);
         }
     }
 
@@ -122,8 +123,11 @@ TEST_F(Install, MigratesTheOldScriptsAndTheOldCommandLineWorks) {
     EXPECT_EQ(info.st_uid, 0U); // root runs what is in it: the user cannot swap the links
     EXPECT_EQ(info.st_mode & 07777, 0755U);
     EXPECT_NE(fleet::test::run({"lsattr", "-d", s_legacy}).out.find("-i-"), std::string::npos);
-    EXPECT_NE(read_file("/etc/fleet-dispatch/config.toml").find("user = \"" + s_user + "\""),
+    // The user in setup's own drop-in; config.toml (the package's conffile) is never written.
+    EXPECT_NE(read_file("/etc/fleet-dispatch/config.d/50-setup.toml")
+                  .find("\nuser = \"" + s_user + "\"\n"),
               std::string::npos);
+    EXPECT_FALSE(fs::exists("/etc/fleet-dispatch/config.toml"));
     ASSERT_EQ(stat("/etc/fleet-dispatch/secrets", &info), 0);
     EXPECT_EQ(info.st_mode & 07777, 0700U);
     const std::string runs = s_home + "/.local/state/fleet-dispatch/runs";
@@ -144,9 +148,8 @@ TEST_F(Install, MigratesTheOldScriptsAndTheOldCommandLineWorks) {
               std::string::npos);
 
     // The agents of this test are the fakes; then the old SSM command line, as SSM runs it.
-    std::string config = read_file("/etc/fleet-dispatch/config.toml");
-    config += "path = [\"" + s_root + "/fakes\"]\nunified = [\"claude\", \"codex\"]\n";
-    write_file("/etc/fleet-dispatch/config.toml", config, 0644);
+    write_file("/etc/fleet-dispatch/config.d/60-test.toml",
+               "path = [\"" + s_root + "/fakes\"]\nunified = [\"claude\", \"codex\"]\n", 0644);
     RunOptions ssm;
     ssm.env = std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin",
                                        "SSM_COMMAND_ID=0b1c-test"};
@@ -198,7 +201,7 @@ TEST_F(Install, MigratesTheOldScriptsAndTheOldCommandLineWorks) {
     EXPECT_FALSE(fs::exists("/etc/sudoers.d/fleet-helper-" + s_user));
     EXPECT_FALSE(fs::exists(s_root + "/systemd/fleet-helper.socket"));
     EXPECT_FALSE(fs::exists(s_root + "/systemd/fleet-helper@.service"));
-    EXPECT_TRUE(fs::exists("/etc/fleet-dispatch/config.toml"));
+    EXPECT_TRUE(fs::exists("/etc/fleet-dispatch/config.d/50-setup.toml"));
     EXPECT_TRUE(fs::exists(run_dir + "/status.json"));
 }
 
