@@ -61,6 +61,10 @@ class Helper : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         ASSERT_EQ(oath_init(), OATH_OK);
+        // A request refused before its policy is read is audited in the default log
+        // (/var/log/fleet-dispatch/helper.log, made when missing): removed after the suite when
+        // the suite made it (the etc-fleet-dispatch lock keeps other suites off it).
+        s_made_default_log = !fs::exists(k_default_log_dir);
         s_root = fleet::test::make_root_scratch("helper-test");
         fs::create_directories(s_root + "/bin");
         s_helper = s_root + "/bin/fleet-helper";
@@ -71,7 +75,14 @@ protected:
         write_file(s_root + "/fake/apt-get", k_recorder, 0755);
     }
 
-    static void TearDownTestSuite() { fs::remove_all(s_root); }
+    static void TearDownTestSuite() {
+        fs::remove_all(s_root);
+        if (s_made_default_log) {
+            fs::remove_all(k_default_log_dir);
+        }
+    }
+    static constexpr const char* k_default_log_dir = "/var/log/fleet-dispatch";
+    static inline bool s_made_default_log = false;
 
     void SetUp() override {
         for (const char* name : {"argv", "mode", "queries", "simulation", "names"}) {

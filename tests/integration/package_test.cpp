@@ -5,6 +5,8 @@
 // Skipped when fleet-dispatch is already installed here or /etc/fleet-dispatch is taken. The
 // .deb comes from the package_build fixture (cpack in the build directory).
 #include <filesystem>
+#include <regex>
+#include <string>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
@@ -28,9 +30,12 @@ const char* const k_legacy_names[] = {"dispatch.sh",       "dispatch-aider.sh",
                                       "dispatch-codex.sh", "dispatch-gemini.sh",
                                       "dispatch-grok.sh",  "dispatch-unified.sh"};
 
+// The .deb of this build: its version is in its name (builds of earlier commits may lie beside it).
 std::string deb_path() {
+    const std::string tag = std::string("_") + PACKAGE_VERSION + "_";
     for (const auto& entry : fs::directory_iterator(k_package_dir)) {
-        if (entry.path().extension() == ".deb") {
+        if (entry.path().extension() == ".deb" &&
+            entry.path().filename().string().find(tag) != std::string::npos) {
             return entry.path();
         }
     }
@@ -60,8 +65,10 @@ TEST(Package, LintianFindsNoErrorAndTheContentIsRight) {
          {"./usr/bin/dispatch", "./usr/bin/fleet-launch", "./usr/bin/fleet-helper",
           "./usr/bin/fleet-diag", "./usr/bin/dispatch-unified -> dispatch",
           "./usr/sbin/fleet-dispatch-setup -> ../share/fleet-dispatch/install",
-          "./etc/fleet-dispatch/config.toml", "./etc/fleet-dispatch/helper.toml",
-          "./etc/fleet-dispatch/diag.toml", "./usr/share/man/man1/dispatch.1.gz",
+          "./etc/fleet-dispatch/config.toml", "./etc/fleet-dispatch/config.d/",
+          "./etc/logrotate.d/fleet-dispatch", "./var/lib/fleet-dispatch/",
+          "./var/log/fleet-dispatch/", "./usr/share/fleet-dispatch/etc/helper.toml",
+          "./usr/share/fleet-dispatch/VERSION", "./usr/share/man/man1/dispatch.1.gz",
           "./usr/share/man/man8/fleet-helper.8.gz",
           "./usr/share/fleet-dispatch/ssm/FleetDispatch.yaml",
           "./usr/share/fleet-dispatch/systemd/ssm-agent-restart.conf",
@@ -73,14 +80,21 @@ TEST(Package, LintianFindsNoErrorAndTheContentIsRight) {
         << "secrets directory 0700";
     const std::string conffiles = fleet::test::run_ok(
         {"/bin/sh", "-c", "dpkg-deb --ctrl-tarfile \"$0\" | tar -xOf - ./conffiles", deb});
-    EXPECT_EQ(conffiles, "/etc/fleet-dispatch/config.toml\n/etc/fleet-dispatch/helper.toml\n"
-                         "/etc/fleet-dispatch/diag.toml\n");
+    // The policies are set-up's to write: only the settings and logrotate's file are conffiles.
+    EXPECT_EQ(conffiles, "/etc/fleet-dispatch/config.toml\n/etc/logrotate.d/fleet-dispatch\n");
+    EXPECT_EQ(contents.find("./etc/fleet-dispatch/helper.toml"), std::string::npos);
+    const std::string control = fleet::test::run_ok({"/usr/bin/dpkg-deb", "-f", deb});
+    EXPECT_NE(control.find("\nVersion: " + std::string(PACKAGE_VERSION) + "\n"), std::string::npos)
+        << control;
+    EXPECT_NE(control.find("\nRecommends: sudo, git, logrotate\n"), std::string::npos) << control;
+    EXPECT_NE(control.find("\nSuggests: openssh-server,"), std::string::npos) << control;
 }
 
 class PackageOnHost : public ::testing::Test {
 protected:
     void SetUp() override {
-        if (installed() || fs::exists("/etc/fleet-dispatch") || fs::exists("/usr/bin/dispatch")) {
+        if (installed() || fs::exists("/etc/fleet-dispatch") || fs::exists("/usr/bin/dispatch") ||
+            fs::exists("/var/lib/fleet-dispatch") || fs::exists("/var/log/fleet-dispatch")) {
             GTEST_SKIP() << "fleet-dispatch is installed on this host already";
         }
         m_root = fleet::test::make_root_scratch("package-test");
@@ -101,7 +115,11 @@ protected:
         }
         fleet::test::run({"/usr/bin/apt-get", "purge", "-y", "-qq", "fleet-dispatch"},
                          system_env());
-        fs::remove_all("/etc/fleet-dispatch");
+        for (const char* path :
+             {"/etc/fleet-dispatch", "/var/lib/fleet-dispatch", "/var/log/fleet-dispatch"}) {
+            fs::remove_all(path);
+        }
+        fs::remove("/etc/sudoers.d/fleet-helper-" + m_user);
         fs::remove("/var/cache/apt/archives/" + fs::path(deb_path()).filename().string());
         fs::remove_all(m_root);
     }
@@ -140,11 +158,16 @@ TEST_F(PackageOnHost, FromAptInstallToTheOldCommandLineAndBack) {
                          system_env());
     ASSERT_EQ(setup.exit_code, 0) << setup.out << setup.err;
     EXPECT_EQ(fs::read_symlink(m_legacy + "/dispatch-unified.sh"), "/usr/bin/dispatch");
-    const std::string config = read_file("/etc/fleet-dispatch/config.toml");
-    EXPECT_NE(config.find("user = \"" + m_user + "\""), std::string::npos) << config;
-    write_file("/etc/fleet-dispatch/config.toml",
-               config + "path = [\"" + m_root + "/fakes\"]\nunified = [\"claude\", \"codex\"]\n",
-               0644);
+    // The conffile as shipped; the user in setup's drop-in.
+    EXPECT_EQ(read_file("/etc/fleet-dispatch/config.toml"),
+              read_file(std::string(FLEET_SOURCE_DIR) + "/deploy/etc/config.toml"));
+    EXPECT_NE(read_file("/etc/fleet-dispatch/config.d/50-setup.toml")
+                  .find("\nuser = \"" + m_user + "\"\n"),
+              std::string::npos);
+    write_file("/etc/fleet-dispatch/config.d/60-test.toml",
+               "path = [\"" + m_root + "/fakes\"]\nunified = [\"claude\", \"codex\"]\n", 0644);
+    EXPECT_EQ(fleet::test::run_ok({"/usr/sbin/fleet-dispatch-setup", "--version"}),
+              "fleet-dispatch-setup " + read_file("/usr/share/fleet-dispatch/VERSION"));
 
     const ProcessResult old = old_command_line();
     EXPECT_EQ(old.exit_code, 0) << old.out << old.err;
@@ -174,16 +197,64 @@ TEST_F(PackageOnHost, FromAptInstallToTheOldCommandLineAndBack) {
                   .exit_code,
               0);
     EXPECT_EQ(read_file(m_legacy + "/dispatch-unified.sh"), "#!/bin/bash\n# old\n");
+    // What the programs and fleet-admin leave at run time, which purge takes away with the rest.
+    write_file("/var/log/fleet-dispatch/helper.log", "{}\n", 0600);
+    write_file("/var/lib/fleet-dispatch/helper-totp.json", "{}\n", 0600);
+    write_file("/etc/fleet-dispatch/secrets/claude.env", "KEY=1\n", 0600);
+    const std::string rule = "/etc/sudoers.d/fleet-helper-" + m_user;
+    write_file(rule, m_user + " ALL=(root) NOPASSWD: /usr/bin/fleet-helper\n", 0440);
     const ProcessResult purge = fleet::test::run(
         {"/usr/bin/apt-get", "purge", "-y", "-qq", "fleet-dispatch"}, system_env());
     EXPECT_EQ(purge.exit_code, 0) << purge.out << purge.err;
+    EXPECT_NE(purge.out.find("left: runs in the agents' homes"), std::string::npos) << purge.out;
     EXPECT_FALSE(installed());
-    for (const char* path :
-         {"/usr/bin/dispatch", "/usr/sbin/fleet-dispatch-setup", "/usr/share/fleet-dispatch",
-          "/etc/fleet-dispatch/config.toml", "/etc/fleet-dispatch"}) {
+    for (const std::string& path :
+         {std::string("/usr/bin/dispatch"), std::string("/usr/sbin/fleet-dispatch-setup"),
+          std::string("/usr/share/fleet-dispatch"), std::string("/etc/fleet-dispatch"),
+          std::string("/var/lib/fleet-dispatch"), std::string("/var/log/fleet-dispatch"),
+          std::string("/etc/logrotate.d/fleet-dispatch"), rule}) {
         EXPECT_FALSE(fs::exists(path)) << path;
     }
     EXPECT_TRUE(fs::exists(runs + id + "/status.json"));
+}
+
+// An upgrade from 0.1.0, whose setup rewrote the conffile config.toml, over a changed shipped
+// config.toml, as SSM runs it: apt-get with stdin on /dev/null and no terminal. It goes through
+// without dpkg's question; what setup wrote lives on in a drop-in; the old config loads.
+TEST_F(PackageOnHost, UpgradesFromThePreviousReleaseWithoutAPrompt) {
+    const std::string previous = m_root + "/fleet-dispatch_0.1.0_previous.deb";
+    fleet::test::run_ok(
+        {std::string(FLEET_SOURCE_DIR) + "/tests/support/make-previous-deb", deb_path(), previous});
+    ProcessResult apt = fleet::test::run(
+        {"/usr/bin/apt-get", "install", "-y", "-qq", "--no-install-recommends", previous},
+        system_env());
+    ASSERT_EQ(apt.exit_code, 0) << apt.out << apt.err;
+    // What 0.1.0's fleet-dispatch-setup --user did to the conffile.
+    const std::string old_config =
+        read_file(std::string(FLEET_SOURCE_DIR) + "/tests/data/previous/config-0.1.0.toml");
+    const std::string setup_wrote = std::regex_replace(
+        old_config, std::regex("\nuser = \"ubuntu\"\n"), "\nuser = \"" + m_user + "\"\n");
+    ASSERT_NE(setup_wrote, old_config);
+    write_file("/etc/fleet-dispatch/config.toml", setup_wrote, 0644);
+    ASSERT_NE(fleet::test::run_ok({"/usr/bin/dispatch", "config"}).find("user = \"" + m_user),
+              std::string::npos);
+
+    apt = fleet::test::run(
+        {"/usr/bin/apt-get", "install", "-y", "-qq", "--no-install-recommends", deb_path()},
+        system_env());
+    ASSERT_EQ(apt.exit_code, 0) << apt.out << apt.err;
+    EXPECT_EQ(apt.err.find("Configuration file"), std::string::npos) << apt.err;
+    EXPECT_NE(fleet::test::run_ok({"/usr/bin/dpkg-query", "-W", "-f=${Version}", "fleet-dispatch"})
+                  .find(PACKAGE_VERSION),
+              std::string::npos);
+    EXPECT_EQ(read_file("/etc/fleet-dispatch/config.toml"),
+              read_file(std::string(FLEET_SOURCE_DIR) + "/deploy/etc/config.toml"));
+    EXPECT_NE(
+        read_file("/etc/fleet-dispatch/config.d/50-setup.toml").find("\nuser = \"" + m_user + "\""),
+        std::string::npos);
+    EXPECT_FALSE(fs::exists("/etc/fleet-dispatch/config.toml.fleet-0.1"));
+    const std::string config = fleet::test::run_ok({"/usr/bin/dispatch", "config"});
+    EXPECT_NE(config.find("\nuser = \"" + m_user + "\"\n"), std::string::npos) << config;
 }
 
 // The same through the Ansible role: it installs the .deb, templates the config and migrates the
