@@ -4,7 +4,7 @@ JOBS ?= 2
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?= -DFLEET_WERROR=ON
 
-.PHONY: all deps build check e2e fuzz package demo bench format lint clean
+.PHONY: all deps build check check-distros e2e fuzz package demo bench format lint clean
 
 all: build
 
@@ -48,6 +48,13 @@ fuzz:
 	    fi; \
 	    tail -n 5 build-fuzz/$$target.log; \
 	done
+
+# The fleet's other releases and CPUs (docs/packaging.md, "Releases and CPUs"): make check in a
+# Debian 13 chroot, an arm64 cross build with a smoke test under qemu. Chroots cached under
+# /var/cache/fleet-dispatch/distros; not part of make check (Debian's registry, ~30 min the
+# first time). CI runs it.
+check-distros:
+	@dev/check-distros
 
 # The Debian package, into build/package/ (docs/packaging.md).
 package: build
