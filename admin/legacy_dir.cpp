@@ -1,5 +1,6 @@
 #include "admin/legacy_dir.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>

@@ -1,6 +1,7 @@
 #include "dispatch/cli.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <cxxopts.hpp>
 #include <map>
 #include <span>
@@ -459,7 +460,15 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
         }
         return line;
     } catch (const cxxopts::exceptions::exception& e) {
-        return input_error(e.what());
+        // cxxopts quotes names with ‘’ (Debian 12's 3.1) or '' (Debian 13's 3.2): always ''.
+        std::string message = e.what();
+        for (const char* quote : {"\u2018", "\u2019"}) {
+            for (size_t at = message.find(quote); at != std::string::npos;
+                 at = message.find(quote, at)) {
+                message.replace(at, std::strlen(quote), "'");
+            }
+        }
+        return input_error(message);
     }
 }
 

@@ -1,5 +1,6 @@
 #include "runner/capture.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>

@@ -5,6 +5,7 @@
 // "off", where its filter runs as the agent itself would); the origin never written by an agent;
 // bad origins refused before anything starts; bare, linked, dirty, root-owned and other-filesystem
 // origins; two runs at once; prune removing a run's branches and no other ref.
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <sys/stat.h>

@@ -95,9 +95,7 @@ TEST(CommandLine, TheProgramNameSetsTheAgents) {
 TEST(CommandLine, UsageErrorsNameTheProblem) {
     const std::vector<std::pair<std::vector<const char*>, std::string>> cases = {
         {{}, "missing TASK (or list, status, logs); see dispatch --help"},
-        {{"--bogus", "run", "x"},
-         "Option \xe2\x80\x98"
-         "bogus\xe2\x80\x99 does not exist"},
+        {{"--bogus", "run", "x"}, "Option 'bogus' does not exist"}, // the same on every release
         {{"-a", "a,,b", "run", "x"}, "-a 'a,,b' has an empty agent name"},
         {{"-a", "a,a", "run", "x"}, "-a 'a,a' names agent 'a' twice"},
         {{"--timeout", "soon", "run", "x"}, "--timeout: "},
