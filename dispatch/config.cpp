@@ -1,18 +1,16 @@
 #include "dispatch/config.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <cstring>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <toml++/toml.h>
 
+#include "base/drop_ins.hpp"
 #include "base/toml_check.hpp"
 #include "base/trusted_file.hpp"
 #include "dispatch/agents/agent_cli.hpp"
@@ -379,56 +377,6 @@ Result<Config> config_from(const toml::table& root, const std::string& source) {
     return config;
 }
 
-constexpr size_t k_max_drop_ins = 64;
-
-bool is_drop_in_name(std::string_view name) {
-    constexpr std::string_view suffix = ".toml";
-    if (name.size() <= suffix.size() || name.substr(name.size() - suffix.size()) != suffix ||
-        !std::isalnum(static_cast<unsigned char>(name[0]))) {
-        return false;
-    }
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-    });
-}
-
-// The drop-ins of `path`, sorted: none when its directory does not exist.
-Result<std::vector<std::string>> drop_ins_of(const std::string& path) {
-    std::string dir = path;
-    if (dir.size() > 5 && dir.compare(dir.size() - 5, 5, ".toml") == 0) {
-        dir.resize(dir.size() - 5);
-    }
-    dir += ".d";
-    std::vector<std::string> names;
-    DIR* stream = ::opendir(dir.c_str());
-    if (stream == nullptr) {
-        if (errno == ENOENT) {
-            return names;
-        }
-        return input_error("config drop-ins " + dir + ": " + std::strerror(errno));
-    }
-    errno = 0;
-    while (const dirent* entry = ::readdir(stream)) {
-        if (is_drop_in_name(entry->d_name)) {
-            names.emplace_back(entry->d_name);
-        }
-    }
-    const int error = errno;
-    ::closedir(stream);
-    if (error != 0) {
-        return input_error("config drop-ins " + dir + ": " + std::strerror(error));
-    }
-    if (names.size() > k_max_drop_ins) {
-        return input_error("config drop-ins " + dir + ": more than " +
-                           std::to_string(k_max_drop_ins) + " files");
-    }
-    std::sort(names.begin(), names.end());
-    for (std::string& name : names) {
-        name = dir + "/" + name;
-    }
-    return names;
-}
-
 } // namespace
 
 Result<Config> parse_config(std::string_view text, const std::string& source) {
@@ -484,7 +432,7 @@ Result<Config> load_config(const std::string& explicit_path, bool as_root) {
     if (!text) {
         return text.error();
     }
-    Result<std::vector<std::string>> drop_ins = drop_ins_of(path);
+    Result<std::vector<std::string>> drop_ins = list_drop_ins(path, "config");
     if (!drop_ins) {
         return drop_ins.error();
     }
