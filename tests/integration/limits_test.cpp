@@ -78,12 +78,14 @@ protected:
     }
 
     // dispatch -a cg run go in a mount namespace where systemd is PID 1, faked: /run/systemd its
-    // own, /usr/bin/busctl the fake's (tests/fakes/busctl-systemd); `unmanaged` lists the
+    // own (on a /run of its own where the host has no /run/systemd to mount over),
+    // /usr/bin/busctl the fake's (tests/fakes/busctl-systemd); `unmanaged` lists the
     // controllers that systemd does not manage. Its stderr ends with what busctl was asked.
     static ProcessResult under_fake_systemd(const std::string& unmanaged) {
         const std::string fake = std::string(FAKES_DIR) + "/busctl-systemd";
         return fleet::test::run(
             {"/usr/bin/unshare", "-m", "/bin/sh", "-c",
+             "{ [ -d /run/systemd ] || mount -t tmpfs tmpfs /run; } && mkdir -p /run/systemd && "
              "mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && "
              "echo \"$1\" >/run/systemd/unmanaged && mount --bind \"$0\" /usr/bin/busctl || "
              "exit 99; shift; \"$@\"; rc=$?; cat /run/systemd/busctl.log >&2; exit $rc",
