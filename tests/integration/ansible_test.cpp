@@ -124,6 +124,26 @@ TEST_F(Ansible, CheckModeOnThisHostChangesNothing) {
     EXPECT_FALSE(fs::exists("/etc/sudoers.d/fleet-helper-" + s_user));
 }
 
+// docs/ansible.md's first command on a fresh host: --check with the package to install. The copy
+// copies nothing in check mode, so the install says what it would do instead of failing.
+TEST_F(Ansible, CheckModeOnAFreshHostWithThePackageToInstall) {
+    const std::string deb = s_root + "/fleet-dispatch_0.0.0+check_amd64.deb";
+    write_file(deb, "not installed in check mode\n", 0644);
+    const std::string copied = "/var/cache/apt/archives/" + fs::path(deb).filename().string();
+    const bool etc_was_there = fs::exists("/etc/fleet-dispatch");
+    std::vector<std::string> extra = role_vars("");
+    const nlohmann::json package = {{"fleet_dispatch_install_package", true},
+                                    {"fleet_dispatch_package_path", deb}};
+    extra.insert(extra.end(), {"-e", package.dump(), "--check"});
+    const ProcessResult result = playbook("site.yml", extra);
+    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_NE(result.out.find("would install " + fs::path(deb).filename().string()),
+              std::string::npos)
+        << result.out;
+    EXPECT_FALSE(fs::exists(copied));
+    EXPECT_EQ(fs::exists("/etc/fleet-dispatch"), etc_was_there);
+}
+
 TEST_F(Ansible, TheRoleAppliesForRealIntoAScratchRootAndAgainChangesNothing) {
     const std::string root = s_root + "/root";
     // The package's conffile, as the package would have put it there: the role never writes it.
