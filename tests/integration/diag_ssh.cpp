@@ -244,4 +244,35 @@ TEST_F(DiagSsh, AnEmptyRequestListsCommandsAndATerminalIsNeverGranted) {
     EXPECT_NE(result.exit_code, 0);
 }
 
+// Last of the suite: --uninstall takes the account, its keys and home and the Match block away
+// (dry run first: it only says so), keeps the audit log, and the channel is closed.
+TEST_F(DiagSsh, UninstallTakesAwayWhatSetupMadeAndKeepsTheAuditLog) {
+    ASSERT_EQ(ssh({"-T"}, "cat /etc/hostname").exit_code, 0); // the control: it serves
+    const std::string block = s_root + "/ssh/conf.d/fleet-diag-" + s_user + ".conf";
+    const std::string home = "/var/lib/fleet-" + s_user;
+    std::vector<std::string> argv{std::string(FLEET_SOURCE_DIR) + "/deploy/sshd/setup-diag",
+                                  "--uninstall",
+                                  "--user",
+                                  s_user,
+                                  "--sshd-config-dir",
+                                  s_root + "/ssh/conf.d",
+                                  "--sshd-config",
+                                  s_root + "/ssh/sshd_config",
+                                  "--audit-log",
+                                  s_root + "/log/diag.log"};
+    argv.push_back("--dry-run");
+    const ProcessResult dry = fleet::test::run(argv);
+    EXPECT_EQ(dry.exit_code, 0) << dry.err;
+    EXPECT_NE(dry.out.find("would: userdel " + s_user), std::string::npos) << dry.out;
+    EXPECT_TRUE(fs::exists(block));
+    argv.pop_back();
+    const ProcessResult done = fleet::test::run(argv);
+    EXPECT_EQ(done.exit_code, 0) << done.out << done.err;
+    EXPECT_FALSE(fs::exists(block));
+    EXPECT_FALSE(fs::exists(home));
+    EXPECT_NE(fleet::test::run({"/usr/bin/getent", "passwd", s_user}).exit_code, 0);
+    EXPECT_TRUE(fs::exists(s_root + "/log/diag.log"));
+    EXPECT_NE(ssh({"-T"}, "cat /etc/hostname").exit_code, 0);
+}
+
 } // namespace
