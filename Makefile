@@ -58,6 +58,7 @@ check-distros:
 
 # The Debian package, into build/package/ (docs/packaging.md).
 package: build
+	@rm -f $(BUILD_DIR)/package/*.deb # one package per build: its version names the commit
 	@cd $(BUILD_DIR) && cpack -G DEB
 
 demo: build

@@ -9,10 +9,9 @@
 // replaces the same key, tables merge key by key, arrays are replaced). What set-up tools write
 // (fleet-dispatch-setup, the Ansible role) goes there, so the package's config.toml, a conffile,
 // is never rewritten and an upgrade never stops at dpkg's question. The merged document is
-// checked as one, just as strictly; an error names the drop-in its key came from. Names must
-// be [A-Za-z0-9][A-Za-z0-9_.-]*.toml (others, like dpkg's *.dpkg-old or an editor's *.toml~, are
-// not read); at most 64 of them. Each is read with the file's own rules, so as root a drop-in
-// not root's, or in a directory others can write, refuses the whole config.
+// checked as one, just as strictly; an error names the drop-in its key came from. Which names
+// count, and how many: base/drop_ins.hpp. Each is read with the file's own rules, so as root a
+// drop-in not root's, or in a directory others can write, refuses the whole config.
 //
 // When dispatch runs as root the file must be a regular file owned by root and not writable by
 // group or others, and so must every directory above it (a world-writable directory is
