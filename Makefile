@@ -72,8 +72,11 @@ format:
 	@dev/install-deps --lint
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
+# clang-tidy on the C++; dev/lint on the rest: shellcheck on every shell script, yamllint and
+# ansible-lint on deploy/.
 lint: build
 	@dev/install-deps --lint
+	dev/lint
 	clang-tidy -p $(BUILD_DIR) --quiet $$(git ls-files '*.cpp')
 
 clean:

@@ -11,6 +11,7 @@
 # default), so its goals are judged with confinement.
 set -eu
 build=$1
+# shellcheck source-path=SCRIPTDIR source=common
 . "$(dirname "$0")/common"
 
 root_or_skip "dispatch: confinement" || exit 0
@@ -42,7 +43,8 @@ per_agent=$(awk -v a="$per_agent" 'BEGIN { printf "%.2f", a }')
 one=$(med one)
 one_off=$(med one-off)
 direct=$(med direct)
-abi=$(awk '/Landlock ABI/ { print $NF; exit }' "$(ls -d /home/$user/.local/state/fleet-dispatch/runs/* | tail -n 1)/runner.log")
+# shellcheck disable=SC2012 # run directories have plain names (date-time-suffix); ls sorts them
+abi=$(awk '/Landlock ABI/ { print $NF; exit }' "$(ls -d /home/"$user"/.local/state/fleet-dispatch/runs/* | tail -n 1)/runner.log")
 verdict() { awk -v a="$1" -v g="$2" 'BEGIN { print (a < g ? "met" : "missed") }'; }
 
 echo "## dispatch: confinement"
@@ -54,8 +56,11 @@ echo "the median of each round's difference, over 16). Source: \`bench/confine.s
 echo
 echo "| Command | Median (ms) |"
 echo "|---|---|"
+# shellcheck disable=SC2016 # the backticks are markdown code spans, not substitutions
 printf '| 16 agents, confined | %.2f |\n| 16 agents, `confine = "off"` | %.2f |\n' "$confined" "$off"
+# shellcheck disable=SC2016 # the backticks are markdown code spans, not substitutions
 printf '| 1 agent, confined | %.2f |\n| 1 agent, `confine = "off"` | %.2f |\n' "$one" "$one_off"
+# shellcheck disable=SC2016 # the backticks are markdown code spans, not substitutions
 printf '| `/bin/true` | %.2f |\n' "$direct"
 echo
 echo "Goal: a confined spawn under 2 ms more than an unconfined one: measured $per_agent ms per"

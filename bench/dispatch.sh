@@ -13,6 +13,7 @@
 set -eu
 build=$1
 docs=$(cd "$(dirname "$0")/../docs" && pwd)
+# shellcheck source-path=SCRIPTDIR source=common
 . "$(dirname "$0")/common"
 rounds=${BENCH_ROUNDS:-7}
 size=${BENCH_CAPTURE_BYTES:-2147483648}
@@ -79,6 +80,7 @@ table() {
     for method in "$@"; do
         w=$(wall "$method")
         shown=$(capture_command "$method" | sed "s|$work/||g; s|$home/||g; s|$build/bin/||; s/|/\\\\|/g")
+        # shellcheck disable=SC2016 # the backticks are markdown code spans, not substitutions
         printf '| `%s` | %.3f | %.0f | %.3f | %.3f | %.2f |\n' "$shown" \
             "$w" "$(awk -v s="$size" -v w="$w" 'BEGIN { print s / w / 1e6 }')" "$(best "$method")" \
             "$(cpu "$method")" "$(ratio "$reference" "$method")"
@@ -138,6 +140,7 @@ echo "Landlock domain, spawn, reaping. hyperfine, 60 runs."
 echo
 echo "| Command | Median (ms) |"
 echo "|---|---|"
+# shellcheck disable=SC2016 # the backticks are markdown code spans, not substitutions
 printf '| `dispatch run x` (agent `/bin/true`) | %.2f |\n| `/bin/true` | %.2f |\n' "$od" "$ot"
 echo
 echo "Goal: under 10 ms added. Measured $added ms: **$(awk -v a="$added" 'BEGIN { print (a < 10 ? "met" : "missed") }')**."
@@ -170,6 +173,7 @@ echo "10,000 finished runs in the runs directory; hyperfine, 20 runs."
 echo
 echo "| Command | Median (ms) |"
 echo "|---|---|"
+# shellcheck disable=SC2016 # the backticks are markdown code spans, not substitutions
 printf '| `dispatch list --json --limit 0` (all 10,000) | %.1f |\n| `dispatch list` (newest 50) | %.1f |\n' "$la" "$lt"
 echo
 echo "Goal: under 200 ms. Measured $(printf %.1f "$la") ms for all 10,000: **$(awk -v a="$la" 'BEGIN { print (a < 200 ? "met" : "missed") }')**."

@@ -6,6 +6,7 @@
 # with the order rotated each round; the medians are taken over all samples of all rounds.
 set -eu
 build=$1
+# shellcheck source-path=SCRIPTDIR source=common
 . "$(dirname "$0")/common"
 rounds=${BENCH_ROUNDS:-5}
 runs=${BENCH_RUNS:-100}
@@ -58,6 +59,7 @@ echo "| Command | Median (ms) | Ratio to setpriv |"
 echo "|---|---|---|"
 for name in fleet-launch setpriv runuser sudo true; do
     m=$(median_ms "$name")
+    # shellcheck disable=SC2016 # the backticks are markdown code spans, not substitutions
     printf '| `%s` | %.3f | %.2f |\n' "$(command_for "$name" | sed "s|$build/bin/||")" "$m" \
         "$(echo "$m $sp" | awk '{print $1 / $2}')"
 done

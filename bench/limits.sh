@@ -10,6 +10,7 @@
 # bench/unified.sh's runs (32 agents streaming) have the limits too, the default.
 set -eu
 build=$1
+# shellcheck source-path=SCRIPTDIR source=common
 . "$(dirname "$0")/common"
 
 root_or_skip "dispatch: limits" || exit 0
@@ -50,7 +51,9 @@ echo "Source: \`bench/limits.sh\`."
 echo
 echo "| Command | Median (ms) |"
 echo "|---|---|"
+# shellcheck disable=SC2016 # the backticks are markdown code spans, not substitutions
 printf '| 1 agent, limits | %.2f |\n| 1 agent, `limits = "off"` | %.2f |\n' "$(med one)" "$(med one-off)"
+# shellcheck disable=SC2016 # the backticks are markdown code spans, not substitutions
 printf '| 16 agents, limits | %.2f |\n| 16 agents, `limits = "off"` | %.2f |\n' "$(med many)" "$(med many-off)"
 echo
 echo "Goal: a run's cgroups add under 3 ms: measured $per_run ms for a run of one agent,"

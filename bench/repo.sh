@@ -12,6 +12,7 @@
 # the origin). The origin's pack is read back into the page cache before every sample.
 set -eu
 build=$1
+# shellcheck source-path=SCRIPTDIR source=common
 . "$(dirname "$0")/common"
 
 root_or_skip "dispatch: repositories" || exit 0
@@ -54,6 +55,7 @@ pack_mb=$(du -sm "$origin/.git/objects" | cut -f1)
 {
     printf 'user = "%s"\n' "$user"
     printf '[agents.noop]\ncommand = ["/bin/true"]\n'
+    # shellcheck disable=SC2016 # $f is the agent's sh -c variable, not this script's
     printf '[agents.edit]\ncommand = ["/bin/sh", "-c", "for f in d0[0-9]/*; do echo changed >>\\"$f\\"; done"]\n'
 } >"$work/repo.toml"
 chmod 644 "$work/repo.toml"
@@ -61,6 +63,7 @@ chmod 644 "$work/repo.toml"
 runs="/home/$user/.local/state/fleet-dispatch/runs"
 # The newest run's runner.log line "... PHRASE in N ms": N.
 logged_ms() {
+    # shellcheck disable=SC2012 # run directories have plain names (date-time-suffix)
     log=$(ls -d "$runs"/*/ | sort | tail -n 1)runner.log
     sed -n "s/.*$1 in \([0-9]*\) ms.*/\1/p" "$log" | head -n 1
 }
@@ -102,7 +105,9 @@ echo
 echo "| Per agent | Median (ms) |"
 echo "|---|---|"
 printf '| dispatch: its clone | %.0f |\n' "$clone"
+# shellcheck disable=SC2016 # the backticks are markdown code spans, not substitutions
 printf '| `git worktree add --detach` | %.0f |\n' "$worktree"
+# shellcheck disable=SC2016 # the backticks are markdown code spans, not substitutions
 printf '| `git clone --local` (hard links) | %.0f |\n' "$local_clone"
 printf '| dispatch: the changes of an agent that edited 1,000 files collected | %.0f |\n' "$collect"
 echo

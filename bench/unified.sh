@@ -11,6 +11,7 @@ rounds=${BENCH_ROUNDS:-5}
 total=${BENCH_UNIFIED_BYTES:-1073741824}
 counts=${BENCH_UNIFIED_AGENTS:-"1 8 32 64"}
 docs=$(cd "$(dirname "$0")/../docs" && pwd)
+# shellcheck source-path=SCRIPTDIR source=common
 . "$(dirname "$0")/common"
 
 root_or_skip "unified: the runner under many agents" || exit 0
@@ -27,7 +28,7 @@ unified_config() {
         printf 'user = "%s"\nmax_parallel = %s\ngrace = "5s"\n%bunified = [' "$user" "$2" "$4"
         i=1
         while [ "$i" -le "$2" ]; do
-            printf '"a%s"%s' "$i" "$([ "$i" -lt "$2" ] && echo ', ' || true)"
+            printf '"a%s"%s' "$i" "$(if [ "$i" -lt "$2" ]; then echo ', '; fi)"
             i=$((i + 1))
         done
         printf ']\n'
