@@ -3,7 +3,7 @@
 //
 //   fleet-admin legacy-dir --dir DIR --target PATH [--uninstall] [--dry-run]
 //       the old scripts' directory: six links to PATH, immutable (legacy_dir.hpp)
-//   fleet-admin install-sudoers --user USER [--helper /usr/bin/fleet-helper]
+//   fleet-admin install-sudoers --user USER [--helper /usr/sbin/fleet-helper]
 //       fleet-helper's one sudoers rule for USER (sudoers.hpp)
 //   fleet-admin totp enroll [--force] [--policy /etc/fleet-dispatch/helper.toml]
 //       a new TOTP secret where the helper's policy says, its otpauth:// URI and a QR code
@@ -41,7 +41,7 @@ constexpr const char* k_usage =
     "       fleet-admin install-sudoers --user USER [--helper PATH]\n"
     "       fleet-admin totp enroll [--force] [--policy PATH]\n"
     "       fleet-admin --help | --version\n";
-constexpr const char* k_default_helper = "/usr/bin/fleet-helper";
+constexpr const char* k_default_helper = "/usr/sbin/fleet-helper";
 constexpr const char* k_qrencode = "/usr/bin/qrencode";
 
 // One line on stderr, escaped; returns k_exit_failed.
