@@ -4,6 +4,7 @@
 // the installed programs; purging removes what the package installed and nothing the user made.
 // Skipped when fleet-dispatch is already installed here or /etc/fleet-dispatch is taken. The
 // .deb comes from the package_build fixture (cpack in the build directory).
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <string>
@@ -55,15 +56,18 @@ bool installed() {
                .out.find("installed") != std::string::npos;
 }
 
-TEST(Package, LintianFindsNoErrorAndTheContentIsRight) {
+TEST(Package, LintianPedanticFindsOnlyTheSecretsDirectoryAndTheContentIsRight) {
     const std::string deb = deb_path();
     ASSERT_FALSE(deb.empty()) << "no .deb in " << k_package_dir;
-    const ProcessResult lintian = fleet::test::run({"/usr/bin/lintian", deb}, system_env());
-    EXPECT_EQ(lintian.out.find("E: "), std::string::npos) << lintian.out;
+    // Errors, warnings and pedantic tags; the one left is intended: secrets/ is 0700.
+    const ProcessResult lintian =
+        fleet::test::run({"/usr/bin/lintian", "--pedantic", deb}, system_env());
+    EXPECT_EQ(lintian.out, "W: fleet-dispatch: non-standard-dir-perm 0700 != 0755 "
+                           "[etc/fleet-dispatch/secrets/]\n");
     const std::string contents = fleet::test::run_ok({"/usr/bin/dpkg-deb", "-c", deb});
     for (const char* path :
-         {"./usr/bin/dispatch", "./usr/bin/fleet-launch", "./usr/bin/fleet-helper",
-          "./usr/bin/fleet-diag", "./usr/bin/dispatch-unified -> dispatch",
+         {"./usr/bin/dispatch", "./usr/bin/fleet-launch", "./usr/sbin/fleet-helper",
+          "./usr/lib/fleet-dispatch/fleet-diag", "./usr/bin/dispatch-unified -> dispatch",
           "./usr/sbin/fleet-dispatch-setup -> ../share/fleet-dispatch/install",
           "./etc/fleet-dispatch/config.toml", "./etc/fleet-dispatch/config.d/",
           "./etc/logrotate.d/fleet-dispatch", "./var/lib/fleet-dispatch/",
@@ -88,6 +92,23 @@ TEST(Package, LintianFindsNoErrorAndTheContentIsRight) {
         << control;
     EXPECT_NE(control.find("\nRecommends: sudo, git, logrotate\n"), std::string::npos) << control;
     EXPECT_NE(control.find("\nSuggests: openssh-server,"), std::string::npos) << control;
+}
+
+// Each man page has the standard sections, in order, and none of docs/' developer sections.
+TEST(Package, ManPagesHaveTheStandardSectionsOnly) {
+    const std::string deb = deb_path();
+    ASSERT_FALSE(deb.empty()) << "no .deb in " << k_package_dir;
+    for (const char* page : {"man1/dispatch.1.gz", "man1/fleet-launch.1.gz",
+                             "man8/fleet-helper.8.gz", "man8/fleet-diag.8.gz",
+                             "man8/fleet-dispatch-setup.8.gz", "man8/fleet-admin.8.gz"}) {
+        const std::string sections = fleet::test::run_ok(
+            {"/bin/sh", "-c",
+             "dpkg-deb --fsys-tarfile \"$0\" | tar -xOf - \"./usr/share/man/$1\" | zcat | "
+             "sed -n 's/^\\.SH //p'",
+             deb, page});
+        EXPECT_EQ(sections, "NAME\nSYNOPSIS\nDESCRIPTION\nOPTIONS\nEXIT STATUS\nFILES\nSEE ALSO\n")
+            << page;
+    }
 }
 
 class PackageOnHost : public ::testing::Test {
@@ -120,7 +141,9 @@ protected:
             fs::remove_all(path);
         }
         fs::remove("/etc/sudoers.d/fleet-helper-" + m_user);
-        fs::remove("/var/cache/apt/archives/" + fs::path(deb_path()).filename().string());
+        if (const std::string deb = deb_path(); !deb.empty()) {
+            fs::remove("/var/cache/apt/archives/" + fs::path(deb).filename().string());
+        }
         fs::remove_all(m_root);
     }
 
@@ -190,19 +213,48 @@ TEST_F(PackageOnHost, FromAptInstallToTheOldCommandLineAndBack) {
     ASSERT_FALSE(document_id.empty()) << document.out;
     EXPECT_EQ(read_file(runs + document_id + "/work-codex/prompt.got"), "it's \"$(id)\"\n");
 
-    // Back out: the old scripts return, the package goes, the user's runs stay.
-    EXPECT_EQ(fleet::test::run({"/usr/sbin/fleet-dispatch-setup", "--user", m_user, "--legacy-dir",
-                                m_legacy, "--uninstall"},
-                               system_env())
+    // Back out: `apt remove` gives the old scripts back, purge takes the rest, the runs stay.
+    // Setup listed the directory; a listed one that is gone is passed over, and one that
+    // fleet-admin refuses (a symlink to a directory) stops the removal until it is unlisted.
+    const std::string record = "/var/lib/fleet-dispatch/legacy-dirs";
+    EXPECT_EQ(read_file(record), m_legacy + "\n");
+    const std::string refused = m_root + "/legacy-link";
+    fs::create_directory_symlink(m_legacy, refused);
+    write_file(record, m_legacy + "\n" + m_root + "/gone\n" + refused + "\n", 0644);
+    const std::vector<std::string> remove{"/usr/bin/apt-get", "remove", "-y", "-qq",
+                                          "fleet-dispatch"};
+    ProcessResult removed = fleet::test::run(remove, system_env());
+    EXPECT_NE(removed.exit_code, 0) << removed.out;
+    // apt gives dpkg a terminal of its own: what the maintainer scripts print is apt's stdout.
+    EXPECT_NE(removed.out.find("not removed: the old scripts could not be given back in " +
+                               refused),
+              std::string::npos)
+        << removed.out;
+    EXPECT_TRUE(installed());
+    EXPECT_EQ(read_file(record), refused + "\n");
+    EXPECT_EQ(read_file(m_legacy + "/dispatch-unified.sh"), "#!/bin/bash\n# old\n");
+    write_file(record, "", 0644); // the control: unlisted, the removal goes through
+    removed = fleet::test::run(remove, system_env());
+    EXPECT_EQ(removed.exit_code, 0) << removed.out << removed.err;
+    EXPECT_FALSE(installed());
+    EXPECT_FALSE(fs::exists(record));
+    for (const char* name : k_legacy_names) {
+        EXPECT_EQ(read_file(m_legacy + "/" + name), "#!/bin/bash\n# old\n") << name;
+        EXPECT_FALSE(fs::exists(m_legacy + "/" + name + ".orig")) << name;
+    }
+    struct stat legacy {};
+    ASSERT_EQ(stat(m_legacy.c_str(), &legacy), 0);
+    EXPECT_EQ(legacy.st_uid, fleet::test::uid_of(m_user)); // the user's again, not immutable
+    EXPECT_EQ(fleet::test::run({"/usr/sbin/runuser", "-u", m_user, "--", "touch",
+                                m_legacy + "/writable"})
                   .exit_code,
               0);
-    EXPECT_EQ(read_file(m_legacy + "/dispatch-unified.sh"), "#!/bin/bash\n# old\n");
     // What the programs and fleet-admin leave at run time, which purge takes away with the rest.
     write_file("/var/log/fleet-dispatch/helper.log", "{}\n", 0600);
     write_file("/var/lib/fleet-dispatch/helper-totp.json", "{}\n", 0600);
     write_file("/etc/fleet-dispatch/secrets/claude.env", "KEY=1\n", 0600);
     const std::string rule = "/etc/sudoers.d/fleet-helper-" + m_user;
-    write_file(rule, m_user + " ALL=(root) NOPASSWD: /usr/bin/fleet-helper\n", 0440);
+    write_file(rule, m_user + " ALL=(root) NOPASSWD: /usr/sbin/fleet-helper\n", 0440);
     const ProcessResult purge = fleet::test::run(
         {"/usr/bin/apt-get", "purge", "-y", "-qq", "fleet-dispatch"}, system_env());
     EXPECT_EQ(purge.exit_code, 0) << purge.out << purge.err;
@@ -238,12 +290,15 @@ TEST_F(PackageOnHost, UpgradesFromThePreviousReleaseWithoutAPrompt) {
     write_file("/etc/fleet-dispatch/config.toml", setup_wrote, 0644);
     ASSERT_NE(fleet::test::run_ok({"/usr/bin/dispatch", "config"}).find("user = \"" + m_user),
               std::string::npos);
+    // And 0.1.0's fleet-admin install-sudoers wrote the helper's path of then.
+    const std::string rule = "/etc/sudoers.d/fleet-helper-" + m_user;
+    write_file(rule, m_user + " ALL=(root) NOPASSWD: /usr/bin/fleet-helper\n", 0440);
 
     apt = fleet::test::run(
         {"/usr/bin/apt-get", "install", "-y", "-qq", "--no-install-recommends", deb_path()},
         system_env());
     ASSERT_EQ(apt.exit_code, 0) << apt.out << apt.err;
-    EXPECT_EQ(apt.err.find("Configuration file"), std::string::npos) << apt.err;
+    EXPECT_EQ((apt.out + apt.err).find("Configuration file"), std::string::npos) << apt.out;
     EXPECT_NE(fleet::test::run_ok({"/usr/bin/dpkg-query", "-W", "-f=${Version}", "fleet-dispatch"})
                   .find(PACKAGE_VERSION),
               std::string::npos);
@@ -255,6 +310,47 @@ TEST_F(PackageOnHost, UpgradesFromThePreviousReleaseWithoutAPrompt) {
     EXPECT_FALSE(fs::exists("/etc/fleet-dispatch/config.toml.fleet-0.1"));
     const std::string config = fleet::test::run_ok({"/usr/bin/dispatch", "config"});
     EXPECT_NE(config.find("\nuser = \"" + m_user + "\"\n"), std::string::npos) << config;
+    // fleet-helper moved to /usr/sbin; the old rule still admits it (sudo finds it on its
+    // secure_path, and matches the rule's link by inode), by name and by either path.
+    EXPECT_EQ(fs::read_symlink("/usr/bin/fleet-helper"), "../sbin/fleet-helper");
+    for (const char* helper : {"fleet-helper", "/usr/sbin/fleet-helper", "/usr/bin/fleet-helper"}) {
+        const ProcessResult ping = fleet::test::run(
+            {"/usr/sbin/runuser", "-u", m_user, "--", "/usr/bin/sudo", "-n", helper, "ping"},
+            system_env());
+        EXPECT_EQ(ping.exit_code, 0) << helper << ": " << ping.out << ping.err;
+    }
+    // The control: the rule admits only the helper.
+    EXPECT_NE(fleet::test::run({"/usr/sbin/runuser", "-u", m_user, "--", "/usr/bin/sudo", "-n",
+                                "/usr/bin/dispatch", "--version"},
+                               system_env())
+                  .exit_code,
+              0);
+    fs::remove(rule);
+
+    // A drop-in this version does not know: the reinstall completes (never half-configured)
+    // and says so in one line, and dispatch refuses every run with the error, starting nothing.
+    EXPECT_EQ(apt.out.find("does not load"), std::string::npos) << apt.out; // the control
+    const std::string unknown = "/etc/fleet-dispatch/config.d/70-operator.toml";
+    write_file(unknown, "no_such_setting = 1\n", 0644);
+    apt = fleet::test::run({"/usr/bin/apt-get", "install", "--reinstall", "-y", "-qq",
+                            "--no-install-recommends", deb_path()},
+                           system_env());
+    EXPECT_EQ(apt.exit_code, 0) << apt.out << apt.err;
+    EXPECT_NE(apt.out.find("fleet-dispatch: warning: the configuration does not load with this "
+                           "version, so every run is refused until it is fixed: "),
+              std::string::npos)
+        << apt.out;
+    EXPECT_NE(apt.out.find("70-operator.toml"), std::string::npos) << apt.out;
+    EXPECT_EQ(fleet::test::run_ok(
+                  {"/usr/bin/dpkg-query", "-W", "-f=${db:Status-Abbrev}", "fleet-dispatch"}),
+              "ii ");
+    const ProcessResult refused =
+        fleet::test::run({"/usr/bin/dispatch", "run", "hello"}, system_env());
+    EXPECT_EQ(refused.exit_code, 2) << refused.err;
+    EXPECT_NE(refused.err.find("70-operator.toml"), std::string::npos) << refused.err;
+    EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+    EXPECT_FALSE(fs::exists("/home/" + m_user + "/.local/state/fleet-dispatch/runs"));
+    fs::remove(unknown);
 }
 
 // The same through the Ansible role: it installs the .deb, templates the config and migrates the
