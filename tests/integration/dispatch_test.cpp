@@ -55,15 +55,21 @@ TEST_F(Dispatch, RunsAnAgentAsTheUserAndRecordsEverything) {
 }
 
 TEST_F(Dispatch, NothingUnderTheRunsDirectoryBelongsToRoot) {
-    ASSERT_EQ(dispatch({"-a", "quick,probe", "run", "x"}).exit_code, 0);
+    const ProcessResult result = dispatch({"-a", "quick,probe", "run", "x"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
     struct stat info {};
     ASSERT_EQ(stat(s_runs.c_str(), &info), 0);
     EXPECT_EQ(info.st_uid, s_uid);
     size_t checked = 0;
     for (const auto& entry : fs::recursive_directory_iterator(s_runs)) {
         ASSERT_EQ(lstat(entry.path().c_str(), &info), 0);
-        EXPECT_EQ(info.st_uid, s_uid) << entry.path();
-        EXPECT_NE(info.st_gid, 0U) << entry.path();
+        // On a failure, what is needed to see who made it: the owner, and the runner's log.
+        const std::string seen = entry.path().string() + " is " + std::to_string(info.st_uid) +
+                                 ":" + std::to_string(info.st_gid) + ", mode " +
+                                 std::to_string(info.st_mode) + "; runner.log:\n" +
+                                 read_file(run_dir(run_id_of(result.out)) + "/runner.log");
+        EXPECT_EQ(info.st_uid, s_uid) << seen;
+        EXPECT_NE(info.st_gid, 0U) << seen;
         ++checked;
     }
     EXPECT_GT(checked, 5U);
