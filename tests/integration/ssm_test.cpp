@@ -1,7 +1,9 @@
-// Integration tests for what deploy/ puts between AWS and dispatch: the SSM Command document
-// deploy/ssm/FleetDispatch.yaml, run the way the SSM agent runs it (tests/ssm/ssm-agent-sim: sh
-// not bash, as root, no HOME, SSM's PATH, parameters as SSM_* variables, stdin /dev/null, an
-// unreadable cwd), and the SSM agent's systemd drop-in checked by systemd-analyze verify.
+// Integration tests for what deploy/ puts between AWS and dispatch: the SSM Command documents
+// deploy/ssm/FleetDispatch.yaml (start a run) and FleetDispatch-Follow.yaml (status, logs, wait,
+// cancel), run the way the SSM agent runs them (tests/ssm/ssm-agent-sim: sh not bash, as root,
+// no HOME, SSM's PATH, parameters as SSM_* variables, stdin /dev/null, an unreadable cwd), and
+// the SSM agent's systemd drop-in checked by systemd-analyze verify. FleetDispatch-Install.yaml
+// is ssm_install.cpp's.
 //
 // dispatch is found as SSM finds it, on SSM's PATH: the suite links /usr/local/bin/dispatch and
 // dispatch-unified to the build and writes /etc/fleet-dispatch/config.toml, when neither belongs
@@ -28,6 +30,7 @@ namespace {
 const std::string k_source = FLEET_SOURCE_DIR;
 const std::string k_dispatch_build = DISPATCH_PATH;
 const std::string k_document = k_source + "/deploy/ssm/FleetDispatch.yaml";
+const std::string k_follow = k_source + "/deploy/ssm/FleetDispatch-Follow.yaml";
 const std::string k_simulator = k_source + "/tests/ssm/ssm-agent-sim";
 constexpr const char* k_config = "/etc/fleet-dispatch/config.toml";
 
@@ -55,7 +58,11 @@ protected:
         s_placed.directory("/etc/fleet-dispatch");
         s_placed.file(k_config,
                       "user = \"" + s_user + "\"\ngrace = \"1s\"\ndefault_agent = \"claude\"\n" +
-                          "unified = [\"claude\", \"codex\"]\npath = [\"" + s_root + "/fakes\"]\n",
+                          "unified = [\"claude\", \"codex\"]\npath = [\"" + s_root + "/fakes\"]\n" +
+                          // A run that goes on until cancelled, and one with a long log.
+                          "[agents.hang]\ncommand = [\"" + s_root + "/fakes/claude\", \"-p\"]\n" +
+                          "stdin = \"prompt\"\nenv = { FAKE_MODE = \"hang\" }\n" +
+                          "[agents.count]\ncommand = [\"/usr/bin/seq\", \"3000\"]\n",
                       0644);
     }
 
@@ -76,10 +83,15 @@ protected:
         }
     }
 
-    static ProcessResult
-    send_command(const std::vector<std::pair<std::string, std::string>>& params) {
-        std::vector<std::string> argv{k_simulator,     k_document, "--cwd",
-                                      s_root + "/cwd", "--work",   s_root + "/orchestration"};
+    using Params = std::vector<std::pair<std::string, std::string>>;
+
+    static ProcessResult send_command(const Params& params) { return send(k_document, params); }
+
+    static ProcessResult follow(const Params& params) { return send(k_follow, params); }
+
+    static ProcessResult send(const std::string& document, const Params& params) {
+        std::vector<std::string> argv{k_simulator,     document, "--cwd",
+                                      s_root + "/cwd", "--work", s_root + "/orchestration"};
         for (const auto& [name, value] : params) {
             argv.push_back("--param");
             argv.push_back(name + "=" + value);
@@ -95,6 +107,15 @@ protected:
 
     static std::string work(const std::string& id, const std::string& agent) {
         return s_home + "/.local/state/fleet-dispatch/runs/" + id + "/work-" + agent;
+    }
+
+    // A run started by dispatch itself, as root, not through SSM; its id.
+    static std::string started(const std::vector<std::string>& args) {
+        std::vector<std::string> argv{s_root + "/bin/dispatch"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        const ProcessResult result = fleet::test::run(argv);
+        EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+        return run_id_of(result);
     }
 
     static inline std::string s_root, s_user, s_home;
@@ -194,23 +215,157 @@ TEST_F(SsmDocument, SsmRefusesParametersOutsideTheDocument) {
 }
 
 TEST_F(SsmDocument, RefusesToRunOnAnAgentWithoutEnvironmentInterpolation) {
-    // An old agent substitutes {{ }} and sets no SSM_* variables: the script stops before
-    // any prompt could be parsed by the shell.
-    std::string document = read_file(k_document);
-    size_t at = 0;
-    while ((at = document.find("interpolationType: ENV_VAR", at)) != std::string::npos) {
-        document.replace(at, 26, "description: \"old agent\"");
-    }
-    const std::string old = s_root + "/old-agent.yaml";
-    write_file(old, document, 0644);
-    RunOptions options;
-    options.env = std::vector<std::string>{};
-    const ProcessResult result =
-        fleet::test::run({k_simulator, old, "--cwd", s_root + "/cwd", "--work",
-                          s_root + "/orchestration", "--param", "prompt=$(id)"},
-                         options);
+    // An old agent substitutes {{ }} and sets no SSM_* variables: the scripts stop before any
+    // prompt (or run id) could be parsed by the shell.
+    const auto as_old_agent = [](const std::string& path) {
+        std::string document = read_file(path);
+        size_t at = 0;
+        while ((at = document.find("interpolationType: ENV_VAR", at)) != std::string::npos) {
+            document.replace(at, 26, "description: \"old agent\"");
+        }
+        const std::string old = s_root + "/old-agent.yaml";
+        write_file(old, document, 0644);
+        return old;
+    };
+    ProcessResult result = send(as_old_agent(k_document), {{"prompt", "$(id)"}});
     EXPECT_EQ(result.exit_code, 2);
     EXPECT_NE(result.err.find("3.3.2746.0"), std::string::npos) << result.err;
+    result =
+        send(as_old_agent(k_follow), {{"action", "cancel"}, {"runId", "20260109-190805-dztnfw"}});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_EQ(result.out, "");
+    EXPECT_NE(result.err.find("3.3.2746.0"), std::string::npos) << result.err;
+}
+
+// FleetDispatch-Follow: what needed AWS-RunShellScript (dispatch wait/status/logs/list) for a
+// detached run, through a document with nothing but parameters.
+TEST_F(SsmDocument, FollowsADetachedRun) {
+    const ProcessResult sent = send_command({{"prompt", "later"}, {"detach", "true"}});
+    ASSERT_EQ(sent.exit_code, 0) << sent.err;
+    const std::string id = run_id_of(sent);
+    ASSERT_FALSE(id.empty()) << sent.out;
+
+    const ProcessResult waited = follow({{"action", "wait"}, {"runId", id}});
+    EXPECT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+    EXPECT_EQ(waited.out, "run " + id + ": succeeded (exit 0)\n");
+    const ProcessResult status = follow({{"runId", id}});
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+    EXPECT_EQ(status.out.rfind("== run " + id + ": succeeded", 0), 0U) << status.out;
+    const ProcessResult logs = follow({{"action", "logs"}, {"runId", id}});
+    EXPECT_EQ(logs.exit_code, 0) << logs.err;
+    EXPECT_NE(logs.out.find("{\"type\":\"result\",\"subtype\":\"success\""), std::string::npos)
+        << logs.out;
+
+    // No run id: the newest runs; a label: what one SSM command started, and nothing else.
+    EXPECT_NE(follow({}).out.find(id + " "), std::string::npos);
+    const std::string run_json =
+        read_file(s_home + "/.local/state/fleet-dispatch/runs/" + id + "/run.json");
+    const std::string key = "\"ssm_command_id\": \"";
+    const size_t at = run_json.find(key);
+    ASSERT_NE(at, std::string::npos) << run_json;
+    const std::string command_id = run_json.substr(at + key.size(), 36);
+    const ProcessResult mine = follow({{"label", "ssm-command-id=" + command_id}});
+    EXPECT_EQ(mine.exit_code, 0) << mine.err;
+    EXPECT_EQ(fleet::test::lines_of(mine.out).size(), 2U) << mine.out; // the header and the run
+    EXPECT_NE(mine.out.find(id + " "), std::string::npos) << mine.out;
+    const ProcessResult other =
+        follow({{"label", "ssm-command-id=00000000-0000-4000-8000-000000000000"}});
+    EXPECT_EQ(other.exit_code, 0) << other.err;
+    EXPECT_EQ(other.out.find(id), std::string::npos) << other.out;
+}
+
+TEST_F(SsmDocument, FollowWaitsForAndCancelsARunningRun) {
+    const std::string id = started({"--detach", "--timeout", "120s", "-a", "hang", "run", "x"});
+    ASSERT_FALSE(id.empty());
+    EXPECT_NE(follow({{"runId", id}}).out.find("== run " + id + ": running"), std::string::npos);
+    // wait gives up 5 s before SSM's executionTimeout would kill it: 124, and the run goes on.
+    const ProcessResult gave_up = follow({{"action", "wait"}, {"runId", id}, {"timeout", "10"}});
+    EXPECT_EQ(gave_up.exit_code, 124) << gave_up.out << gave_up.err;
+    EXPECT_NE(gave_up.err.find("still goes on"), std::string::npos) << gave_up.err;
+    const ProcessResult cancelled = follow({{"action", "cancel"}, {"runId", id}});
+    EXPECT_EQ(cancelled.exit_code, 0) << cancelled.out << cancelled.err;
+    EXPECT_EQ(cancelled.out, "run " + id + ": cancelled\n");
+    const ProcessResult waited = follow({{"action", "wait"}, {"runId", id}});
+    EXPECT_EQ(waited.exit_code, 130) << waited.err;
+    EXPECT_EQ(waited.out, "run " + id + ": cancelled (exit 130)\n");
+    for (const pid_t pid : fleet::test::survivors(id)) {
+        EXPECT_TRUE(fleet::test::gone_within(pid, 5)) << "pid " << pid << " of run " << id;
+    }
+}
+
+// The console keeps 2,500 characters: logs prints the end of what was asked for, within 2,000
+// bytes and saying so, unless output is full.
+TEST_F(SsmDocument, FollowKeepsLogsWithinTheConsole) {
+    const std::string id = started({"-a", "count", "run", "count"}); // seq 3000
+    ASSERT_FALSE(id.empty());
+    ProcessResult logs = follow({{"action", "logs"}, {"runId", id}, {"lines", "3"}});
+    EXPECT_EQ(logs.exit_code, 0) << logs.err;
+    EXPECT_EQ(logs.out, "2998\n2999\n3000\n");
+    logs = follow({{"action", "logs"}, {"runId", id}, {"lines", "2000"}}); // 1001..3000: 10,000 B
+    EXPECT_EQ(logs.exit_code, 0) << logs.err;
+    const std::string note =
+        "[FleetDispatch-Follow: the last 2000 of 10000 bytes; output=full prints them all]\n";
+    EXPECT_EQ(logs.out.substr(0, note.size()), note);
+    EXPECT_EQ(logs.out.size(), note.size() + 2000);
+    EXPECT_TRUE(logs.out.ends_with("\n2999\n3000\n"));
+    logs = follow({{"action", "logs"}, {"runId", id}, {"lines", "2000"}, {"output", "full"}});
+    EXPECT_EQ(logs.exit_code, 0) << logs.err;
+    EXPECT_EQ(logs.out.size(), 10000U);
+    EXPECT_EQ(logs.out.substr(0, 5), "1001\n");
+}
+
+TEST_F(SsmDocument, FollowRefusesWhatIsNotARunIdOrNotItsToDo) {
+    const ProcessResult sent = send_command({{"prompt", "x"}});
+    ASSERT_EQ(sent.exit_code, 0) << sent.err;
+    const std::string id = run_id_of(sent);
+    ASSERT_FALSE(id.empty()) << sent.out;
+    // SSM refuses these at send-command: nothing runs.
+    for (const std::string& bad : std::vector<std::string>{
+             "../" + id, id + "/../../../etc", id + ";id", id + " ", "$(id)", "-rf",
+             "20260109-190805-DZTNFW", id.substr(0, 21), id + "a", "2026010-190805-dztnfw0"}) {
+        for (const char* action : {"status", "logs", "wait", "cancel"}) {
+            const ProcessResult result = follow({{"action", action}, {"runId", bad}});
+            EXPECT_EQ(result.exit_code, 2) << action << " " << bad << result.out;
+            EXPECT_EQ(result.out, "");
+            EXPECT_NE(result.err.find("parameter runId"), std::string::npos) << result.err;
+        }
+    }
+    for (const auto& [name, value] : Params{{"action", "prune"},
+                                            {"action", "status;id"},
+                                            {"agent", "-rf"},
+                                            {"agent", "claude codex"},
+                                            {"label", "ssm-command-id"},
+                                            {"label", "k=$(id)"},
+                                            {"lines", "0"},
+                                            {"lines", "100000"},
+                                            {"output", "raw"},
+                                            {"timeout", "9"},
+                                            {"timeout", "172801"}}) {
+        const ProcessResult result = follow({{"runId", id}, {name, value}});
+        EXPECT_EQ(result.exit_code, 2) << name << "=" << value << result.out;
+        EXPECT_EQ(result.out, "");
+    }
+    // The controls: the run's own id, and each parameter at a value the document takes.
+    EXPECT_EQ(follow({{"runId", id}}).exit_code, 0);
+    const ProcessResult logs = follow({{"action", "logs"},
+                                       {"runId", id},
+                                       {"agent", "claude"},
+                                       {"lines", "99999"},
+                                       {"output", "full"},
+                                       {"timeout", "10"}});
+    EXPECT_EQ(logs.exit_code, 0) << logs.err;
+    EXPECT_NE(logs.out.find("\"type\":\"result\""), std::string::npos) << logs.out;
+    // A well-formed id that is no run's reaches dispatch, which says so.
+    const ProcessResult unknown = follow({{"runId", "20000101-000000-aaaaaa"}});
+    EXPECT_NE(unknown.exit_code, 0);
+    EXPECT_NE(unknown.err.find("no run 20000101-000000-aaaaaa"), std::string::npos) << unknown.err;
+    // The script's own refusals: logs, wait and cancel need a run; label only selects a list.
+    for (const char* action : {"logs", "wait", "cancel"}) {
+        const ProcessResult result = follow({{"action", action}});
+        EXPECT_EQ(result.exit_code, 2);
+        EXPECT_NE(result.err.find(std::string(action) + " needs a runId"), std::string::npos);
+    }
+    EXPECT_EQ(follow({{"runId", id}, {"label", "a=b"}}).exit_code, 2);
 }
 
 // The drop-in, on both unit names the SSM agent ships under, as systemd reads it.
