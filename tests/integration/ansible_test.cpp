@@ -1,8 +1,11 @@
 // The Ansible role and playbooks, with Debian's ansible-core against localhost
-// (ansible_connection=local), as root: syntax; check mode on this host (nothing may change);
-// the role applied for real into a scratch root (fleet_dispatch_root), twice, the second time
-// with nothing to change; and dispatch.yml starting a detached run and collecting its id.
+// (ansible_connection=local), as root: syntax; the hosts they act on; check mode on this host
+// (nothing may change); the role applied for real into a scratch root (fleet_dispatch_root),
+// twice, the second time with nothing to change; each feature turned off again; and
+// dispatch.yml starting a detached run and collecting its id.
+#include <algorithm>
 #include <filesystem>
+#include <pwd.h>
 #include <regex>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -50,6 +53,8 @@ protected:
     }
 
     static void TearDownTestSuite() {
+        // The diag account the role makes in TurningAFeatureOff..., should that test stop early.
+        fleet::test::run({"/usr/sbin/userdel", Accounts::unique_name("d")});
         delete s_accounts;
         fs::remove_all(s_root);
         if (s_made_default_log) {
@@ -58,15 +63,21 @@ protected:
     }
     static inline bool s_made_default_log = false;
 
-    static ProcessResult playbook(const std::string& name, std::vector<std::string> extra) {
+    // The playbooks act on `hosts` (fleet_hosts; "" leaves it unset) of `inventory`.
+    static ProcessResult playbook(const std::string& name, std::vector<std::string> extra,
+                                  const std::string& hosts = "localhost",
+                                  const std::string& inventory = "localhost,") {
         std::vector<std::string> argv{"/usr/bin/ansible-playbook",
                                       "-i",
-                                      "localhost,",
+                                      inventory,
                                       "-c",
                                       "local",
                                       "-e",
                                       "ansible_python_interpreter=/usr/bin/python3",
                                       k_ansible_dir + "/" + name};
+        if (!hosts.empty()) {
+            argv.insert(argv.end(), {"-e", "fleet_hosts=" + hosts});
+        }
         argv.insert(argv.end(), extra.begin(), extra.end());
         RunOptions options;
         options.env = std::vector<std::string>{
@@ -85,19 +96,21 @@ protected:
         return std::regex_search(result.out, match, recap) ? std::stoi(match[1]) : -1;
     }
 
+    // Every feature on, written under `root`.
+    static nlohmann::json role_json(const std::string& root) {
+        return {{"fleet_dispatch_install_package", false},
+                {"fleet_dispatch_root", root},
+                {"fleet_dispatch_user", s_user},
+                {"fleet_dispatch_helper_enabled", true},
+                {"fleet_dispatch_helper_path", s_root + "/bin/fleet-helper"},
+                {"fleet_dispatch_helper_services", {{"nginx", {"status", "restart"}}}},
+                {"fleet_dispatch_diag_enabled", true},
+                {"fleet_dispatch_diag_keys", {s_key}},
+                {"fleet_dispatch_diag_from", "10.0.0.0/8"},
+                {"fleet_dispatch_unit_dirs", {s_root + "/units"}}};
+    }
     static std::vector<std::string> role_vars(const std::string& root) {
-        const nlohmann::json vars = {
-            {"fleet_dispatch_install_package", false},
-            {"fleet_dispatch_root", root},
-            {"fleet_dispatch_user", s_user},
-            {"fleet_dispatch_helper_enabled", true},
-            {"fleet_dispatch_helper_path", s_root + "/bin/fleet-helper"},
-            {"fleet_dispatch_helper_services", {{"nginx", {"status", "restart"}}}},
-            {"fleet_dispatch_diag_enabled", true},
-            {"fleet_dispatch_diag_keys", {s_key}},
-            {"fleet_dispatch_diag_from", "10.0.0.0/8"},
-            {"fleet_dispatch_unit_dirs", {s_root + "/units"}}};
-        return {"-e", vars.dump()};
+        return {"-e", role_json(root).dump()};
     }
 
     static inline std::string s_root, s_key, s_user;
@@ -111,17 +124,39 @@ TEST_F(Ansible, PlaybooksPassTheSyntaxCheck) {
     }
 }
 
+// The group `fleet` of the inventory, or the pattern in fleet_hosts: never every host of an
+// inventory by default.
+TEST_F(Ansible, ThePlaybooksActOnTheFleetGroupOrOnFleetHostsOnly) {
+    const std::string inventory = s_root + "/inventory";
+    write_file(inventory, "[fleet]\nlocalhost\n\n[other]\nelsewhere.invalid\n", 0644);
+    for (const char* name : {"site.yml", "dispatch.yml"}) {
+        const ProcessResult grouped = playbook(name, {"--list-hosts"}, "", inventory);
+        EXPECT_EQ(grouped.exit_code, 0) << grouped.out << grouped.err;
+        EXPECT_NE(grouped.out.find("hosts (1):\n      localhost\n"), std::string::npos)
+            << name << grouped.out;
+        // No group fleet: no host; the control: the same host named in fleet_hosts.
+        EXPECT_NE(playbook(name, {"--list-hosts"}, "").out.find("hosts (0):"), std::string::npos)
+            << name;
+        EXPECT_NE(playbook(name, {"--list-hosts"}).out.find("hosts (1):\n      localhost\n"),
+                  std::string::npos)
+            << name;
+    }
+}
+
+// Features on, and off: then the role looks for what to remove, and removes nothing either.
 TEST_F(Ansible, CheckModeOnThisHostChangesNothing) {
-    const bool etc_was_there = fs::exists("/etc/fleet-dispatch");
-    const ProcessResult result = playbook("site.yml", [&] {
-        std::vector<std::string> extra = role_vars("");
-        extra.push_back("--check");
-        return extra;
-    }());
-    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
-    EXPECT_GT(changed(result), 0) << result.out;                 // it would change things...
-    EXPECT_EQ(fs::exists("/etc/fleet-dispatch"), etc_was_there); // ...and did not
-    EXPECT_FALSE(fs::exists("/etc/sudoers.d/fleet-helper-" + s_user));
+    for (const bool on : {true, false}) {
+        const bool etc_was_there = fs::exists("/etc/fleet-dispatch");
+        nlohmann::json vars = role_json("");
+        vars.update({{"fleet_dispatch_helper_enabled", on},
+                     {"fleet_dispatch_diag_enabled", on},
+                     {"fleet_dispatch_ssm_dropin", on}});
+        const ProcessResult result = playbook("site.yml", {"-e", vars.dump(), "--check"});
+        EXPECT_EQ(result.exit_code, 0) << on << result.out << result.err;
+        EXPECT_GT(changed(result), 0) << result.out;                 // it would change things...
+        EXPECT_EQ(fs::exists("/etc/fleet-dispatch"), etc_was_there); // ...and did not
+        EXPECT_FALSE(fs::exists("/etc/sudoers.d/fleet-helper-" + s_user));
+    }
 }
 
 // docs/ansible.md's first command on a fresh host: --check with the package to install. The copy
@@ -179,7 +214,8 @@ TEST_F(Ansible, TheRoleAppliesForRealIntoAScratchRootAndAgainChangesNothing) {
                   " may run this helper, and nothing else, as root.\n" + s_user +
                   " ALL=(root) NOPASSWD: " + s_root + "/bin/fleet-helper\n");
     EXPECT_EQ(read_file(root + "/var/lib/fleet-diag/.ssh/authorized_keys"),
-              "restrict,from=\"10.0.0.0/8\",command=\"/usr/bin/fleet-diag\" " + s_key + "\n");
+              "restrict,from=\"10.0.0.0/8\",command=\"/usr/lib/fleet-dispatch/fleet-diag\" " +
+                  s_key + "\n");
     EXPECT_EQ(
         read_file(root + "/etc/systemd/system/amazon-ssm-agent.service.d/fleet-dispatch.conf"),
         read_file(std::string(FLEET_SOURCE_DIR) + "/deploy/systemd/ssm-agent-restart.conf"));
@@ -209,6 +245,83 @@ TEST_F(Ansible, TheRoleAppliesForRealIntoAScratchRootAndAgainChangesNothing) {
     result = playbook("site.yml", role_vars(root));
     EXPECT_EQ(result.exit_code, 0) << result.out;
     EXPECT_EQ(changed(result), 0) << result.out;
+}
+
+// Turned off one after the other, each feature's files go and the others' stay; the diag account
+// (made for real on this host: fleet_dispatch_manage_accounts) goes too, its audit log stays, and
+// with everything off a second run changes nothing.
+TEST_F(Ansible, TurningAFeatureOffRemovesWhatItMadeAndNothingElse) {
+    const std::string root = s_root + "/off";
+    const std::string diag = Accounts::unique_name("d");
+    const std::string home = "/var/lib/fleet-" + diag;
+    const std::vector<std::string> helper = {
+        "/etc/sudoers.d/fleet-helper-" + s_user, "/etc/systemd/system/fleet-helper.socket",
+        "/etc/systemd/system/fleet-helper@.service", "/etc/fleet-dispatch/helper.toml"};
+    const std::vector<std::string> diag_files = {
+        "/etc/ssh/sshd_config.d/fleet-diag-" + diag + ".conf", home + "/.ssh/authorized_keys", home,
+        "/etc/fleet-dispatch/diag.toml"};
+    const std::vector<std::string> ssm = {
+        "/etc/systemd/system/amazon-ssm-agent.service.d/fleet-dispatch.conf"};
+    const std::vector<std::string> kept = {"/etc/fleet-dispatch/config.d/60-ansible.toml",
+                                           "/var/log/fleet-diag/audit.log"};
+    const auto expect_there = [&](const std::vector<std::string>& paths, bool there) {
+        for (const std::string& path : paths) {
+            EXPECT_EQ(fs::exists(root + path), there) << path;
+        }
+    };
+    nlohmann::json vars = role_json(root);
+    vars.update({{"fleet_dispatch_manage_accounts", true}, {"fleet_dispatch_diag_user", diag}});
+    ProcessResult result = playbook("site.yml", {"-e", vars.dump()});
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    // The control: on, every feature's files are there, and the account.
+    for (const auto* paths : {&helper, &diag_files, &ssm, &kept}) {
+        expect_there(*paths, true);
+    }
+    ASSERT_NE(getpwnam(diag.c_str()), nullptr);
+
+    const std::pair<const char*, const std::vector<std::string>*> features[] = {
+        {"fleet_dispatch_helper_enabled", &helper},
+        {"fleet_dispatch_diag_enabled", &diag_files},
+        {"fleet_dispatch_ssm_dropin", &ssm}};
+    std::vector<const std::vector<std::string>*> on = {&helper, &diag_files, &ssm};
+    for (const auto& [variable, paths] : features) {
+        vars[variable] = false;
+        result = playbook("site.yml", {"-e", vars.dump()});
+        ASSERT_EQ(result.exit_code, 0) << variable << result.out << result.err;
+        on.erase(std::find(on.begin(), on.end(), paths));
+        expect_there(*paths, false);
+        for (const auto* still : on) {
+            expect_there(*still, true);
+        }
+        expect_there(kept, true);
+        EXPECT_EQ(getpwnam(diag.c_str()) != nullptr, vars["fleet_dispatch_diag_enabled"] == true)
+            << variable;
+    }
+    result = playbook("site.yml", {"-e", vars.dump()});
+    EXPECT_EQ(result.exit_code, 0) << result.out;
+    EXPECT_EQ(changed(result), 0) << result.out;
+}
+
+// Off, the role removes an account of the diag name only when its home is the role's
+// (/var/lib/fleet-NAME); the control is the account above. Keys and .ssh under that path go, a
+// home holding more stays.
+TEST_F(Ansible, DiagOffKeepsAnAccountItDidNotMakeAndWhatItDidNotWrite) {
+    const std::string root = s_root + "/kept";
+    const std::string other = Accounts::unique_name("o");
+    s_accounts->add_user(other); // its home is /home/NAME
+    const std::string home = root + "/var/lib/fleet-" + other;
+    fs::create_directories(home + "/.ssh");
+    write_file(home + "/.ssh/authorized_keys", s_key + "\n", 0644);
+    write_file(home + "/notes", "not the role's\n", 0644);
+    nlohmann::json vars = role_json(root);
+    vars.update({{"fleet_dispatch_manage_accounts", true},
+                 {"fleet_dispatch_diag_user", other},
+                 {"fleet_dispatch_diag_enabled", false}});
+    const ProcessResult result = playbook("site.yml", {"-e", vars.dump()});
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_NE(getpwnam(other.c_str()), nullptr);
+    EXPECT_FALSE(fs::exists(home + "/.ssh"));
+    EXPECT_EQ(read_file(home + "/notes"), "not the role's\n");
 }
 
 TEST_F(Ansible, TheDispatchPlaybookStartsRunsAndCollectsTheirIds) {

@@ -98,9 +98,9 @@ TEST(Package, LintianPedanticFindsOnlyTheSecretsDirectoryAndTheContentIsRight) {
 TEST(Package, ManPagesHaveTheStandardSectionsOnly) {
     const std::string deb = deb_path();
     ASSERT_FALSE(deb.empty()) << "no .deb in " << k_package_dir;
-    for (const char* page : {"man1/dispatch.1.gz", "man1/fleet-launch.1.gz",
-                             "man8/fleet-helper.8.gz", "man8/fleet-diag.8.gz",
-                             "man8/fleet-dispatch-setup.8.gz", "man8/fleet-admin.8.gz"}) {
+    for (const char* page :
+         {"man1/dispatch.1.gz", "man1/fleet-launch.1.gz", "man8/fleet-helper.8.gz",
+          "man8/fleet-diag.8.gz", "man8/fleet-dispatch-setup.8.gz", "man8/fleet-admin.8.gz"}) {
         const std::string sections = fleet::test::run_ok(
             {"/bin/sh", "-c",
              "dpkg-deb --fsys-tarfile \"$0\" | tar -xOf - \"./usr/share/man/$1\" | zcat | "
@@ -226,9 +226,9 @@ TEST_F(PackageOnHost, FromAptInstallToTheOldCommandLineAndBack) {
     ProcessResult removed = fleet::test::run(remove, system_env());
     EXPECT_NE(removed.exit_code, 0) << removed.out;
     // apt gives dpkg a terminal of its own: what the maintainer scripts print is apt's stdout.
-    EXPECT_NE(removed.out.find("not removed: the old scripts could not be given back in " +
-                               refused),
-              std::string::npos)
+    EXPECT_NE(
+        removed.out.find("not removed: the old scripts could not be given back in " + refused),
+        std::string::npos)
         << removed.out;
     EXPECT_TRUE(installed());
     EXPECT_EQ(read_file(record), refused + "\n");
@@ -245,10 +245,10 @@ TEST_F(PackageOnHost, FromAptInstallToTheOldCommandLineAndBack) {
     struct stat legacy {};
     ASSERT_EQ(stat(m_legacy.c_str(), &legacy), 0);
     EXPECT_EQ(legacy.st_uid, fleet::test::uid_of(m_user)); // the user's again, not immutable
-    EXPECT_EQ(fleet::test::run({"/usr/sbin/runuser", "-u", m_user, "--", "touch",
-                                m_legacy + "/writable"})
-                  .exit_code,
-              0);
+    EXPECT_EQ(
+        fleet::test::run({"/usr/sbin/runuser", "-u", m_user, "--", "touch", m_legacy + "/writable"})
+            .exit_code,
+        0);
     // What the programs and fleet-admin leave at run time, which purge takes away with the rest.
     write_file("/var/log/fleet-dispatch/helper.log", "{}\n", 0600);
     write_file("/var/lib/fleet-dispatch/helper-totp.json", "{}\n", 0600);
@@ -357,6 +357,7 @@ TEST_F(PackageOnHost, UpgradesFromThePreviousReleaseWithoutAPrompt) {
 // old scripts; the old command line then works, and a second run changes nothing.
 TEST_F(PackageOnHost, ThroughTheAnsibleRole) {
     const nlohmann::json vars = {{"ansible_python_interpreter", "/usr/bin/python3"},
+                                 {"fleet_hosts", "localhost"},
                                  {"fleet_dispatch_package_path", deb_path()},
                                  {"fleet_dispatch_user", m_user},
                                  {"fleet_dispatch_legacy_dir", m_legacy},
