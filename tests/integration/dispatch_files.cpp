@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/dispatch_fixture.hpp"
+#include "support/accounts.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"
 
@@ -214,7 +215,10 @@ TEST_F(Dispatch, ReadersRefuseFilesPlantedAsSymlinks) {
     const std::string log = run_dir(id) + "/quick.log";
     EXPECT_EQ(dispatch({"logs", id}).out, "quick\n"); // control
     fs::remove(log);
-    fs::create_symlink("/etc/shadow", log); // what an agent running as the user could do
+    // What an agent running as the user could do: the link is the user's, as the agent's would
+    // be (and so Dispatch.NothingUnderTheRunsDirectoryBelongsToRoot holds in any test order).
+    fs::create_symlink("/etc/shadow", log);
+    ASSERT_EQ(lchown(log.c_str(), s_uid, fleet::test::gid_of_group(s_user)), 0);
     const ProcessResult planted = dispatch({"logs", id});
     EXPECT_NE(planted.exit_code, 0);
     EXPECT_EQ(planted.out.find("root:"), std::string::npos);
