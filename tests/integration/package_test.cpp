@@ -181,6 +181,20 @@ TEST_F(PackageOnHost, FromAptInstallToTheOldCommandLineAndBack) {
                          system_env());
     ASSERT_EQ(setup.exit_code, 0) << setup.out << setup.err;
     EXPECT_EQ(fs::read_symlink(m_legacy + "/dispatch-unified.sh"), "/usr/bin/dispatch");
+    // What the role asks: this version (the control) goes on; another is named and refused.
+    const std::string version = PACKAGE_VERSION;
+    EXPECT_EQ(fleet::test::run({"/usr/sbin/fleet-dispatch-setup", "--user", m_user,
+                                "--expect-version", version, "--dry-run"},
+                               system_env())
+                  .exit_code,
+              0);
+    const ProcessResult other = fleet::test::run(
+        {"/usr/sbin/fleet-dispatch-setup", "--user", m_user, "--expect-version", "99.0.0"},
+        system_env());
+    EXPECT_EQ(other.exit_code, 2);
+    EXPECT_EQ(other.err, "fleet-dispatch-setup: fleet-dispatch " + version +
+                             " is installed here, not 99.0.0 as asked: install that version "
+                             "first; nothing done\n");
     // The conffile as shipped; the user in setup's drop-in.
     EXPECT_EQ(read_file("/etc/fleet-dispatch/config.toml"),
               read_file(std::string(FLEET_SOURCE_DIR) + "/deploy/etc/config.toml"));
@@ -292,7 +306,9 @@ TEST_F(PackageOnHost, UpgradesFromThePreviousReleaseWithoutAPrompt) {
               std::string::npos);
     // And 0.1.0's fleet-admin install-sudoers wrote the helper's path of then.
     const std::string rule = "/etc/sudoers.d/fleet-helper-" + m_user;
-    write_file(rule, m_user + " ALL=(root) NOPASSWD: /usr/bin/fleet-helper\n", 0440);
+    const std::string comment = "# fleet-helper's rule (fleet-admin install-sudoers): " + m_user +
+                                " may run this helper, and nothing else, as root.\n";
+    write_file(rule, comment + m_user + " ALL=(root) NOPASSWD: /usr/bin/fleet-helper\n", 0440);
 
     apt = fleet::test::run(
         {"/usr/bin/apt-get", "install", "-y", "-qq", "--no-install-recommends", deb_path()},
@@ -310,10 +326,15 @@ TEST_F(PackageOnHost, UpgradesFromThePreviousReleaseWithoutAPrompt) {
     EXPECT_FALSE(fs::exists("/etc/fleet-dispatch/config.toml.fleet-0.1"));
     const std::string config = fleet::test::run_ok({"/usr/bin/dispatch", "config"});
     EXPECT_NE(config.find("\nuser = \"" + m_user + "\"\n"), std::string::npos) << config;
-    // fleet-helper moved to /usr/sbin; the old rule still admits it (sudo finds it on its
-    // secure_path, and matches the rule's link by inode), by name and by either path.
+    // fleet-helper moved to /usr/sbin: the upgrade wrote 0.1.0's rule again with the new path
+    // (Debian 13's sudo does not match the old path's link by inode), so the agents' `sudo
+    // fleet-helper`, which sudo finds on its secure_path, is admitted; the old name is a link.
+    EXPECT_EQ(read_file(rule), comment + m_user + " ALL=(root) NOPASSWD: /usr/sbin/fleet-helper\n");
+    EXPECT_NE(apt.out.find("fleet-dispatch: " + rule + " names /usr/sbin/fleet-helper now"),
+              std::string::npos)
+        << apt.out;
     EXPECT_EQ(fs::read_symlink("/usr/bin/fleet-helper"), "../sbin/fleet-helper");
-    for (const char* helper : {"fleet-helper", "/usr/sbin/fleet-helper", "/usr/bin/fleet-helper"}) {
+    for (const char* helper : {"fleet-helper", "/usr/sbin/fleet-helper"}) {
         const ProcessResult ping = fleet::test::run(
             {"/usr/sbin/runuser", "-u", m_user, "--", "/usr/bin/sudo", "-n", helper, "ping"},
             system_env());
