@@ -4,6 +4,7 @@
 // nothing, and --uninstall puts the old scripts back. /etc/fleet-dispatch is used only when no
 // installation owns it (otherwise skipped); the programs come from a root-owned copy of the
 // build, the SSM agent unit from a scratch unit directory.
+#include <algorithm>
 #include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -291,11 +292,21 @@ TEST_F(Install, RefusesBadInputBeforeChangingAnything) {
                                                {"--legacy-dir", "/home/x/../../etc"},
                                                {"--bindir", "/nonexistent"},
                                                {"--with-diag"},
+                                               {"--expect-version", "0.2;id"},
                                                {"--bogus"}}) {
         const ProcessResult result = setup(extra);
         EXPECT_EQ(result.exit_code, 2) << extra[0] << result.out;
         EXPECT_EQ(result.out, "") << extra[0];
     }
+    // Not the package the caller (the role) installed: one line, nothing done. package_test
+    // has the control, with the package installed at the version asked.
+    const ProcessResult result = setup({"--expect-version", "0.2.0"});
+    EXPECT_EQ(result.exit_code, 2) << result.out;
+    EXPECT_EQ(result.out, "");
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+    EXPECT_NE(result.err.find("0.2.0 was asked for): install it first; nothing done"),
+              std::string::npos)
+        << result.err;
 }
 
 } // namespace
