@@ -51,8 +51,8 @@ fuzz:
 
 # The fleet's other releases and CPUs (docs/packaging.md, "Releases and CPUs"): make check in a
 # Debian 13 chroot, an arm64 cross build with a smoke test under qemu. Chroots cached under
-# /var/cache/fleet-dispatch/distros; not part of make check (Debian's registry, ~30 min the
-# first time). Not yet in CI: see docs/packaging.md.
+# /var/cache/fleet-dispatch/distros; not part of make check (Debian's registry, ~20 min the
+# first time); CI runs it.
 check-distros:
 	@dev/check-distros
 
