@@ -211,15 +211,16 @@ Result<SubcommandArgs> read_cancel(const Values& values, const std::vector<std::
 }
 
 Result<SubcommandArgs> read_prune(const Values& values, const std::vector<std::string>&) {
-    PruneArgs args{values.duration("older-than"), values.count("keep"), values.has("dry-run")};
-    if (!args.older_than && !args.keep) {
-        return input_error("prune needs --older-than DUR or --keep N (or both)");
-    }
-    return SubcommandArgs(args);
+    // Neither --older-than nor --keep: the config's prune_older_than (the prune timer's case).
+    return SubcommandArgs(
+        PruneArgs{values.duration("older-than"), values.count("keep"), values.has("dry-run")});
 }
 
 Result<SubcommandArgs> read_doctor(const Values& values, const std::vector<std::string>&) {
-    return SubcommandArgs(DoctorArgs{values.has("fix")});
+    if (values.has("json") && values.has("fix")) {
+        return input_error("doctor --json is read-only: not with --fix"); // the guardian's
+    }
+    return SubcommandArgs(DoctorArgs{values.has("fix"), values.has("json")});
 }
 
 Result<SubcommandArgs> read_nothing(const Values&, const std::vector<std::string>&) {
@@ -241,7 +242,7 @@ const std::vector<SubcommandSpec>& subcommands() {
         {"wait", Subcommand::wait, Operands::run_id, {"timeout"}, read_wait},
         {"cancel", Subcommand::cancel, Operands::run_id, {"agent"}, read_cancel},
         {"prune", Subcommand::prune, Operands::none, {"older-than", "keep", "dry-run"}, read_prune},
-        {"doctor", Subcommand::doctor, Operands::none, {"user", "fix"}, read_doctor},
+        {"doctor", Subcommand::doctor, Operands::none, {"user", "json", "fix"}, read_doctor},
         {"agents", Subcommand::agents, Operands::none, {}, read_nothing},
         {"config", Subcommand::config, Operands::none, {}, read_nothing},
         {"help", Subcommand::help, Operands::none, {}, read_nothing},

@@ -96,6 +96,7 @@ struct CancelArgs {
     std::string agent; // "" = the whole run
 };
 
+// Neither older_than nor keep: the config's prune_older_than, or nothing (operate.hpp).
 struct PruneArgs {
     std::optional<Duration> older_than;
     std::optional<size_t> keep;
@@ -104,6 +105,7 @@ struct PruneArgs {
 
 struct DoctorArgs {
     bool fix = false;
+    bool json = false; // read-only: never with fix
 };
 
 // agents, config, help, version

@@ -237,6 +237,10 @@ void parse_agent(const std::string& name, const toml::table& table, TomlChecker&
 
 } // namespace
 
+const char* to_string(RunEventsMode mode) {
+    return mode == RunEventsMode::off ? "off" : "syslog";
+}
+
 bool is_valid_name(std::string_view name) {
     if (name.empty() || name.size() > 64) {
         return false;
@@ -310,6 +314,11 @@ void parse_settings(const toml::table& root, TomlChecker& check, Config& config)
     if (!config.runs_dir.empty() && config.runs_dir[0] != '/') {
         check.fail("runs_dir", "must be an absolute path");
     }
+    if (root.contains("prune_older_than")) { // a duration > 0: leave it out to keep every run
+        Duration older_than{0};
+        check.duration(root, "prune_older_than", "prune_older_than", older_than);
+        config.prune_older_than = older_than;
+    }
     check.string(root, "default_agent", "default_agent", config.default_agent);
     check.integer(root, "max_parallel", "max_parallel", 1, 1024, config.max_parallel);
     check.duration(root, "timeout", "timeout", config.timeout);
@@ -333,6 +342,17 @@ void parse_settings(const toml::table& root, TomlChecker& check, Config& config)
     size_t oom_score_adj = k_default_oom_score_adj;
     check.integer(root, "oom_score_adj", "oom_score_adj", 0, 1000, oom_score_adj);
     config.oom_score_adj = static_cast<int>(oom_score_adj);
+    if (root.contains("run_events")) {
+        std::string word;
+        check.string(root, "run_events", "run_events", word);
+        if (word == to_string(RunEventsMode::syslog)) {
+            config.run_events = RunEventsMode::syslog;
+        } else if (word == to_string(RunEventsMode::off)) {
+            config.run_events = RunEventsMode::off;
+        } else {
+            check.fail("run_events", "must be \"syslog\" or \"off\"");
+        }
+    }
 }
 
 // The checked configuration of a parsed (and maybe merged) document.
@@ -349,9 +369,10 @@ Result<Config> config_from(const toml::table& root, const std::string& source) {
     TomlChecker check("config " + source);
     check.locate_in(root);
     check.only_keys(root, "",
-                    {"user", "runs_dir", "default_agent", "max_parallel", "timeout", "grace",
-                     "no_new_privs", "confine", "limits", "memory_max", "pids_max", "cpu_max",
-                     "oom_score_adj", "unified", "path", "agents", "tasks"});
+                    {"user", "runs_dir", "prune_older_than", "default_agent", "max_parallel",
+                     "timeout", "grace", "no_new_privs", "confine", "limits", "memory_max",
+                     "pids_max", "cpu_max", "oom_score_adj", "run_events", "unified", "path",
+                     "agents", "tasks"});
     parse_settings(root, check, config);
     each_table(root, "agents", check, [&](const std::string& name, const toml::table& table) {
         parse_agent(name, table, check, config.agents[name]);

@@ -73,6 +73,11 @@ struct AgentConfig {
     Limits limits;
 };
 
+// run_events (dispatch/run_events.hpp): "syslog", the default (journald's socket, else
+// /dev/log), or "off".
+enum class RunEventsMode { syslog, off };
+const char* to_string(RunEventsMode mode);
+
 struct TaskConfig {
     std::string name;
     std::string template_text; // placeholder: {prompt}
@@ -84,6 +89,9 @@ struct Config {
     std::vector<std::string> drop_ins; // the drop-ins merged over it, in order
     std::string user = "ubuntu";
     std::string runs_dir; // empty: <home>/.local/state/fleet-dispatch/runs
+    // `dispatch prune` without --older-than or --keep (the prune timer): finished runs older
+    // than this go; unset, it removes nothing.
+    std::optional<Duration> prune_older_than;
     std::string default_agent = "claude";
     size_t max_parallel = 4;
     Duration timeout = std::chrono::hours(1);
@@ -93,6 +101,7 @@ struct Config {
     LimitsMode limits = LimitsMode::best_effort;    // "auto"
     Limits run_limits; // memory_max, pids_max, cpu_max at the top: the whole run's
     int oom_score_adj = k_default_oom_score_adj;
+    RunEventsMode run_events = RunEventsMode::syslog; // a run's start and end to the host's log
     std::vector<std::string> unified; // dispatch-unified's agents; empty: every built-in found
     std::vector<std::string> path;    // prepended to the agents' PATH ("~/" is the user's home)
     std::map<std::string, AgentConfig> agents; // always has the five built-ins

@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include "dispatch/report.hpp"
+#include "dispatch/run_events.hpp"
+#include "dispatch/summary.hpp"
 #include "runner/capture.hpp"
+#include "runner/run_store.hpp"
 #include "runner/status.hpp"
 #include "sys/child.hpp"
 #include "sys/io.hpp"
@@ -26,6 +29,8 @@ namespace {
 constexpr char k_namespace_up = 'N';
 constexpr char k_namespace_failed = 'F';
 constexpr char k_registered = 'R';
+constexpr char k_run_started = 'S';
+constexpr char k_run_ended = 'E';
 
 volatile sig_atomic_t g_inner = 0; // the outer's child, for forward_signal
 
@@ -129,8 +134,49 @@ Report read_report(int fd) {
                                      (status ? describe(*status) : status.error().message)));
 }
 
+// What the outer heard of an attached run (step 8).
+struct AttachedRun {
+    std::string run_id, task, console;
+    bool ended = false;
+};
+
+// 'S' text: "ID TASK CONSOLE" (none of them holds a space).
+AttachedRun started_run(const std::string& text) {
+    AttachedRun run;
+    const size_t first = text.find(' '), last = text.rfind(' ');
+    if (first != std::string::npos && last > first) {
+        run.run_id = text.substr(0, first);
+        run.task = text.substr(first + 1, last - first - 1);
+        run.console = text.substr(last + 1);
+    }
+    return run;
+}
+
+// A run that started and whose runner did not log its end: the end, as status.json says (lost
+// once nobody holds its lock), with the exit code the outer exits with, then the console's
+// last line.
+void end_unfinished_run(const Session& session, const AttachedRun& run, int exit_code,
+                        const std::string& reason) {
+    RunStatus status;
+    if (Result<RunStatus> read = RunStore(session.runs_dir).read_status(run.run_id); read) {
+        status = std::move(*read);
+    }
+    status.run_id = run.run_id;
+    if (status.state == RunState::running) {
+        status.state = RunState::lost;
+    }
+    status.exit_code = exit_code;
+    const RunEventContext context{run.task, session.identity.name, reason};
+    (void)emit_run_event(session.config.run_events,
+                         run_end_event(status, context, std::chrono::system_clock::now()),
+                         ::getpid());
+    if (run.console != "none") {
+        Console(1).write(run.console == "json" ? to_json(status, -1) + "\n" : result_line(status));
+    }
+}
+
 // Step 8: the outer's whole life after its drop.
-[[noreturn]] void relay(pid_t inner, const Fd& from_inner) {
+[[noreturn]] void relay(pid_t inner, const Fd& from_inner, const Session& session) {
     g_inner = inner;
     struct sigaction forward {};
     forward.sa_handler = forward_signal;
@@ -138,12 +184,33 @@ Report read_report(int fd) {
     for (const int sig : {SIGTERM, SIGINT, SIGHUP}) {
         ::sigaction(sig, &forward, nullptr);
     }
-    const Report report = read_report(from_inner.get());
-    if (report.kind == k_registered) {
-        Console(1).write("run-id: " + report.text + "\n");
-        std::exit(k_exit_ok);
+    AttachedRun run;
+    for (Report report = read_report(from_inner.get()); report.kind != 0;
+         report = read_report(from_inner.get())) {
+        if (report.kind == k_registered) {
+            Console(1).write("run-id: " + report.text + "\n");
+            std::exit(k_exit_ok);
+        }
+        if (report.kind == k_run_started) {
+            run = started_run(report.text);
+        } else if (report.kind == k_run_ended) {
+            run.ended = true;
+        }
     }
-    exit_like(inner);
+    const Result<ExitStatus> status = wait_for_exit(inner);
+    const bool exited = status && status->exited;
+    // A runner killed by a signal is a setup failure (exit 3, never the 128 + N a shell would
+    // show: SSM reads 137 as its own timeout).
+    const std::string killed =
+        exited ? ""
+               : "the runner ended with " + (status ? describe(*status) : status.error().message);
+    const int code = exited ? status->code : fail(k_exit_setup, killed);
+    if (!run.run_id.empty() && !run.ended) {
+        end_unfinished_run(session, run, code,
+                           exited ? "the runner exited " + std::to_string(code) + " before its end"
+                                  : killed);
+    }
+    std::exit(code);
 }
 
 // Steps 2 and 3; in the child the namespace is up (or reported failed, and it exited).
@@ -271,7 +338,7 @@ Result<RunnerProcess> start_runner(Session& session, Detach detach, bool require
         (void)wait_for_exit(inner);
         std::exit(fail(exit_code, dropped.error().message));
     }
-    relay(inner, from_inner);
+    relay(inner, from_inner, session);
 }
 
 std::string probe_run_namespace() {
@@ -335,6 +402,20 @@ void runner_registered(RunnerProcess& runner, const std::string& run_id) {
     (void)apply_child_setup(setup);
     write_all(runner.to_outer.get(), std::string(1, k_registered) + run_id + "\n");
     runner.to_outer.reset();
+}
+
+void runner_run_started(const RunnerProcess& runner, const std::string& run_id,
+                        const std::string& task, const std::string& console) {
+    if (runner.detach == Detach::no && runner.to_outer.valid()) {
+        (void)write_all(runner.to_outer.get(),
+                        k_run_started + run_id + " " + task + " " + console + "\n");
+    }
+}
+
+void runner_run_ended(const RunnerProcess& runner) {
+    if (runner.detach == Detach::no && runner.to_outer.valid()) {
+        (void)write_all(runner.to_outer.get(), std::string(1, k_run_ended) + "\n");
+    }
 }
 
 } // namespace fleet

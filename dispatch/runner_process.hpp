@@ -31,8 +31,13 @@
 //   7. with a namespace, waits for 'N' or 'F' (still root, so that a fallback can still
 //      start the plain child), then drops to the target and verifies it (session.hpp)
 //   8. forwards SIGTERM, SIGINT and SIGHUP to the inner; reads the pipe until EOF ('R': prints
-//      "run-id: ID" and exits 0), then waits for the inner and exits with its code (a runner
-//      killed by a signal: exit 3 with a line saying so, never 128 + N, which SSM reads)
+//      "run-id: ID" and exits 0; 'S': an attached run has started, its id, task and console
+//      mode; 'E': its end is logged), then waits for the inner and exits with its code (a
+//      runner killed by a signal: exit 3 with a line saying so, never 128 + N, which SSM
+//      reads). A run that started and whose end the runner did not log (killed, or an
+//      internal error) gets it from here: status.json read back as the user (it reads lost),
+//      its end event (run_events.hpp) with the reason, and the console's last line, the
+//      result line (summary.hpp; the status object with --json; nothing with --console none)
 // Detached, the inner leads a session of its own (setsid) so that SSM's kill of the caller's
 // group does not reach it; otherwise, after its drop, it asks for SIGTERM when the outer dies
 // (runner_attached), so a killed caller cancels the run instead of orphaning it.
@@ -78,6 +83,14 @@ Status runner_attached(const RunnerProcess& runner);
 // As root: whether a run could get its namespace here (steps 2 to 5 in a throwaway child);
 // "" when it could, else why not. For doctor.
 std::string probe_run_namespace();
+
+// Attached, once the run's start is logged: tells the outer its id, task and console mode
+// ("full", "summary", "none", "json"), step 8's 'S'. Detached: nothing (the outer is gone).
+void runner_run_started(const RunnerProcess& runner, const std::string& run_id,
+                        const std::string& task, const std::string& console);
+
+// Attached, once the run's end is logged: step 8's 'E'. Detached: nothing.
+void runner_run_ended(const RunnerProcess& runner);
 
 // The run is registered (status.json names it): detached, stdin, stdout and stderr go onto
 // /dev/null and the outer prints the run id and exits 0. Attached: nothing.

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <sys/ioctl.h>
 
+#include <nlohmann/json.hpp>
+
 #include "base/clock.hpp"
 #include "base/untrusted_text.hpp"
 #include "sys/io.hpp"
@@ -13,8 +15,6 @@ namespace fleet {
 
 namespace {
 
-// The final summary fits in SSM's 2,500-character console view, with room to spare.
-constexpr size_t k_max_summary = 2000;
 constexpr size_t k_max_summary_note = 100;
 
 } // namespace
@@ -109,7 +109,7 @@ std::string changes_text(const AgentRepo& repo) {
            std::to_string(repo.insertions) + " -" + std::to_string(repo.deletions);
 }
 
-std::string summary_text(const RunStatus& status) {
+std::string summary_text(const RunStatus& status, size_t budget) {
     // status.json is read back from a directory the agents could write: every text in it is
     // escaped on its way to the operator's terminal, one line per field.
     const auto safe = [](const std::string& text) {
@@ -161,10 +161,10 @@ std::string summary_text(const RunStatus& status) {
                       format_seconds(agent.started_at, agent.finished_at).c_str(),
                       static_cast<unsigned long long>(agent.bytes), note.empty() ? "" : "  ",
                       note.c_str());
-        // SSM's console shows 2,500 characters: the summary stays within k_max_summary.
+        // SSM's console shows 2,500 characters: the summary stays within its budget.
         const std::string more = "... and " + std::to_string(status.agents.size() - shown) +
                                  " more agents: dispatch status " + safe(status.run_id) + "\n";
-        if (text.size() + std::strlen(line) + more.size() > k_max_summary) {
+        if (text.size() + std::strlen(line) + more.size() > budget) {
             text += more;
             break;
         }
@@ -172,6 +172,38 @@ std::string summary_text(const RunStatus& status) {
         ++shown;
     }
     return text;
+}
+
+std::string result_line(const RunStatus& status) {
+    const auto quoted = [](const std::string& text) {
+        return nlohmann::json(text).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+    };
+    const std::string head =
+        "{\"run_id\":" + quoted(status.run_id) + ",\"state\":" + quoted(to_string(status.state)) +
+        ",\"exit_code\":" + (status.exit_code ? std::to_string(*status.exit_code) : "null") +
+        ",\"agents\":[";
+    const auto tail = [&](size_t more) {
+        return "],\"more_agents\":" + std::to_string(more) + "}\n";
+    };
+    std::string agents;
+    size_t shown = 0;
+    for (const AgentStatus& agent : status.agents) {
+        const std::string entry = std::string(shown == 0 ? "" : ",") +
+                                  "{\"name\":" + quoted(agent.name) +
+                                  ",\"state\":" + quoted(to_string(agent.state)) + "}";
+        const size_t more = status.agents.size() - shown - 1;
+        if (head.size() + agents.size() + entry.size() + tail(more).size() > k_max_result_line) {
+            break;
+        }
+        agents += entry;
+        ++shown;
+    }
+    return head + agents + tail(status.agents.size() - shown);
+}
+
+std::string run_end_text(const RunStatus& status) {
+    const std::string result = result_line(status);
+    return summary_text(status, k_max_summary - result.size()) + result;
 }
 
 } // namespace fleet

@@ -4,6 +4,7 @@
 // cursor nor retitle the terminal, and each field stays one line.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -28,8 +29,23 @@ private:
 // "not collected" (not finished, or it never ran). The summary and `diff --stat` say it so.
 std::string changes_text(const AgentRepo& repo);
 
-// The summary: the run's state, exit code and directory, then a line per agent; at most 2,000
-// characters (SSM's console shows 2,500), the agents that do not fit counted.
-std::string summary_text(const RunStatus& status);
+// SSM's console shows the first 2,500 characters of a command's output: "run-id: ID" (31),
+// then at most this much of the end of a run (the summary and its result line).
+constexpr size_t k_max_summary = 2000;
+constexpr size_t k_max_result_line = 500;
+
+// The summary: the run's state, exit code and directory, then a line per agent; at most
+// `budget` characters, the agents that do not fit counted.
+std::string summary_text(const RunStatus& status, size_t budget = k_max_summary);
+
+// The run's result as one line of ASCII JSON, a newline at its end, at most k_max_result_line
+// bytes: {"run_id":…,"state":…,"exit_code":…,"agents":[{"name":…,"state":…}…],
+// "more_agents":N}, the first keys of status.json's shape; the agents that do not fit are
+// left off and counted in more_agents (0 when every one is there).
+std::string result_line(const RunStatus& status);
+
+// What a run prints at its end (--console full and summary): the summary, then its result
+// line, the last line of the output, together within k_max_summary.
+std::string run_end_text(const RunStatus& status);
 
 } // namespace fleet

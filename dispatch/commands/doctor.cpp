@@ -337,7 +337,8 @@ void check_confinement(const Config& config, bool as_root, Report& report) {
 } // namespace
 
 int run_doctor(const CommandLine& line) {
-    Report report;
+    const DoctorArgs& args = std::get<DoctorArgs>(line.args);
+    Report report(args.json ? ReportFormat::json : ReportFormat::text);
     const bool as_root = ::geteuid() == 0;
     if (!as_root) {
         report.add(Level::warn, "root",
@@ -346,7 +347,7 @@ int run_doctor(const CommandLine& line) {
     Result<Config> config = load_config(line.config_path, as_root);
     if (!config) {
         report.add(Level::fail, "config", config.error().message, "correct it and run again");
-        return report.exit_code();
+        return report.finish();
     }
     report.add(Level::ok, "config", config->source);
     for (const auto& [name, agent] : config->agents) {
@@ -364,17 +365,17 @@ int run_doctor(const CommandLine& line) {
     if (!user) {
         report.add(Level::fail, "user", user.error().message,
                    "create it (useradd -m " + target + ") or set user in the config");
-        return report.exit_code();
+        return report.finish();
     }
     report.add(Level::ok, "user", user->name + " (uid " + std::to_string(user->uid) + ")");
-    check_ownership(*config, *user, std::get<DoctorArgs>(line.args).fix && as_root, report);
+    check_ownership(*config, *user, args.fix && as_root, report);
     if (as_root) {
         check_sudo(*config, *user, report);
     }
     check_groups(*config, *user, report);
     check_agents(*config, *user, report);
     check_ssm_agent(*config, report);
-    return report.exit_code();
+    return report.finish();
 }
 
 } // namespace fleet

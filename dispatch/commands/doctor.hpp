@@ -1,7 +1,10 @@
-// `dispatch doctor [--fix]`: checks the host as a run would see it, one line per check:
+// `dispatch doctor [--json] [--fix]`: checks the host as a run would see it, one line per check:
 //   ok|warn|fail  CHECK  what was found[; fix: what to do]
-// Exit 0 when nothing fails (warnings allowed), 1 otherwise. Runs as root (it does not drop:
-// it must read sudo rights and may chown); not root, the checks that need root say so.
+// or with --json the same findings as one JSON object (doctor_report.hpp), what the guardian's
+// timer logs (deploy/systemd/fleet-dispatch-doctor.service); --json is read-only, so the command
+// line refuses it with --fix (cli.cpp). Exit 0 when nothing fails (warnings allowed), 1
+// otherwise. Runs as root (it does not drop: it must read sudo rights and may chown); not root,
+// the checks that need root say so.
 //
 //   config      the config loads (StrictModes as root) and so does every agent's env_file
 //   user        the target user exists

@@ -15,6 +15,7 @@
 #include "runner/run_cgroups.hpp"
 #include "sys/cgroup.hpp"
 #include "sys/fd.hpp"
+#include "sys/io.hpp"
 
 namespace fleet {
 

@@ -189,6 +189,9 @@ int show_config(const Session& session) {
     }
     out += "user = " + toml_quote(config.user) + "\n";
     out += "runs_dir = " + toml_quote(session.runs_dir) + "\n";
+    if (config.prune_older_than) { // unset: `dispatch prune` alone removes nothing
+        out += "prune_older_than = " + toml_quote(format_duration(*config.prune_older_than)) + "\n";
+    }
     out += "default_agent = " + toml_quote(config.default_agent) + "\n";
     out += "max_parallel = " + std::to_string(config.max_parallel) + "\n";
     out += "timeout = " + toml_quote(format_duration(config.timeout)) + "\n";
@@ -199,6 +202,7 @@ int show_config(const Session& session) {
     // The run's limits as they are in force: the defaults filled in.
     out += limits_toml(plan_limits(config, {}, mem_total()).run);
     out += "oom_score_adj = " + std::to_string(config.oom_score_adj) + "\n";
+    out += "run_events = " + toml_quote(to_string(config.run_events)) + "\n";
     out += "unified = " + quoted_list(config.unified) + "\n";
     out += "path = " + quoted_list(config.path) + "\n";
     for (const auto& [name, agent] : config.agents) {

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <thread>
 
+#include "base/duration.hpp"
 #include "base/untrusted_text.hpp"
 #include "dispatch/report.hpp"
 #include "runner/agent_repo.hpp"
@@ -172,7 +173,18 @@ void remove_branches(const std::string& id, const RunStatus& status, bool dry_ru
 
 } // namespace
 
-int prune_runs(const PruneArgs& args, const Session& session) {
+int prune_runs(const PruneArgs& given, const Session& session) {
+    PruneArgs args = given;
+    if (!args.older_than && !args.keep) { // the prune timer's: the config says how old
+        args.older_than = session.config.prune_older_than;
+        if (!args.older_than) {
+            std::printf("prune: nothing to do: no --older-than or --keep, and prune_older_than "
+                        "is not set in the config\n");
+            return k_exit_ok;
+        }
+        std::printf("prune: finished runs started more than %s ago (prune_older_than)\n",
+                    format_duration(*args.older_than).c_str());
+    }
     const RunStore store(session.runs_dir);
     Result<std::vector<std::string>> ids = store.list_ids();
     if (!ids) {

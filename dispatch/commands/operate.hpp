@@ -16,6 +16,9 @@
 //                                 removes finished runs' directories (never a running one): all
 //                                 but the newest N finished runs, and of those only the ones
 //                                 started longer ago than DUR when it is given. Prints each.
+//                                 With neither, DUR is the config's prune_older_than (the prune
+//                                 timer's command line); unset, it says so, removes nothing and
+//                                 exits 0.
 //
 // Tested end to end (tests/integration/operate_*.cpp), against real runs and their runners;
 // the run store and status have unit tests of their own.

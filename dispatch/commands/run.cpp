@@ -23,6 +23,7 @@
 #include "dispatch/agents/agent_cli.hpp"
 #include "dispatch/placeholders.hpp"
 #include "dispatch/report.hpp"
+#include "dispatch/run_events.hpp"
 #include "dispatch/summary.hpp"
 #include "launch/environment.hpp"
 #include "runner/agent_repo.hpp"
@@ -364,6 +365,47 @@ Status check_required_confinement(const Config& config, const std::vector<std::s
     return Ok{};
 }
 
+// The run's start or end in the host's log (run_events.hpp); a failure is runner.log's alone.
+void log_run_event(spdlog::logger& log, const Config& config, const LogEvent& event,
+                   const RunnerProcess& runner) {
+    const std::string failed = emit_run_event(config.run_events, event, runner.host_pid);
+    if (!failed.empty()) {
+        log.warn("run event not logged: {}", failed);
+    }
+}
+
+// The planned run, supervised to its end; then its end event (and the caller's process told
+// it is logged: runner_process.hpp), then the console's end: the summary and the result line
+// (summary.hpp), or with --json the status object. Returns the run's exit code.
+int supervise(const RunArgs& args, const Config& config, RunDir& run, RunStatus status,
+              std::vector<AgentPlan> plans, RunnerProcess& runner, const RunEventContext& context,
+              int abi, Console& console, spdlog::logger& log) {
+    const size_t agents = plans.size();
+    const ConsolePlan shown = console_plan(args, agents);
+    SupervisorOptions options;
+    options.console_fd = shown.mode == "full" && !shown.live ? 1 : -1;
+    LiveDisplay display;
+    if (shown.live) {
+        options.on_tick = [&display](const std::vector<LiveAgent>& now) { display.draw(now); };
+    }
+    options.landlock_abi = abi;
+    options.max_parallel = config.max_parallel;
+    options.run_timeout = args.timeout.value_or(config.timeout);
+    options.grace = config.grace;
+    options.prefix_output = agents > 1;
+    Supervisor supervisor(run, std::move(status), std::move(plans), options, log);
+    const int exit_code = supervisor.run();
+    log_run_event(log, config,
+                  run_end_event(supervisor.status(), context, std::chrono::system_clock::now()),
+                  runner);
+    runner_run_ended(runner);
+    if (shown.mode != "none") {
+        console.write(args.json ? to_json(supervisor.status(), -1) + "\n"
+                                : run_end_text(supervisor.status()));
+    }
+    return exit_code;
+}
+
 } // namespace
 
 int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::string>& agents,
@@ -416,35 +458,26 @@ int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::s
     const RunRequest request{args.task, *prompt, task->second.artifact, args.unified, prompt_line};
     std::vector<AgentPlan> plans =
         plan_agents(agents, *run, session, request, *repos, runner.limits, status, log);
+    const RunEventContext context{args.task, session.identity.name, ""};
+    log_run_event(log, config, run_start_event(status, context), runner);
+    runner_run_started(runner, run->id, args.task,
+                       args.json ? "json" : console_plan(args, agents.size()).mode);
     if (args.detach) {
         // Registered: the caller may return now (runner_process.hpp).
         if (Status written =
                 write_file_atomically(run->dir.get(), "status.json", to_json(status, -1) + "\n");
             !written) {
             log.error("status.json: {}", written.error().message);
+            status.state = state_for_exit_code(k_exit_setup);
+            status.exit_code = k_exit_setup;
+            log_run_event(log, config,
+                          run_end_event(status, context, std::chrono::system_clock::now()), runner);
             return k_exit_setup;
         }
         runner_registered(runner, run->id);
     }
-    const ConsolePlan shown = console_plan(args, agents.size());
-    SupervisorOptions options;
-    options.console_fd = shown.mode == "full" && !shown.live ? 1 : -1;
-    LiveDisplay display;
-    if (shown.live) {
-        options.on_tick = [&display](const std::vector<LiveAgent>& now) { display.draw(now); };
-    }
-    options.landlock_abi = abi;
-    options.max_parallel = config.max_parallel;
-    options.run_timeout = args.timeout.value_or(config.timeout);
-    options.grace = config.grace;
-    options.prefix_output = agents.size() > 1;
-    Supervisor supervisor(*run, std::move(status), std::move(plans), options, log);
-    const int exit_code = supervisor.run();
-    if (shown.mode != "none") {
-        console.write(args.json ? to_json(supervisor.status(), -1) + "\n"
-                                : summary_text(supervisor.status()));
-    }
-    return exit_code;
+    return supervise(args, config, *run, std::move(status), std::move(plans), runner, context, abi,
+                     console, log);
 }
 
 } // namespace fleet

@@ -5,8 +5,9 @@
 //   task and agents known, prompt read (a file as the user) and not empty ........ else 2
 //   every agent with confine = "required" can be fully confined here ............. else 3
 //   runs directory (mkdir -p as the user), run directory, lock, prompt.txt, run.json .. else 3
-//   "run-id: <ID>" as the first stdout line, then the agents' output, then the summary
-//   (a few lines, or one JSON object with --json). Returns the run's exit code.
+//   "run-id: <ID>" as the first stdout line; the start event (run_events.hpp); the agents'
+//   output; the end event; then the summary and its result line, the last line (summary.hpp;
+//   one JSON object with --json). Returns the run's exit code.
 //
 // Tested end to end (tests/integration/dispatch_*.cpp, agents_test.cpp, ssm_test.cpp): a run
 // is a privilege drop, fake agent CLIs and the console; the supervisor has its own unit test.

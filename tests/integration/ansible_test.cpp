@@ -107,6 +107,9 @@ protected:
                 {"fleet_dispatch_diag_enabled", true},
                 {"fleet_dispatch_diag_keys", {s_key}},
                 {"fleet_dispatch_diag_from", "10.0.0.0/8"},
+                {"fleet_dispatch_prune_older_than", "30d"},
+                // Only where systemd runs, and never with a scratch root: the package's units.
+                {"fleet_dispatch_timers", true},
                 {"fleet_dispatch_unit_dirs", {s_root + "/units"}}};
     }
     static std::vector<std::string> role_vars(const std::string& root) {
@@ -232,6 +235,7 @@ TEST_F(Ansible, TheRoleAppliesForRealIntoAScratchRootAndAgainChangesNothing) {
         {s_root + "/bin/dispatch", "-c", root + "/etc/fleet-dispatch/config.toml", "config"});
     EXPECT_EQ(config.exit_code, 0) << config.err;
     EXPECT_NE(config.out.find("user = \"" + s_user + "\""), std::string::npos) << config.out;
+    EXPECT_NE(config.out.find("\nprune_older_than = \"30d\"\n"), std::string::npos) << config.out;
     EXPECT_NE(config.out.find("# merged over it: " + root +
                               "/etc/fleet-dispatch/config.d/60-ansible.toml\n"),
               std::string::npos)

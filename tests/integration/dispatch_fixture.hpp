@@ -1,11 +1,12 @@
 // The fixture of the dispatch_test suite (dispatch_test.cpp, dispatch_io.cpp,
-// dispatch_files.cpp): RunnerFixture's throwaway user and scratch directory, with fl-probe, the
-// fake agents (shell scripts) and a config naming them all. Header-only: DISPATCH_PATH and
-// FL_PROBE_PATH come from the suite's target.
+// dispatch_files.cpp, dispatch_events.cpp): RunnerFixture's throwaway user and scratch directory,
+// with fl-probe, the fake agents (shell scripts) and a config naming them all. Header-only:
+// DISPATCH_PATH and FL_PROBE_PATH come from the suite's target.
 #pragma once
 
 #include <algorithm>
 #include <cctype>
+#include <csignal>
 #include <filesystem>
 #include <iterator>
 #include <string>
@@ -121,6 +122,27 @@ protected:
         std::string path = s_dir + "/" + name;
         write_file(path, text, 0644);
         return path;
+    }
+
+    // Runs `argv` (a run of the "sleeper" agent) and SIGKILLs its runner once the agent has
+    // said "started"; a failure when that never came. `caller`: the pid of the process started.
+    static ProcessResult run_and_kill_the_runner(const std::vector<std::string>& argv,
+                                                 pid_t* caller = nullptr) {
+        fleet::test::Started started = fleet::test::start(argv);
+        if (caller != nullptr) {
+            *caller = started.pid;
+        }
+        bool sent = false;
+        ProcessResult result = fleet::test::finish(started, [&](const std::string& out) {
+            if (!sent && out.find("started\n") != std::string::npos) {
+                const json status =
+                    json::parse(read_file(run_dir(run_id_of(out)) + "/status.json"));
+                kill(status["pid"].get<pid_t>(), SIGKILL);
+                sent = true;
+            }
+        });
+        EXPECT_TRUE(sent) << result.out;
+        return result;
     }
 
     static size_t run_count() {

@@ -210,17 +210,8 @@ TEST_F(Dispatch, SigtermCancelsWritesStatusAndLeavesNoSurvivors) {
 // process says so (exit 3, not the 137 SSM reads as its own timeout), and the kernel killed
 // the agents with the namespace.
 TEST_F(Dispatch, SigkillOfTheRunnerShowsLost) {
-    fleet::test::Started started =
-        fleet::test::start({k_dispatch, "-c", s_config, "-a", "sleeper", "run", "x"});
-    bool sent = false;
-    const ProcessResult result = fleet::test::finish(started, [&](const std::string& out) {
-        if (!sent && out.find("started\n") != std::string::npos) {
-            const json status = json::parse(read_file(run_dir(run_id_of(out)) + "/status.json"));
-            kill(status["pid"].get<pid_t>(), SIGKILL);
-            sent = true;
-        }
-    });
-    ASSERT_TRUE(sent);
+    const ProcessResult result =
+        run_and_kill_the_runner({k_dispatch, "-c", s_config, "-a", "sleeper", "run", "x"});
     EXPECT_EQ(result.exit_code, 3) << result.err;
     EXPECT_NE(result.err.find("the runner ended with signal 9 (SIGKILL)"), std::string::npos)
         << result.err;

@@ -283,6 +283,68 @@ TEST_F(Install, WithoutAnImmutableFlagTheOldNamesAreRefused) {
     fs::remove(mount_point);
 }
 
+// --with-timers: the guardian's and the pruning's units naming this setup's dispatch, verified
+// by systemd, enabled only where systemd runs (not here: it says so); where the package's unit
+// already names it (a copy in the unit path plays the package's), no copy hides it. --uninstall
+// removes the copies and leaves the package's.
+TEST_F(Install, TimersNameItsDispatchAndGoAgain) {
+    if (fs::exists("/run/systemd/system")) {
+        GTEST_SKIP() << "systemd runs here: setup would enable the timers on this host";
+    }
+    const std::string units = std::string(FLEET_SOURCE_DIR) + "/deploy/systemd/";
+    const std::string systemd = s_root + "/systemd/";
+    const ProcessResult dry = setup({"--with-timers", "--dry-run"});
+    ASSERT_EQ(dry.exit_code, 0) << dry.out << dry.err;
+    EXPECT_NE(dry.out.find("would install " + systemd + "fleet-dispatch-doctor.timer"),
+              std::string::npos)
+        << dry.out;
+    EXPECT_FALSE(fs::exists(systemd + "fleet-dispatch-doctor.timer"));
+
+    const ProcessResult result = setup({"--with-timers"});
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_NE(result.out.find("no systemd here: no timer runs"), std::string::npos) << result.out;
+    const std::string doctor = read_file(systemd + "fleet-dispatch-doctor.service");
+    EXPECT_NE(doctor.find("\nExecStart=" + s_root + "/bin/dispatch doctor --json\n"),
+              std::string::npos)
+        << doctor;
+    EXPECT_NE(read_file(systemd + "fleet-dispatch-prune.service")
+                  .find("\nExecStart=" + s_root + "/bin/dispatch prune\n"),
+              std::string::npos);
+    for (const char* timer : {"fleet-dispatch-doctor.timer", "fleet-dispatch-prune.timer"}) {
+        EXPECT_EQ(read_file(systemd + timer), read_file(units + timer)) << timer;
+    }
+    if (fs::exists("/usr/bin/systemd-analyze")) { // what setup installed, as systemd reads it
+        const ProcessResult verified = fleet::test::run(
+            {"/usr/bin/systemd-analyze", "verify", "--man=no",
+             systemd + "fleet-dispatch-doctor.service", systemd + "fleet-dispatch-doctor.timer",
+             systemd + "fleet-dispatch-prune.service", systemd + "fleet-dispatch-prune.timer"});
+        EXPECT_EQ(verified.exit_code, 0) << verified.err;
+        EXPECT_EQ(verified.out + verified.err, "");
+    }
+    const ProcessResult again = setup({"--with-timers", "--dry-run"});
+    EXPECT_EQ(again.out.find("would "), std::string::npos) << again.out;
+
+    // The package's unit names this dispatch: setup's copy would only hide its upgrades.
+    write_file(s_root + "/units/fleet-dispatch-doctor.service", doctor, 0644);
+    const ProcessResult packaged = setup({"--with-timers"});
+    EXPECT_EQ(packaged.exit_code, 0) << packaged.out << packaged.err;
+    EXPECT_NE(
+        packaged.out.find("remove " + systemd + "fleet-dispatch-doctor.service (the package's"),
+        std::string::npos)
+        << packaged.out;
+    EXPECT_FALSE(fs::exists(systemd + "fleet-dispatch-doctor.service"));
+    EXPECT_TRUE(fs::exists(systemd + "fleet-dispatch-prune.service")); // control: no package's
+
+    const ProcessResult undo = setup({"--uninstall"});
+    EXPECT_EQ(undo.exit_code, 0) << undo.out << undo.err;
+    for (const char* unit : {"fleet-dispatch-doctor.timer", "fleet-dispatch-prune.service",
+                             "fleet-dispatch-prune.timer"}) {
+        EXPECT_FALSE(fs::exists(systemd + unit)) << unit;
+    }
+    EXPECT_TRUE(fs::exists(s_root + "/units/fleet-dispatch-doctor.service")); // the package's
+    fs::remove(s_root + "/units/fleet-dispatch-doctor.service");
+}
+
 TEST_F(Install, RefusesBadInputBeforeChangingAnything) {
     for (const std::vector<std::string>& extra :
          std::vector<std::vector<std::string>>{{"--user", "root"},

@@ -1,6 +1,9 @@
 // Operating runs (operate_test suite): dispatch doctor's checks and --fix on a real user.
+#include <algorithm>
+#include <climits>
 #include <filesystem>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -143,6 +146,92 @@ TEST_F(Operate, DoctorChecksTheSsmAgentRestartsAlways) {
         << above.out;
     // Control: no unit at all is fine (not every host runs SSM).
     EXPECT_NE(dispatch({"doctor"}).out.find("no amazon-ssm-agent unit"), std::string::npos);
+}
+
+// `doctor --json`, the guardian's command line: the same checks as the text, in the same order,
+// with the same levels, as one JSON line; exit 0 with ok true when nothing fails.
+TEST_F(Operate, DoctorJsonHasTheSameChecksAsTheText) {
+    const ProcessResult text = dispatch({"doctor"});
+    const ProcessResult as_json = dispatch({"doctor", "--json"});
+    EXPECT_EQ(as_json.exit_code, text.exit_code) << text.out << as_json.out;
+    ASSERT_EQ(std::count(as_json.out.begin(), as_json.out.end(), '\n'), 1) << as_json.out;
+    const json document = json::parse(as_json.out);
+    EXPECT_EQ(document["ok"], text.exit_code == 0);
+    EXPECT_EQ("dispatch " + document["version"].get<std::string>() + "\n",
+              fleet::test::run_ok({k_dispatch, "--version"}));
+    char host[HOST_NAME_MAX + 1] = {};
+    ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
+    EXPECT_EQ(document["host"], host);
+    const std::vector<std::string> lines = fleet::test::lines_of(text.out);
+    ASSERT_EQ(document["checks"].size(), lines.size()) << text.out << as_json.out;
+    for (size_t i = 0; i < lines.size(); ++i) {
+        const json& check = document["checks"][i];
+        const std::string level = check["level"];
+        const std::string name = check["check"];
+        const std::string prefix = level + std::string(5 - level.size(), ' ') + name;
+        EXPECT_EQ(lines[i].rfind(prefix + " ", 0), 0U) << lines[i] << " | " << check.dump();
+        // The text escapes what is not printable ASCII; the JSON keeps it (JSON-escaped).
+        const std::string message = check["message"];
+        if (std::all_of(message.begin(), message.end(),
+                        [](char c) { return c >= 0x20 && c < 0x7f; })) {
+            EXPECT_NE(lines[i].find(message), std::string::npos) << lines[i] << " | " << message;
+        }
+        EXPECT_EQ(check["fix"].is_null(), lines[i].find("; fix: ") == std::string::npos)
+            << lines[i];
+    }
+}
+
+// A failed check: exit 1 (the unit fails) and ok false; what the host holds, here a file name
+// that is no UTF-8 and carries an escape sequence, stays valid JSON of ASCII only.
+TEST_F(Operate, DoctorJsonFailsWhenACheckFails) {
+    ASSERT_EQ(dispatch({"-a", "quick", "run", "x"}).exit_code, 0);
+    const ProcessResult clean = dispatch({"doctor", "--json"});
+    const json before = json::parse(clean.out);
+    const auto ownership = [](const json& document) {
+        for (const json& check : document["checks"]) {
+            if (check["check"] == "ownership") {
+                return check;
+            }
+        }
+        return json();
+    };
+    EXPECT_EQ(ownership(before)["level"], "ok") << clean.out; // control
+
+    const std::string planted = s_runs + "/index\xff\x1b[2J.json"; // root's, as an old script left
+    write_file(planted, "{}", 0644);
+    const ProcessResult found = dispatch({"doctor", "--json"});
+    fs::remove(planted);
+    EXPECT_EQ(found.exit_code, 1) << found.out;
+    for (const char c : found.out) {
+        ASSERT_TRUE(c == '\n' || (c >= 0x20 && c < 0x7f)) << found.out;
+    }
+    const json after = json::parse(found.out);
+    EXPECT_EQ(after["ok"], false);
+    const json check = ownership(after);
+    EXPECT_EQ(check["level"], "fail") << found.out;
+    EXPECT_EQ(check["fix"], "dispatch doctor --fix");
+    EXPECT_NE(check["message"].get<std::string>().find("index\xef\xbf\xbd\x1b[2J.json"),
+              std::string::npos)
+        << found.out;
+    EXPECT_EQ(dispatch({"doctor", "--json"}).exit_code, clean.exit_code); // gone, as before
+}
+
+// --json is the guardian's read-only mode: with --fix it is refused before anything is done.
+TEST_F(Operate, DoctorJsonRefusesToFix) {
+    const std::string planted = s_runs + "/left-by-root.json";
+    write_file(planted, "{}", 0644);
+    const ProcessResult refused = dispatch({"doctor", "--json", "--fix"});
+    EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+    EXPECT_EQ(refused.out, "");
+    EXPECT_EQ(refused.err, "dispatch: doctor --json is read-only: not with --fix\n");
+    struct stat info {};
+    ASSERT_EQ(stat(planted.c_str(), &info), 0);
+    EXPECT_EQ(info.st_uid, 0U) << "a refused --fix chowned";
+    // Control: --fix alone repairs it.
+    EXPECT_EQ(dispatch({"doctor", "--fix"}).exit_code, 0);
+    ASSERT_EQ(stat(planted.c_str(), &info), 0);
+    EXPECT_EQ(info.st_uid, s_uid);
+    fs::remove(planted);
 }
 
 TEST_F(Operate, DoctorReportsTheCgroupsARunGets) {

@@ -152,8 +152,47 @@ TEST_F(Operate, PruneRemovesOldFinishedRunsAndNeverARunningOne) {
     EXPECT_TRUE(fs::exists(s_runs + "/" + finished[2]));
     EXPECT_TRUE(fs::exists(s_runs + "/" + running));
     EXPECT_EQ(status_json(running)["state"], "running");
-    EXPECT_EQ(dispatch({"prune"}).exit_code, 2); // neither --keep nor --older-than
     dispatch({"cancel", running});
+}
+
+// The prune timer's command line, `dispatch prune` alone: the config's prune_older_than says how
+// long ago a finished run must have started to go; without the setting nothing goes.
+TEST_F(Operate, PruneAloneTakesTheAgeFromTheConfig) {
+    fs::remove_all(s_runs);
+    const std::string old_run = run_id_of(dispatch({"-a", "quick", "run", "x"}).out);
+    const std::string new_run = run_id_of(dispatch({"-a", "quick", "run", "x"}).out);
+    ASSERT_FALSE(old_run.empty());
+    ASSERT_FALSE(new_run.empty());
+    // Started long ago, as its status.json says (what prune reads).
+    const std::string status_path = s_runs + "/" + old_run + "/status.json";
+    json aged = json::parse(read_file(status_path));
+    aged["started_at"] = "2020-01-01T00:00:00.000Z";
+    write_file(status_path, aged.dump(), 0644);
+    ASSERT_EQ(chown(status_path.c_str(), s_uid, static_cast<gid_t>(-1)), 0);
+
+    // Unset (s_config): nothing goes, it says so, and it succeeds, so the timer's unit does not
+    // fail on a host that keeps every run.
+    const ProcessResult unset = dispatch({"prune"});
+    EXPECT_EQ(unset.exit_code, 0) << unset.err;
+    EXPECT_NE(unset.out.find("prune_older_than is not set"), std::string::npos) << unset.out;
+    EXPECT_TRUE(fs::exists(s_runs + "/" + old_run));
+
+    // Top-level keys before the config's tables.
+    const std::string config = s_dir + "/prune.toml";
+    write_file(config, "prune_older_than = \"1d\"\n" + read_file(s_config), 0644);
+    const ProcessResult dry = dispatch({"prune", "--dry-run"}, {}, config);
+    EXPECT_EQ(dry.exit_code, 0) << dry.err;
+    EXPECT_NE(dry.out.find("would remove " + old_run), std::string::npos) << dry.out;
+    EXPECT_TRUE(fs::exists(s_runs + "/" + old_run));
+    const ProcessResult pruned = dispatch({"prune"}, {}, config);
+    EXPECT_EQ(pruned.exit_code, 0) << pruned.err;
+    EXPECT_NE(pruned.out.find("more than 1d ago (prune_older_than)"), std::string::npos)
+        << pruned.out;
+    EXPECT_FALSE(fs::exists(s_runs + "/" + old_run)) << pruned.out;
+    EXPECT_TRUE(fs::exists(s_runs + "/" + new_run)) << pruned.out; // control: younger, kept
+    // Given on the command line, the options decide, not the config: --keep 0 takes the rest.
+    EXPECT_EQ(dispatch({"prune", "--keep", "0"}, {}, config).exit_code, 0);
+    EXPECT_FALSE(fs::exists(s_runs + "/" + new_run));
 }
 
 // status.json sits in the run directory, which the agent can write: prune must remove the

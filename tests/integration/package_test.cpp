@@ -80,6 +80,15 @@ TEST(Package, LintianPedanticFindsOnlyTheSecretsDirectoryAndTheContentIsRight) {
           "./usr/share/doc/fleet-dispatch/copyright"}) {
         EXPECT_NE(contents.find(path), std::string::npos) << path;
     }
+    // The timers, as real units (enabled by set-up, never by the package: below), and as the
+    // source of set-up's copies for another --bindir.
+    for (const char* unit : {"doctor.service", "doctor.timer", "prune.service", "prune.timer"}) {
+        for (const char* dir :
+             {"./usr/lib/systemd/system/", "./usr/share/fleet-dispatch/systemd/"}) {
+            EXPECT_NE(contents.find(dir + std::string("fleet-dispatch-") + unit), std::string::npos)
+                << dir << unit;
+        }
+    }
     EXPECT_NE(contents.find("drwx------ root/root         0"), std::string::npos)
         << "secrets directory 0700";
     const std::string conffiles = fleet::test::run_ok(
@@ -87,6 +96,8 @@ TEST(Package, LintianPedanticFindsOnlyTheSecretsDirectoryAndTheContentIsRight) {
     // The policies are set-up's to write: only the settings and logrotate's file are conffiles.
     EXPECT_EQ(conffiles, "/etc/fleet-dispatch/config.toml\n/etc/logrotate.d/fleet-dispatch\n");
     EXPECT_EQ(contents.find("./etc/fleet-dispatch/helper.toml"), std::string::npos);
+    // The timers are shipped, never enabled: nothing in /etc/systemd (setup or the role does it).
+    EXPECT_EQ(contents.find("./etc/systemd/"), std::string::npos);
     const std::string control = fleet::test::run_ok({"/usr/bin/dpkg-deb", "-f", deb});
     EXPECT_NE(control.find("\nVersion: " + std::string(PACKAGE_VERSION) + "\n"), std::string::npos)
         << control;

@@ -66,7 +66,14 @@ TEST(CommandLine, EachSubcommandGetsItsOwnArguments) {
     EXPECT_EQ(prune.keep, 3U);
     EXPECT_FALSE(prune.older_than);
     EXPECT_TRUE(prune.dry_run);
+    // prune alone: the config's prune_older_than decides (operate.hpp), no usage error.
+    const auto configured = args_of<fleet::PruneArgs>(parse({"prune"}));
+    EXPECT_FALSE(configured.keep);
+    EXPECT_FALSE(configured.older_than);
     EXPECT_TRUE(args_of<fleet::DoctorArgs>(parse({"doctor", "--fix", "-u", "bob"})).fix);
+    const auto json = args_of<fleet::DoctorArgs>(parse({"doctor", "--json"}));
+    EXPECT_TRUE(json.json);
+    EXPECT_FALSE(json.fix);
     for (const char* word : {"agents", "config", "help", "version"}) {
         args_of<fleet::NoArgs>(parse({word}));
     }
@@ -110,7 +117,7 @@ TEST(CommandLine, UsageErrorsNameTheProblem) {
         {{"status", "a", "b"}, "status takes exactly one RUN_ID"},
         {{"logs", "id", "--json"}, "--json does not apply to 'logs'"},
         {{"run", "x", "--limit", "3"}, "--limit does not apply to 'TASK'"},
-        {{"prune"}, "prune needs --older-than DUR or --keep N (or both)"},
+        {{"doctor", "--json", "--fix"}, "doctor --json is read-only: not with --fix"},
         {{"-c", "", "list"}, "-c needs a path"},
         {{"help", "me"}, "help takes no operands"},
     };

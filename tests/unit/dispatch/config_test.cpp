@@ -74,6 +74,22 @@ TEST(ParseConfig, ErrorsNameTheKey) {
     }
 }
 
+// What `dispatch prune` alone (the prune timer) removes: unset by default, then nothing.
+TEST(ParseConfig, PruneOlderThanIsADurationOrUnset) {
+    EXPECT_FALSE(fleet::parse_config("", "test")->prune_older_than);
+    const auto config = fleet::parse_config("prune_older_than = \"30d\"", "test");
+    ASSERT_TRUE(config.ok()) << config.error().message;
+    EXPECT_EQ(config->prune_older_than, std::chrono::hours(24 * 30));
+    for (const char* bad : {"prune_older_than = \"\"", "prune_older_than = \"0s\"",
+                            "prune_older_than = 30", "prune_older_than = \"30 days\"",
+                            "prune_older_than = \"400d\"", "prune_older_than = true"}) {
+        const auto refused = fleet::parse_config(bad, "cfg");
+        ASSERT_FALSE(refused.ok()) << bad;
+        EXPECT_NE(refused.error().message.find("prune_older_than"), std::string::npos)
+            << bad << " -> " << refused.error().message;
+    }
+}
+
 TEST(IsValidName, LowercaseFileSafeNames) {
     EXPECT_TRUE(fleet::is_valid_name("claude"));
     EXPECT_TRUE(fleet::is_valid_name("gpt-5_mini"));

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "dispatch/summary.hpp"
 #include "sys/fd.hpp"
@@ -71,6 +72,44 @@ TEST(Summary, StaysWithinWhatSsmShows) {
     EXPECT_NE(text.find(" more agents: dispatch status 20261201-100000-abcdef\n"),
               std::string::npos)
         << text;
+}
+
+TEST(ResultLine, IsOneLineOfTheStatusShape) {
+    RunStatus status;
+    status.run_id = "20261201-100000-abcdef";
+    status.state = RunState::failed;
+    status.exit_code = 1;
+    status.agents = {agent("claude", AgentState::succeeded), agent("codex", AgentState::failed)};
+    EXPECT_EQ(result_line(status),
+              "{\"run_id\":\"20261201-100000-abcdef\",\"state\":\"failed\",\"exit_code\":1,"
+              "\"agents\":[{\"name\":\"claude\",\"state\":\"succeeded\"},{\"name\":\"codex\","
+              "\"state\":\"failed\"}],\"more_agents\":0}\n");
+    const nlohmann::json parsed = nlohmann::json::parse(result_line(status));
+    EXPECT_EQ(parsed["agents"][1]["state"], "failed");
+}
+
+// Many agents: the list is cut and says how many more; the line stays within its budget, and
+// the summary before it leaves it room, so the end of a run fits in SSM's console.
+TEST(ResultLine, CountsTheAgentsThatDoNotFit) {
+    RunStatus status;
+    status.run_id = "20261201-100000-abcdef";
+    status.state = RunState::succeeded;
+    status.exit_code = 0;
+    for (int i = 0; i < 100; ++i) {
+        status.agents.push_back(
+            agent("an-agent-with-a-rather-long-name-" + std::to_string(i), AgentState::succeeded));
+    }
+    const std::string line = result_line(status);
+    EXPECT_LE(line.size(), k_max_result_line);
+    EXPECT_EQ(line.find('\n'), line.size() - 1);
+    const nlohmann::json parsed = nlohmann::json::parse(line);
+    EXPECT_GT(parsed["agents"].size(), 0U);
+    EXPECT_EQ(parsed["agents"].size() + parsed["more_agents"].get<size_t>(), 100U) << line;
+
+    const std::string end = run_end_text(status);
+    EXPECT_LE(end.size(), k_max_summary);
+    EXPECT_EQ(end.substr(end.size() - line.size()), line) << "the result line is the last";
+    EXPECT_NE(end.find(" more agents: dispatch status "), std::string::npos);
 }
 
 TEST(LiveDisplay, RedrawsInPlaceEscaped) {
