@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "integration/package_deb.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"
 
@@ -21,20 +22,7 @@ using fleet::test::write_file;
 namespace {
 
 const std::string k_source = FLEET_SOURCE_DIR;
-const std::string k_package_dir = PACKAGE_DIR;
 const std::string k_config = "/etc/fleet-dispatch/config.toml";
-
-// The .deb of this build (package_test.cpp's rule: its version is in its name).
-std::string deb_path() {
-    const std::string tag = std::string("_") + PACKAGE_VERSION + "_";
-    for (const auto& entry : fs::directory_iterator(k_package_dir)) {
-        if (entry.path().extension() == ".deb" &&
-            entry.path().filename().string().find(tag) != std::string::npos) {
-            return entry.path();
-        }
-    }
-    return "";
-}
 
 // "install ok installed VERSION", or empty when dpkg does not know fleet-dispatch.
 std::string dpkg_state() {

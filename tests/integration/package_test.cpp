@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "integration/package_deb.hpp"
 #include "support/accounts.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"
@@ -26,22 +27,9 @@ using fleet::test::write_file;
 
 namespace {
 
-const std::string k_package_dir = PACKAGE_DIR;
 const char* const k_legacy_names[] = {"dispatch.sh",       "dispatch-aider.sh",
                                       "dispatch-codex.sh", "dispatch-gemini.sh",
                                       "dispatch-grok.sh",  "dispatch-unified.sh"};
-
-// The .deb of this build: its version is in its name (builds of earlier commits may lie beside it).
-std::string deb_path() {
-    const std::string tag = std::string("_") + PACKAGE_VERSION + "_";
-    for (const auto& entry : fs::directory_iterator(k_package_dir)) {
-        if (entry.path().extension() == ".deb" &&
-            entry.path().filename().string().find(tag) != std::string::npos) {
-            return entry.path();
-        }
-    }
-    return "";
-}
 
 RunOptions system_env() {
     RunOptions options;
