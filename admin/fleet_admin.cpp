@@ -27,6 +27,7 @@
 #include "guard/helper/policy.hpp"
 #include "guard/helper/totp.hpp"
 #include "sys/fd.hpp"
+#include "sys/host.hpp"
 #include "sys/io.hpp"
 #include "sys/version.hpp"
 
@@ -167,9 +168,7 @@ int totp_enroll(const std::vector<std::string>& args) {
     if (!secret) {
         return failed(secret.error().message);
     }
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    const std::string uri = fleet::otpauth_uri(*secret, std::string("fleet-helper@") + host);
+    const std::string uri = fleet::otpauth_uri(*secret, "fleet-helper@" + fleet::host_name());
     std::printf("TOTP secret written to %s (root only, 0600).\n"
                 "Add it to an authenticator app: scan the code or enter the URI.\n\n%s\n\n%s",
                 policy->totp_secret.c_str(), uri.c_str(), qr_code(uri).c_str());

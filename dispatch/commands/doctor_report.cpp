@@ -1,13 +1,12 @@
 #include "dispatch/commands/doctor_report.hpp"
 
-#include <climits>
 #include <cstring>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "base/untrusted_text.hpp"
 #include "runner/status.hpp"
+#include "sys/host.hpp"
 #include "sys/io.hpp"
 #include "sys/version.hpp"
 
@@ -16,15 +15,6 @@ namespace fleet {
 namespace {
 
 constexpr size_t k_check_column = 14; // where the detail starts after the check's name
-
-// This host's name as gethostname gives it ("" if it cannot).
-std::string host_name() {
-    char name[HOST_NAME_MAX + 1] = {};
-    if (::gethostname(name, sizeof name - 1) != 0) {
-        return "";
-    }
-    return name;
-}
 
 } // namespace
 

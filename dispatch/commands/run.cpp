@@ -32,6 +32,7 @@
 #include "runner/supervisor.hpp"
 #include "sys/child.hpp"
 #include "sys/exec.hpp"
+#include "sys/host.hpp"
 #include "sys/io.hpp"
 #include "sys/landlock.hpp"
 #include "sys/version.hpp"
@@ -81,14 +82,6 @@ bool is_blank(const std::string& text) {
     return text.find_first_not_of(" \t\r\n") == std::string::npos;
 }
 
-std::string hostname() {
-    char name[256] = {};
-    if (::gethostname(name, sizeof name - 1) != 0) {
-        return "";
-    }
-    return name;
-}
-
 // --label pairs, plus ssm-command-id when SSM started the run (list --label filters on it).
 std::map<std::string, std::string> labels_of(const RunArgs& args) {
     std::map<std::string, std::string> labels(args.labels.begin(), args.labels.end());
@@ -107,7 +100,7 @@ std::string run_json(const RunDir& run, const RunArgs& args, const Session& sess
         {"agents", agents},
         {"user", session.identity.name},
         {"uid", session.identity.uid},
-        {"host", hostname()},
+        {"host", host_name()},
         {"started_at", started_at},
         {"version", fleet::version()},
         {"config", session.config.source},
