@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdlib>
 #include <fcntl.h>
+#include <initializer_list>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,22 +27,36 @@ namespace {
 
 constexpr size_t k_max_config_bytes = 1 << 20;
 
-// `confine`: "auto" (what the kernel offers, recorded), "required" or "off".
-std::optional<ConfineMode> parse_confine(const toml::table& table, const std::string& where,
-                                         TomlChecker& check) {
-    if (!table.contains("confine")) {
+// The mode whose to_string is the word at `key` of `table`; none when the key is absent, or
+// (a failure naming the words, at `where`) when the word is none of them.
+template <typename Mode>
+std::optional<Mode> parse_mode(const toml::table& table, const std::string& key,
+                               const std::string& where, std::initializer_list<Mode> modes,
+                               TomlChecker& check) {
+    if (!table.contains(key)) {
         return std::nullopt;
     }
     std::string word;
-    check.string(table, "confine", where, word);
-    for (const ConfineMode mode :
-         {ConfineMode::best_effort, ConfineMode::required, ConfineMode::off}) {
+    check.string(table, key, where, word);
+    std::string words;
+    size_t index = 0;
+    for (const Mode mode : modes) {
         if (word == to_string(mode)) {
             return mode;
         }
+        const char* separator = index == 0 ? "" : index + 1 == modes.size() ? " or " : ", ";
+        words += separator + ("\"" + std::string(to_string(mode)) + "\"");
+        ++index;
     }
-    check.fail(where, "must be \"auto\", \"required\" or \"off\"");
+    check.fail(where, "must be " + words);
     return std::nullopt;
+}
+
+// `confine`: "auto" (what the kernel offers, recorded), "required" or "off".
+std::optional<ConfineMode> parse_confine(const toml::table& table, const std::string& where,
+                                         TomlChecker& check) {
+    return parse_mode(table, "confine", where,
+                      {ConfineMode::best_effort, ConfineMode::required, ConfineMode::off}, check);
 }
 
 // memory_max, pids_max, cpu_max of `table` (the top level: the run's; an agent's: its own).
@@ -325,34 +340,18 @@ void parse_settings(const toml::table& root, TomlChecker& check, Config& config)
     check.duration(root, "grace", "grace", config.grace);
     check.boolean(root, "no_new_privs", "no_new_privs", config.no_new_privs);
     config.confine = parse_confine(root, "confine", check).value_or(ConfineMode::best_effort);
-    if (root.contains("limits")) {
-        std::string word;
-        check.string(root, "limits", "limits", word);
-        const LimitsMode modes[] = {LimitsMode::best_effort, LimitsMode::required, LimitsMode::off};
-        const auto* mode = std::find_if(std::begin(modes), std::end(modes),
-                                        [&](LimitsMode m) { return word == to_string(m); });
-        if (mode == std::end(modes)) {
-            check.fail("limits", "must be \"auto\", \"required\" or \"off\"");
-        } else {
-            config.limits = *mode;
-        }
-    }
+    config.limits =
+        parse_mode(root, "limits", "limits",
+                   {LimitsMode::best_effort, LimitsMode::required, LimitsMode::off}, check)
+            .value_or(config.limits);
     parse_limits(root, "", check, config.run_limits);
     // 0 to 1000: an agent is never made less likely than a service to be killed.
     size_t oom_score_adj = k_default_oom_score_adj;
     check.integer(root, "oom_score_adj", "oom_score_adj", 0, 1000, oom_score_adj);
     config.oom_score_adj = static_cast<int>(oom_score_adj);
-    if (root.contains("run_events")) {
-        std::string word;
-        check.string(root, "run_events", "run_events", word);
-        if (word == to_string(RunEventsMode::syslog)) {
-            config.run_events = RunEventsMode::syslog;
-        } else if (word == to_string(RunEventsMode::off)) {
-            config.run_events = RunEventsMode::off;
-        } else {
-            check.fail("run_events", "must be \"syslog\" or \"off\"");
-        }
-    }
+    config.run_events = parse_mode(root, "run_events", "run_events",
+                                   {RunEventsMode::syslog, RunEventsMode::off}, check)
+                            .value_or(config.run_events);
 }
 
 // The checked configuration of a parsed (and maybe merged) document.
