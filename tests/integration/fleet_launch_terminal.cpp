@@ -83,12 +83,18 @@ TEST_F(FleetLaunch, AWriterLeftOnThePtyDoesNotKeepTheRelayAlive) {
     const auto started = std::chrono::steady_clock::now();
     const ProcessResult result = fleet::test::run(
         {"script", "-qec",
-         k_launcher + " " + s_a + " /bin/sh -c '(trap \"\" HUP; exec yes) & sleep 0.2; exit 3'",
+         // The command ends only once `yes` runs (on a loaded host the fork and exec of the
+         // background child can take longer than a fixed sleep), then gives it time to write.
+         k_launcher + " " + s_a +
+             " /bin/sh -c '(trap \"\" HUP; exec yes) & "
+             "until grep -qx \"Name:.yes\" /proc/$!/status; do sleep 0.05; done; "
+             "sleep 0.2; exit 3'",
          "/dev/null"},
         bounded);
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
     EXPECT_EQ(result.exit_code, 3);
-    EXPECT_NE(result.out.find("y\r\ny\r\n"), std::string::npos); // it did relay
+    EXPECT_NE(result.out.find("y\r\ny\r\n"), std::string::npos) // it did relay
+        << "out: " << result.out.substr(0, 200) << "\nerr: " << result.err.substr(0, 400);
 }
 
 // With stdio redirected, the command still had root's controlling terminal through /dev/tty.
