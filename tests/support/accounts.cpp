@@ -43,8 +43,11 @@ gid_t Accounts::add_group(const std::string& name) {
 }
 
 uid_t Accounts::add_user(const std::string& name, const std::vector<std::string>& groups) {
-    std::vector<std::string> argv = {"useradd", "--create-home", "--user-group", "--shell",
-                                     "/bin/sh"};
+    // No subordinate ids: a test user needs none, and a range added to /etc/subuid (where that
+    // file exists) leaves useradd's backup /etc/subuid- behind once the user is gone.
+    std::vector<std::string> argv = {
+        "useradd", "--create-home",   "--user-group", "--shell",        "/bin/sh",
+        "-K",      "SUB_UID_COUNT=0", "-K",           "SUB_GID_COUNT=0"};
     if (!groups.empty()) {
         argv.insert(argv.end(), {"--groups", join(groups)});
     }
