@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sys/io.hpp"
@@ -34,6 +35,9 @@ Status AtomicFile::open() {
         const int err = errno;
         m_temp_name.clear();
         return system_error("create " + m_name + " temp file", err);
+    }
+    if (::fchmod(m_fd.get(), m_mode) != 0) { // exactly `mode`: the umask does not narrow it
+        return system_error("fchmod " + m_name + " temp file", errno); // the destructor unlinks
     }
     return Ok{};
 }

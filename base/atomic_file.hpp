@@ -3,6 +3,7 @@
 // ccache's AtomicFile).
 //
 //   openat(dir, ".<name>.<random>.tmp", O_CREAT|O_EXCL|O_WRONLY|O_CLOEXEC|O_NOFOLLOW, mode)
+//   fchmod(tmp, mode)   — the mode is exact: a umask never narrows it
 //   write all; fsync(tmp); close (checked); renameat(tmp -> name); fsync(dir)
 //
 // commit() does the last four (finish() the first two of them); a failure at any step is returned

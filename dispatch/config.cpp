@@ -17,6 +17,7 @@
 #include "dispatch/agents/agent_cli.hpp"
 #include "dispatch/cli.hpp"
 #include "dispatch/placeholders.hpp"
+#include "dispatch/run_metrics.hpp"
 #include "launch/environment.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
@@ -352,6 +353,7 @@ void parse_settings(const toml::table& root, TomlChecker& check, Config& config)
     config.run_events = parse_mode(root, "run_events", "run_events",
                                    {RunEventsMode::syslog, RunEventsMode::off}, check)
                             .value_or(config.run_events);
+    check.string(root, "metrics_file", "metrics_file", config.metrics_file);
 }
 
 // The checked configuration of a parsed (and maybe merged) document.
@@ -367,11 +369,13 @@ Result<Config> config_from(const toml::table& root, const std::string& source) {
     }
     TomlChecker check("config " + source);
     check.locate_in(root);
-    check.only_keys(root, "",
-                    {"user", "runs_dir", "prune_older_than", "default_agent", "max_parallel",
-                     "timeout", "grace", "no_new_privs", "confine", "limits", "memory_max",
-                     "pids_max", "cpu_max", "oom_score_adj", "run_events", "unified", "path",
-                     "agents", "tasks"});
+    check.only_keys(root, "", {"user",          "runs_dir",      "prune_older_than",
+                               "default_agent", "max_parallel",  "timeout",
+                               "grace",         "no_new_privs",  "confine",
+                               "limits",        "memory_max",    "pids_max",
+                               "cpu_max",       "oom_score_adj", "run_events",
+                               "metrics_file",  "unified",       "path",
+                               "agents",        "tasks"});
     parse_settings(root, check, config);
     each_table(root, "agents", check, [&](const std::string& name, const toml::table& table) {
         parse_agent(name, table, check, config.agents[name]);
@@ -475,8 +479,15 @@ Result<Config> load_config(const std::string& explicit_path, bool as_root) {
         merge_toml(*root, std::move(*table));
     }
     Result<Config> config = config_from(*root, source);
-    if (config) {
-        config->drop_ins = std::move(*drop_ins);
+    if (!config) {
+        return config;
+    }
+    config->drop_ins = std::move(*drop_ins);
+    // Here, not at a run's end: a metrics directory that is not there is the config's error.
+    const Status metrics =
+        config->metrics_file.empty() ? Status(Ok{}) : check_metrics_file(config->metrics_file);
+    if (!metrics) {
+        return Error{metrics.error().kind, "config " + source + ": " + metrics.error().message};
     }
     return config;
 }

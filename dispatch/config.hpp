@@ -102,6 +102,7 @@ struct Config {
     Limits run_limits; // memory_max, pids_max, cpu_max at the top: the whole run's
     int oom_score_adj = k_default_oom_score_adj;
     RunEventsMode run_events = RunEventsMode::syslog; // a run's start and end to the host's log
+    std::string metrics_file; // empty: off; else rewritten at each run's end (run_metrics.hpp)
     std::vector<std::string> unified; // dispatch-unified's agents; empty: every built-in found
     std::vector<std::string> path;    // prepended to the agents' PATH ("~/" is the user's home)
     std::map<std::string, AgentConfig> agents; // always has the five built-ins

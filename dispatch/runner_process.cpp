@@ -14,6 +14,7 @@
 
 #include "dispatch/report.hpp"
 #include "dispatch/run_events.hpp"
+#include "dispatch/run_metrics.hpp"
 #include "dispatch/summary.hpp"
 #include "runner/capture.hpp"
 #include "runner/run_store.hpp"
@@ -162,7 +163,10 @@ void end_unfinished_run(const Session& session, const AttachedRun& run, int exit
         status = std::move(*read);
     }
     status.run_id = run.run_id;
-    if (status.state == RunState::running) {
+    // A run that reached its end state got as far as counting itself (run.cpp counts before
+    // it says it ended); only one that never did (running, or read as lost) is counted here.
+    const bool uncounted = status.state == RunState::running || status.state == RunState::lost;
+    if (uncounted) {
         status.state = RunState::lost;
     }
     status.exit_code = exit_code;
@@ -170,6 +174,12 @@ void end_unfinished_run(const Session& session, const AttachedRun& run, int exit
     (void)emit_run_event(session.config.run_events,
                          run_end_event(status, context, std::chrono::system_clock::now()),
                          ::getpid());
+    if (const std::string failed =
+            uncounted ? record_run_metrics(session.config.metrics_file, session.runs_dir, status)
+                      : std::string();
+        !failed.empty()) {
+        warn("metrics: " + failed);
+    }
     if (run.console != "none") {
         Console(1).write(run.console == "json" ? to_json(status, -1) + "\n" : result_line(status));
     }

@@ -203,6 +203,9 @@ int show_config(const Session& session) {
     out += limits_toml(plan_limits(config, {}, mem_total()).run);
     out += "oom_score_adj = " + std::to_string(config.oom_score_adj) + "\n";
     out += "run_events = " + toml_quote(to_string(config.run_events)) + "\n";
+    if (!config.metrics_file.empty()) { // unset: no metrics file
+        out += "metrics_file = " + toml_quote(config.metrics_file) + "\n";
+    }
     out += "unified = " + quoted_list(config.unified) + "\n";
     out += "path = " + quoted_list(config.path) + "\n";
     for (const auto& [name, agent] : config.agents) {

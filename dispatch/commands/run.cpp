@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "dispatch/placeholders.hpp"
 #include "dispatch/report.hpp"
 #include "dispatch/run_events.hpp"
+#include "dispatch/run_metrics.hpp"
 #include "dispatch/summary.hpp"
 #include "launch/environment.hpp"
 #include "runner/agent_repo.hpp"
@@ -367,6 +369,17 @@ void log_run_event(spdlog::logger& log, const Config& config, const LogEvent& ev
     }
 }
 
+// The run's end in the metrics file (run_metrics.hpp); a failure is runner.log's alone. The
+// runs tree is the run directory's parent (run_store.hpp).
+void log_run_metrics(spdlog::logger& log, const Config& config, const RunDir& run,
+                     const RunStatus& status) {
+    const std::string failed = record_run_metrics(
+        config.metrics_file, std::filesystem::path(run.path).parent_path().string(), status);
+    if (!failed.empty()) {
+        log.warn("metrics: {}", failed);
+    }
+}
+
 // The planned run, supervised to its end; then its end event (and the caller's process told
 // it is logged: runner_process.hpp), then the console's end: the summary and the result line
 // (summary.hpp), or with --json the status object. Returns the run's exit code.
@@ -391,6 +404,7 @@ int supervise(const RunArgs& args, const Config& config, RunDir& run, RunStatus 
     log_run_event(log, config,
                   run_end_event(supervisor.status(), context, std::chrono::system_clock::now()),
                   runner);
+    log_run_metrics(log, config, run, supervisor.status());
     runner_run_ended(runner);
     if (shown.mode != "none") {
         console.write(args.json ? to_json(supervisor.status(), -1) + "\n"
@@ -465,6 +479,7 @@ int run_dispatch(const RunArgs& args, Session& session, const std::vector<std::s
             status.exit_code = k_exit_setup;
             log_run_event(log, config,
                           run_end_event(status, context, std::chrono::system_clock::now()), runner);
+            log_run_metrics(log, config, *run, status);
             return k_exit_setup;
         }
         runner_registered(runner, run->id);

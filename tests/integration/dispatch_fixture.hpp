@@ -1,7 +1,7 @@
 // The fixture of the dispatch_test suite (dispatch_test.cpp, dispatch_io.cpp,
-// dispatch_files.cpp, dispatch_events.cpp): RunnerFixture's throwaway user and scratch directory,
-// with fl-probe, the fake agents (shell scripts) and a config naming them all. Header-only:
-// DISPATCH_PATH and FL_PROBE_PATH come from the suite's target.
+// dispatch_files.cpp, dispatch_events.cpp, dispatch_metrics.cpp): RunnerFixture's throwaway
+// user and scratch directory, with fl-probe, the fake agents (shell scripts) and a config
+// naming them all. Header-only: DISPATCH_PATH and FL_PROBE_PATH come from the suite's target.
 #pragma once
 
 #include <algorithm>
