@@ -22,6 +22,7 @@ enum class Kind {
     count,    // a decimal number, up to 7 digits
     duration, // 90s, 30m, 1h30m (duration.hpp)
     labels,   // KEY=VALUE, repeatable
+    paths,    // any string, repeatable
     agents,   // a,b,c: no empty item, no agent twice
 };
 
@@ -43,7 +44,7 @@ constexpr OptionSpec k_options[] = {
     {"prompt-file", "", Kind::text, "PATH|-", "read the prompt from PATH, or - for stdin"},
     {"json", "", Kind::flag, "", "machine-readable output"},
     {"detach", "", Kind::flag, "", "run in the background; print the run id"},
-    {"label", "", Kind::labels, "KEY=VALUE", "run: record it; list: only runs with it"},
+    {"label", "", Kind::labels, "KEY=VALUE", "run: record it; list, report: runs with it"},
     {"console", "", Kind::text, "full|summary|none", "run: what the console shows"},
     {"repo", "", Kind::text, "PATH[@REF]", "run: a clone of PATH for each agent"},
     {"limit", "", Kind::count, "N", "list: at most N runs (0: all)"},
@@ -57,6 +58,9 @@ constexpr OptionSpec k_options[] = {
     {"keep", "", Kind::count, "N", "prune: keep the newest N finished runs"},
     {"dry-run", "", Kind::flag, "", "prune: only say what would be removed"},
     {"fix", "", Kind::flag, "", "doctor: repair what can be repaired"},
+    {"from", "", Kind::paths, "DIR", "report: runs fetched from hosts into DIR"},
+    {"since", "", Kind::duration, "DUR", "report: only runs started within DUR"},
+    {"output", "o", Kind::text, "FILE", "report: write FILE (atomically), not stdout"},
     {"help", "h", Kind::flag, "", "show this help"},
     {"version", "", Kind::flag, "", "show the version"},
 };
@@ -97,6 +101,8 @@ Result<OptionValue> read_value(const OptionSpec& spec, const cxxopts::OptionValu
         return widen(parse_labels(given.as<std::vector<std::string>>()));
     case Kind::agents:
         return widen(parse_agents(given.as<std::string>()));
+    case Kind::paths:
+        return OptionValue(given.as<std::vector<std::string>>());
     case Kind::text:
         break;
     }
@@ -126,8 +132,9 @@ public:
     std::optional<size_t> count(std::string_view name) const { return get<size_t>(name); }
     std::optional<Duration> duration(std::string_view name) const { return get<Duration>(name); }
     Labels labels() const { return get<Labels>("label").value_or(Labels{}); }
-    std::vector<std::string> agents() const {
-        return get<std::vector<std::string>>("agents").value_or(std::vector<std::string>{});
+    std::vector<std::string> agents() const { return texts("agents"); }
+    std::vector<std::string> texts(std::string_view name) const {
+        return get<std::vector<std::string>>(name).value_or(std::vector<std::string>{});
     }
 
 private:
@@ -223,6 +230,17 @@ Result<SubcommandArgs> read_doctor(const Values& values, const std::vector<std::
     return SubcommandArgs(DoctorArgs{values.has("fix"), values.has("json")});
 }
 
+Result<SubcommandArgs> read_report(const Values& values, const std::vector<std::string>&) {
+    ReportArgs args{values.texts("from"), values.duration("since"), values.labels(),
+                    values.has("json"), values.text("output")};
+    if (std::any_of(args.from.begin(), args.from.end(),
+                    [](const std::string& dir) { return dir.empty(); }) ||
+        (values.has("output") && args.output.empty())) {
+        return input_error("--from and --output need a path");
+    }
+    return SubcommandArgs(std::move(args));
+}
+
 Result<SubcommandArgs> read_nothing(const Values&, const std::vector<std::string>&) {
     return SubcommandArgs(NoArgs{});
 }
@@ -243,6 +261,11 @@ const std::vector<SubcommandSpec>& subcommands() {
         {"cancel", Subcommand::cancel, Operands::run_id, {"agent"}, read_cancel},
         {"prune", Subcommand::prune, Operands::none, {"older-than", "keep", "dry-run"}, read_prune},
         {"doctor", Subcommand::doctor, Operands::none, {"user", "json", "fix"}, read_doctor},
+        {"report",
+         Subcommand::report,
+         Operands::none,
+         {"from", "since", "label", "json", "output"},
+         read_report},
         {"agents", Subcommand::agents, Operands::none, {}, read_nothing},
         {"config", Subcommand::config, Operands::none, {}, read_nothing},
         {"help", Subcommand::help, Operands::none, {}, read_nothing},
@@ -271,7 +294,7 @@ cxxopts::Options make_parser() {
                                       : std::string(spec.name);
         if (spec.kind == Kind::flag) {
             parser.add_options()(names, spec.help);
-        } else if (spec.kind == Kind::labels) {
+        } else if (spec.kind == Kind::labels || spec.kind == Kind::paths) {
             parser.add_options()(names, spec.help, cxxopts::value<std::vector<std::string>>());
         } else {
             parser.add_options()(names, spec.help, cxxopts::value<std::string>());
@@ -326,7 +349,8 @@ std::string option_usage(const OptionSpec& spec) {
     if (spec.kind != Kind::flag) {
         text += std::string(" ") + spec.value_name;
     }
-    return "[" + text + "]" + (spec.kind == Kind::labels ? "..." : "");
+    const bool repeats = spec.kind == Kind::labels || spec.kind == Kind::paths;
+    return "[" + text + "]" + (repeats ? "..." : "");
 }
 
 // "dispatch [-c CONFIG] NAME OPERANDS [OPTION]...", wrapped to k_usage_width columns.

@@ -35,6 +35,7 @@ enum class Subcommand {
     cancel,
     prune,
     doctor,
+    report,
     agents,
     config,
     help,
@@ -108,11 +109,20 @@ struct DoctorArgs {
     bool json = false; // read-only: never with fix
 };
 
+// report [--from DIR]... [--since DUR] [--label KEY=VALUE]... [--json] [-o FILE]
+struct ReportArgs {
+    std::vector<std::string> from; // none: this host's runs
+    std::optional<Duration> since;
+    Labels labels;
+    bool json = false;
+    std::string output; // "" = stdout
+};
+
 // agents, config, help, version
 struct NoArgs {};
 
 using SubcommandArgs = std::variant<RunArgs, ListArgs, StatusArgs, LogsArgs, DiffArgs, WaitArgs,
-                                    CancelArgs, PruneArgs, DoctorArgs, NoArgs>;
+                                    CancelArgs, PruneArgs, DoctorArgs, ReportArgs, NoArgs>;
 
 struct CommandLine {
     Subcommand subcommand = Subcommand::run;

@@ -13,6 +13,7 @@
 #include "dispatch/commands/info.hpp"
 #include "dispatch/commands/operate.hpp"
 #include "dispatch/commands/read.hpp"
+#include "dispatch/commands/report.hpp"
 #include "dispatch/commands/run.hpp"
 #include "dispatch/report.hpp"
 #include "dispatch/session.hpp"
@@ -52,6 +53,38 @@ int become_target(const fleet::CommandLine& line, fleet::Session& session,
         }
     }
     return 0;
+}
+
+// The subcommand, run as the target; each one's arguments are its own (cli.hpp).
+int run_subcommand(const fleet::CommandLine& line, fleet::Session& session,
+                   const std::vector<std::string>& agents,
+                   std::optional<fleet::RunnerProcess>& runner) {
+    const fleet::SubcommandArgs& args = line.args; // agents and config take none
+
+    switch (line.subcommand) {
+    case fleet::Subcommand::list:
+        return fleet::list_runs(std::get<fleet::ListArgs>(args), session);
+    case fleet::Subcommand::status:
+        return fleet::show_status(std::get<fleet::StatusArgs>(args), session);
+    case fleet::Subcommand::logs:
+        return fleet::print_logs(std::get<fleet::LogsArgs>(args), session);
+    case fleet::Subcommand::diff:
+        return fleet::print_diff(std::get<fleet::DiffArgs>(args), session);
+    case fleet::Subcommand::wait:
+        return fleet::wait_run(std::get<fleet::WaitArgs>(args), session);
+    case fleet::Subcommand::cancel:
+        return fleet::cancel_run(std::get<fleet::CancelArgs>(args), session);
+    case fleet::Subcommand::prune:
+        return fleet::prune_runs(std::get<fleet::PruneArgs>(args), session);
+    case fleet::Subcommand::report:
+        return fleet::write_report(std::get<fleet::ReportArgs>(args), session);
+    case fleet::Subcommand::agents:
+        return fleet::list_agents(session);
+    case fleet::Subcommand::config:
+        return fleet::show_config(session);
+    default:
+        return fleet::run_dispatch(std::get<fleet::RunArgs>(args), session, agents, *runner);
+    }
 }
 
 // A caller that closed fd 0, 1 or 2: /dev/null there, so that no descriptor dispatch opens (a
@@ -118,30 +151,7 @@ int main(int argc, char** argv) {
         if (const int failed = become_target(*line, *session, agents, runner); failed != 0) {
             return failed;
         }
-        // Each subcommand's arguments are its own (cli.hpp); agents and config take none.
-        const fleet::SubcommandArgs& args = line->args;
-        switch (line->subcommand) {
-        case fleet::Subcommand::list:
-            return fleet::list_runs(std::get<fleet::ListArgs>(args), *session);
-        case fleet::Subcommand::status:
-            return fleet::show_status(std::get<fleet::StatusArgs>(args), *session);
-        case fleet::Subcommand::logs:
-            return fleet::print_logs(std::get<fleet::LogsArgs>(args), *session);
-        case fleet::Subcommand::diff:
-            return fleet::print_diff(std::get<fleet::DiffArgs>(args), *session);
-        case fleet::Subcommand::wait:
-            return fleet::wait_run(std::get<fleet::WaitArgs>(args), *session);
-        case fleet::Subcommand::cancel:
-            return fleet::cancel_run(std::get<fleet::CancelArgs>(args), *session);
-        case fleet::Subcommand::prune:
-            return fleet::prune_runs(std::get<fleet::PruneArgs>(args), *session);
-        case fleet::Subcommand::agents:
-            return fleet::list_agents(*session);
-        case fleet::Subcommand::config:
-            return fleet::show_config(*session);
-        default:
-            return fleet::run_dispatch(std::get<fleet::RunArgs>(args), *session, agents, *runner);
-        }
+        return run_subcommand(*line, *session, agents, runner);
     } catch (const std::exception& e) {
         // Cannot continue (out of memory, a library bug): say so in one line, exit as setup error.
         return fleet::fail(fleet::k_exit_setup, std::string("internal error: ") + e.what());
