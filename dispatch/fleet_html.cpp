@@ -106,7 +106,9 @@ struct Index {
         std::set<std::string> day_set, host_set;
         for (size_t i = 0; i < runs.size(); ++i) {
             host_set.insert(runs[i].host);
-            day_set.insert(day_of(runs[i]));
+            if (const std::string day = day_of(runs[i]); day != "unknown") {
+                day_set.insert(day);
+            }
             if (!runs[i].unreadable.empty()) {
                 continue;
             }
@@ -123,6 +125,18 @@ struct Index {
         hosts.assign(host_set.begin(), host_set.end());
     }
 };
+
+// Under a chart of a bar a day: every seventh day's date, and the last one's.
+std::string day_labels(const std::vector<std::string>& days) {
+    std::string out;
+    for (size_t i = 0; i < days.size(); ++i) {
+        if (i % 7 == 0 || (i + 1 == days.size() && i % 7 >= 3)) {
+            out += "<text x=\"" + std::to_string(60 + i * 18) + "\" y=\"125\">" +
+                   text(days[i].substr(5)) + "</text>";
+        }
+    }
+    return out;
+}
 
 std::string run_link(size_t index, const std::string& label) {
     return "<a href=\"#run-" + std::to_string(index) + "\">" + label + "</a>";
@@ -181,7 +195,7 @@ std::string outcomes_chart(const std::vector<FleetRun>& runs, const Index& index
             }
             most = std::max(most, total);
         }
-        const size_t width = 60 + index.days.size() * 18;
+        const size_t width = 90 + index.days.size() * 18;
         out += "<h3>" + text(agent) + "</h3><svg class=\"chart outcomes\" width=\"" +
                std::to_string(width) + "\" height=\"130\" data-agent=\"" + text(agent) + "\">";
         out += "<text x=\"0\" y=\"15\">" + std::to_string(most) + " runs</text>";
@@ -197,12 +211,8 @@ std::string outcomes_chart(const std::vector<FleetRun>& runs, const Index& index
                        colour(outcome) + "\"><title>" + text(day) + ": " + std::to_string(count) +
                        " " + text(outcome) + "</title></rect>";
             }
-            if (i % 7 == 0 || (i + 1 == index.days.size() && i % 7 >= 3)) {
-                out += "<text x=\"" + std::to_string(60 + i * 18) + "\" y=\"125\">" +
-                       text(day.substr(5)) + "</text>";
-            }
         }
-        out += "</svg>\n";
+        out += day_labels(index.days) + "</svg>\n";
     }
     return out + "</div>\n";
 }
@@ -279,7 +289,7 @@ std::string usage_section(const std::vector<FleetRun>& runs, const Index& index)
         most = std::max(most, day_cost[day->first]);
     }
     std::string chart = "<svg class=\"chart cost\" width=\"" +
-                        std::to_string(60 + index.days.size() * 18) + "\" height=\"130\">" +
+                        std::to_string(90 + index.days.size() * 18) + "\" height=\"130\">" +
                         "<text x=\"0\" y=\"15\">$" + number(most, "%.2f") + "</text>";
     for (size_t i = 0; i < index.days.size(); ++i) {
         const double cost = day_cost[index.days[i]];
@@ -289,8 +299,8 @@ std::string usage_section(const std::vector<FleetRun>& runs, const Index& index)
                  number(height, "%.1f") + "\" fill=\"#1565c0\"><title>" + text(index.days[i]) +
                  ": $" + number(cost, "%.4f") + "</title></rect>";
     }
-    return "<h2>Tokens and cost</h2><div id=\"usage-section\">" + chart + "</svg>\n" + table +
-           "</table></div>\n";
+    return "<h2>Tokens and cost</h2><div id=\"usage-section\">" + chart + day_labels(index.days) +
+           "</svg>\n" + table + "</table></div>\n";
 }
 
 std::string limits_text(const std::optional<AgentLimits>& limits) {

@@ -2,7 +2,8 @@
 // (ansible_connection=local), as root: syntax; the hosts they act on; check mode on this host
 // (nothing may change); the role applied for real into a scratch root (fleet_dispatch_root),
 // twice, the second time with nothing to change; each feature turned off again; and
-// dispatch.yml starting a detached run and collecting its id.
+// dispatch.yml starting a detached run and collecting its id; report.yml fetching the runs into
+// the layout dispatch report --from reads, and making the page.
 #include <algorithm>
 #include <filesystem>
 #include <pwd.h>
@@ -121,7 +122,7 @@ protected:
 };
 
 TEST_F(Ansible, PlaybooksPassTheSyntaxCheck) {
-    for (const char* name : {"site.yml", "dispatch.yml"}) {
+    for (const char* name : {"site.yml", "dispatch.yml", "report.yml"}) {
         const ProcessResult result = playbook(name, {"--syntax-check"});
         EXPECT_EQ(result.exit_code, 0) << name << result.out << result.err;
     }
@@ -132,7 +133,7 @@ TEST_F(Ansible, PlaybooksPassTheSyntaxCheck) {
 TEST_F(Ansible, ThePlaybooksActOnTheFleetGroupOrOnFleetHostsOnly) {
     const std::string inventory = s_root + "/inventory";
     write_file(inventory, "[fleet]\nlocalhost\n\n[other]\nelsewhere.invalid\n", 0644);
-    for (const char* name : {"site.yml", "dispatch.yml"}) {
+    for (const char* name : {"site.yml", "dispatch.yml", "report.yml"}) {
         const ProcessResult grouped = playbook(name, {"--list-hosts"}, "", inventory);
         EXPECT_EQ(grouped.exit_code, 0) << grouped.out << grouped.err;
         EXPECT_NE(grouped.out.find("hosts (1):\n      localhost\n"), std::string::npos)
@@ -362,6 +363,36 @@ TEST_F(Ansible, TheDispatchPlaybookStartsRunsAndCollectsTheirIds) {
                           "show-ref", "--verify", "-q", "refs/heads/fleet/" + id + "/claude"})
             .exit_code,
         0);
+}
+
+// report.yml: each host's runs as REPORT_DIR/HOST/runs.jsonl on the controller (here the same
+// host), only those --label chose, then the page made from them.
+TEST_F(Ansible, TheReportPlaybookFetchesEachHostsRunsAndMakesThePage) {
+    const std::string config = s_root + "/report-config.toml";
+    write_file(config,
+               "user = \"" + s_user + "\"\ngrace = \"1s\"\npath = [\"" + s_root + "/fakes\"]\n",
+               0644);
+    const std::string dispatch = s_root + "/bin/dispatch";
+    for (const char* label : {"suite=report", "suite=other"}) {
+        fleet::test::run_ok({dispatch, "-c", config, "-a", "claude", "--label", label, "run", "x"});
+    }
+    const nlohmann::json vars = {{"dispatch", dispatch},
+                                 {"dispatch_config", config},
+                                 {"labels", {"suite=report"}},
+                                 {"since", "1h"},
+                                 {"report_dir", s_root + "/fleet-report"},
+                                 {"report_html", s_root + "/out/fleet.html"}};
+    // Started as root (as here), dispatch report writes as the agents' user.
+    fs::create_directory(s_root + "/out");
+    ASSERT_EQ(chown((s_root + "/out").c_str(), getpwnam(s_user.c_str())->pw_uid, 0), 0);
+    const ProcessResult result = playbook("report.yml", {"-e", vars.dump()});
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    const std::vector<std::string> lines =
+        fleet::test::lines_of(read_file(s_root + "/fleet-report/localhost/runs.jsonl"));
+    ASSERT_EQ(lines.size(), 1U) << "the run labelled suite=report only";
+    EXPECT_EQ(nlohmann::json::parse(lines[0])["status"]["labels"]["suite"], "report");
+    const std::string page = read_file(s_root + "/out/fleet.html");
+    EXPECT_NE(page.find("<tr class=\"host\"><td>localhost</td>"), std::string::npos) << page;
 }
 
 } // namespace
