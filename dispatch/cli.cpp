@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+// A repeated option's every value is one item: cxxopts would split each on commas (a --label
+// value or a --from path may hold one). No argv string holds a NUL.
+#define CXXOPTS_VECTOR_DELIMITER '\0'
 #include <cxxopts.hpp>
+#include <filesystem>
 #include <map>
 #include <span>
 #include <variant>
@@ -230,13 +234,36 @@ Result<SubcommandArgs> read_doctor(const Values& values, const std::vector<std::
     return SubcommandArgs(DoctorArgs{values.has("fix"), values.has("json")});
 }
 
+// A path made absolute against the caller's directory: report reads and writes after the drop
+// to the target, in the target's home (session.hpp).
+Status make_absolute(std::string& path) {
+    std::error_code error;
+    const std::filesystem::path absolute = std::filesystem::absolute(path, error);
+    if (error) {
+        return input_error(path + ": " + error.message());
+    }
+    path = absolute.string();
+    return Ok{};
+}
+
 Result<SubcommandArgs> read_report(const Values& values, const std::vector<std::string>&) {
     ReportArgs args{values.texts("from"), values.duration("since"), values.labels(),
                     values.has("json"), values.text("output")};
-    if (std::any_of(args.from.begin(), args.from.end(),
+    if ((values.has("from") && args.from.empty()) ||
+        std::any_of(args.from.begin(), args.from.end(),
                     [](const std::string& dir) { return dir.empty(); }) ||
         (values.has("output") && args.output.empty())) {
         return input_error("--from and --output need a path");
+    }
+    for (std::string& dir : args.from) {
+        if (Status made = make_absolute(dir); !made) {
+            return made.error();
+        }
+    }
+    if (!args.output.empty()) {
+        if (Status made = make_absolute(args.output); !made) {
+            return made.error();
+        }
     }
     return SubcommandArgs(std::move(args));
 }

@@ -1,13 +1,15 @@
 #include "dispatch/fleet_html.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <set>
 
 #include "base/clock.hpp"
 #include "base/duration.hpp"
-#include "base/untrusted_text.hpp"
+#include "dispatch/html_text.hpp"
 
 namespace fleet {
 
@@ -15,6 +17,8 @@ namespace {
 
 constexpr size_t k_max_field = 300; // a reason, a label, an error: one table cell's worth
 constexpr size_t k_max_days = 60;   // the charts' last days
+constexpr size_t k_max_agents = 64; // the columns and charts: the agents with the most runs
+constexpr Duration k_max_took = std::chrono::hours(24 * 7); // a longer one is no run's
 
 const char* const k_style = R"(
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
@@ -43,18 +47,28 @@ std::string colour(const std::string& outcome) {
     return found == k_colours.end() ? "#000" : found->second;
 }
 
-// Text from a host or an agent, for an element's content or an attribute.
+// Text from a host or an agent, for an element's content or an attribute (html_text.hpp).
 std::string text(const std::string& untrusted, size_t cap = k_max_field) {
-    std::string cut = untrusted.size() > cap ? untrusted.substr(0, cap) + "..." : untrusted;
-    return html_escape(escape_untrusted(cut, LineBreaks::escaped));
+    return html_text(untrusted, cap);
 }
 
-std::string block(const std::string& untrusted) {
-    return html_escape(escape_untrusted(untrusted, LineBreaks::kept));
-}
-
+// Outcomes are status.json's words; any other text gets no class of its own.
 std::string badge(const std::string& outcome) {
-    return "<span class=\"o o-" + text(outcome) + "\">" + text(outcome) + "</span>";
+    const bool known = k_colours.contains(outcome) || outcome == "unreadable";
+    return "<span class=\"o o-" + (known ? outcome : std::string("unknown")) + "\">" +
+           text(outcome) + "</span>";
+}
+
+// A cost an agent reported, when it is one (a negative or infinite one counts as none).
+double cost_of(const AgentStatus& agent) {
+    const std::optional<double> cost = agent.usage.cost_usd;
+    return cost && std::isfinite(*cost) && *cost >= 0 && *cost < 1e9 ? *cost : 0;
+}
+
+uint64_t plus(uint64_t total, std::optional<uint64_t> more) {
+    const uint64_t add = more.value_or(0);
+    return total > std::numeric_limits<uint64_t>::max() - add ? std::numeric_limits<uint64_t>::max()
+                                                              : total + add;
 }
 
 std::string number(double value, const char* format) {
@@ -72,9 +86,11 @@ std::string bytes_text(uint64_t bytes) {
                                         : std::to_string(bytes >> 10) + " KiB";
 }
 
+// How long an agent took; none when its times do not read or span more than any run can.
 std::optional<Duration> elapsed(const std::string& from, const std::string& to) {
     WallTime start{}, end{};
-    if (!parse_timestamp(from, start) || !parse_timestamp(to, end) || end < start) {
+    if (!parse_timestamp(from, start) || !parse_timestamp(to, end) || end < start ||
+        end - start > k_max_took) {
         return std::nullopt;
     }
     return std::chrono::duration_cast<Duration>(end - start);
@@ -96,19 +112,24 @@ struct AgentRun {
     const AgentStatus* agent;
 };
 
-// Every agent that ran, by name, in the runs' order (newest first); the days, oldest first.
+// Every agent that ran, by name, in the runs' order (newest first), on a day up to `last_day`
+// (a run a host dated later is listed, never charted: it would push the real days out); the
+// charts' days, oldest first; at most k_max_agents agents, those with the most runs.
 struct Index {
     std::map<std::string, std::vector<AgentRun>> by_agent;
+    size_t agents_left_out = 0;
     std::vector<std::string> days;
     std::vector<std::string> hosts;
 
-    explicit Index(const std::vector<FleetRun>& runs) {
+    Index(const std::vector<FleetRun>& runs, const std::string& last_day) {
         std::set<std::string> day_set, host_set;
         for (size_t i = 0; i < runs.size(); ++i) {
             host_set.insert(runs[i].host);
-            if (const std::string day = day_of(runs[i]); day != "unknown") {
-                day_set.insert(day);
+            const std::string day = day_of(runs[i]);
+            if (day == "unknown" || day > last_day) {
+                continue;
             }
+            day_set.insert(day);
             if (!runs[i].unreadable.empty()) {
                 continue;
             }
@@ -117,6 +138,17 @@ struct Index {
                     by_agent[agent.name].push_back({i, &agent});
                 }
             }
+        }
+        if (by_agent.size() > k_max_agents) {
+            std::vector<std::pair<size_t, std::string>> counts;
+            for (const auto& [name, entries] : by_agent) {
+                counts.emplace_back(entries.size(), name);
+            }
+            std::sort(counts.rbegin(), counts.rend());
+            for (size_t i = k_max_agents; i < counts.size(); ++i) {
+                by_agent.erase(counts[i].second);
+            }
+            agents_left_out = counts.size() - k_max_agents;
         }
         days.assign(day_set.begin(), day_set.end());
         if (days.size() > k_max_days) {
@@ -188,9 +220,9 @@ std::string outcomes_chart(const std::vector<FleetRun>& runs, const Index& index
             int& count = per_day[day_of(runs[entry.run])][to_string(entry.agent->state)];
             ++count;
         }
-        for (const auto& [day, outcomes] : per_day) {
+        for (const std::string& day : index.days) {
             int total = 0;
-            for (const auto& [outcome, count] : outcomes) {
+            for (const auto& [outcome, count] : per_day[day]) {
                 total += count;
             }
             most = std::max(most, total);
@@ -269,9 +301,9 @@ std::string usage_section(const std::vector<FleetRun>& runs, const Index& index)
         for (const AgentRun& entry : entries) {
             Usage& usage = per_day[day_of(runs[entry.run])][agent];
             ++usage.runs;
-            usage.input += entry.agent->usage.input_tokens.value_or(0);
-            usage.output += entry.agent->usage.output_tokens.value_or(0);
-            usage.cost += entry.agent->usage.cost_usd.value_or(0);
+            usage.input = plus(usage.input, entry.agent->usage.input_tokens);
+            usage.output = plus(usage.output, entry.agent->usage.output_tokens);
+            usage.cost += cost_of(*entry.agent);
         }
     }
     std::string table = "<table id=\"usage\"><tr><th>day</th><th>agent</th><th>runs</th>"
@@ -286,7 +318,9 @@ std::string usage_section(const std::vector<FleetRun>& runs, const Index& index)
                      "</td><td>" + number(usage.cost, "%.4f") + "</td></tr>\n";
             day_cost[day->first] += usage.cost;
         }
-        most = std::max(most, day_cost[day->first]);
+    }
+    for (const std::string& day : index.days) {
+        most = std::max(most, day_cost[day]);
     }
     std::string chart = "<svg class=\"chart cost\" width=\"" +
                         std::to_string(90 + index.days.size() * 18) + "\" height=\"130\">" +
@@ -361,7 +395,7 @@ std::string agent_row(const AgentStatus& agent) {
         usage = std::to_string(agent.usage.input_tokens.value_or(0)) + " in, " +
                 std::to_string(agent.usage.output_tokens.value_or(0)) + " out";
     }
-    if (agent.usage.cost_usd) {
+    if (agent.usage.cost_usd && cost_of(agent) == *agent.usage.cost_usd) {
         usage += (usage.empty() ? "$" : ", $") + number(*agent.usage.cost_usd, "%.4f");
     }
     std::string resources;
@@ -406,59 +440,40 @@ std::string run_section(const FleetRun& run, size_t index) {
     }
     out += "</table>";
     for (const auto& [agent, stat] : run.diffstat) {
-        out +=
-            "<p>" + text(agent) + " changed:</p><pre class=\"diffstat\">" + block(stat) + "</pre>";
+        out += "<p>" + text(agent) + " changed:</p><pre class=\"diffstat\">" + html_block(stat) +
+               "</pre>";
     }
     for (const auto& [agent, tail] : run.log_tail) {
         out += "<details><summary>" + text(agent) +
                ": the log's last lines</summary>"
                "<pre class=\"log\">" +
-               block(tail) + "</pre></details>";
+               html_block(tail) + "</pre></details>";
     }
     return out + "</section>\n";
 }
 
 } // namespace
 
-std::string html_escape(std::string_view raw) {
-    std::string out;
-    out.reserve(raw.size());
-    for (const char c : raw) {
-        switch (c) {
-        case '&':
-            out += "&amp;";
-            break;
-        case '<':
-            out += "&lt;";
-            break;
-        case '>':
-            out += "&gt;";
-            break;
-        case '"':
-            out += "&quot;";
-            break;
-        case '\'':
-            out += "&#39;";
-            break;
-        default:
-            out += c;
-        }
-    }
-    return out;
-}
-
 std::string fleet_html(const std::vector<FleetRun>& runs, const std::string& generated_at,
                        const std::string& title) {
-    const Index index(runs);
+    WallTime now{};
+    const std::string last_day = parse_timestamp(generated_at, now)
+                                     ? format_timestamp(now + std::chrono::hours(24)).substr(0, 10)
+                                     : "9999-12-31";
+    const Index index(runs, last_day);
     const auto unreadable = std::count_if(
         runs.begin(), runs.end(), [](const FleetRun& run) { return !run.unreadable.empty(); });
     std::string out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-                      "style-src 'unsafe-inline'\"><title>" +
+                      "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\"><title>" +
                       text(title) + "</title><style>" + k_style + "</style></head><body>\n<h1>" +
                       text(title) + "</h1><p id=\"summary\">" + std::to_string(index.hosts.size()) +
                       " hosts, " + std::to_string(runs.size()) + " runs (" +
                       std::to_string(unreadable) + " unreadable); generated " + text(generated_at) +
+                      (index.agents_left_out == 0
+                           ? std::string()
+                           : "; " + std::to_string(index.agents_left_out) +
+                                 " agents with the fewest runs left out of the tables and charts") +
                       "</p>\n";
     out += fleet_table(runs, index) + outcomes_chart(runs, index) + durations_chart(runs, index) +
            usage_section(runs, index) + confinement_table(runs, index) +

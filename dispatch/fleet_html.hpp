@@ -10,9 +10,8 @@
 //   #confinement  per host and agent, the last run's confinement level and limits
 //   #runs         per run (section.run, id run-N): state, labels, per agent its outcome, reason,
 //                 usage, resources, diffstat and log tail; an unreadable run says why
-// Every text that came from a host or an agent is escaped twice: escape_untrusted (controls and
-// invalid UTF-8 become visible \xNN) and then for HTML (& < > " '), so `<script>` in a log
-// shows as text.
+// Every text that came from a host or an agent is escaped (html_text.hpp), so `<script>` in a
+// log shows as text.
 #pragma once
 
 #include <string>
@@ -25,8 +24,5 @@ namespace fleet {
 // `runs` newest first (fleet_runs.hpp); `generated_at` an RFC 3339 time; `title` the page's.
 std::string fleet_html(const std::vector<FleetRun>& runs, const std::string& generated_at,
                        const std::string& title);
-
-// & < > " ' as entities; nothing else changed.
-std::string html_escape(std::string_view text);
 
 } // namespace fleet

@@ -7,13 +7,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits>
+#include <set>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "dispatch/config.hpp"
-#include "runner/log_follower.hpp"
 #include "runner/run_id.hpp"
 #include "runner/run_store.hpp"
 #include "sys/io.hpp"
@@ -42,6 +42,24 @@ std::optional<WallTime> run_id_time(const std::string& id) {
     return std::chrono::system_clock::from_time_t(::timegm(&parts));
 }
 
+// Why a status read from a file is no run to show, or "": more agents than any config has, a
+// name that is not an agent's (it would name files and columns), an agent named twice.
+std::string vet_status(const RunStatus& status) {
+    if (status.agents.size() > k_max_agents) {
+        return "more than " + std::to_string(k_max_agents) + " agents";
+    }
+    std::set<std::string> names;
+    for (const AgentStatus& agent : status.agents) {
+        if (!is_valid_name(agent.name)) {
+            return "an agent name that is not an agent's";
+        }
+        if (!names.insert(agent.name).second) {
+            return "agent " + agent.name + " named twice";
+        }
+    }
+    return "";
+}
+
 FleetRun unreadable_run(const std::string& host, const std::string& run_id, std::string why) {
     FleetRun run;
     run.host = host;
@@ -50,21 +68,28 @@ FleetRun unreadable_run(const std::string& host, const std::string& run_id, std:
     return run;
 }
 
-// The last k_tail_lines lines of an agent's log, at most k_max_tail_bytes of them.
+// The last k_tail_lines lines of an agent's log, from at most its last k_max_tail_bytes: a log
+// an agent made sparse and huge (truncate -s 4T) costs one read of that much, never a scan.
 std::optional<std::string> log_tail(int dir_fd, const std::string& agent) {
     Result<Fd> file = open_regular_at(dir_fd, agent + ".log", std::numeric_limits<size_t>::max());
     struct stat info {};
     if (!file || ::fstat(file->get(), &info) != 0) {
         return std::nullopt;
     }
-    const off_t from = std::max(tail_offset(file->get(), k_tail_lines),
-                                info.st_size - static_cast<off_t>(k_max_tail_bytes));
-    std::string text(static_cast<size_t>(std::max<off_t>(info.st_size - from, 0)), '\0');
+    const off_t from = std::max<off_t>(0, info.st_size - static_cast<off_t>(k_max_tail_bytes));
+    std::string text(static_cast<size_t>(info.st_size - from), '\0');
     const ssize_t n = ::pread(file->get(), text.data(), text.size(), from);
     if (n < 0) {
         return std::nullopt;
     }
     text.resize(static_cast<size_t>(n));
+    // A final newline ends the last line; it does not start another.
+    size_t lines = 0;
+    for (size_t at = text.size() - std::min<size_t>(text.size(), 1); at-- > 0;) {
+        if (text[at] == '\n' && ++lines == k_tail_lines) {
+            return text.substr(at + 1);
+        }
+    }
     return text;
 }
 
@@ -101,6 +126,9 @@ FleetRun read_copied_run(int parent_fd, const std::string& id, const std::string
     Result<RunStatus> status = run_status_from_json(*text);
     if (!status) {
         return unreadable_run(host, id, status.error().message); // it names status.json
+    }
+    if (std::string why = vet_status(*status); !why.empty()) {
+        return unreadable_run(host, id, "status.json: " + why);
     }
     FleetRun run;
     run.host = host;
@@ -159,10 +187,11 @@ private:
 
     void entry(int dir_fd, std::vector<std::string> path, const std::string& name) {
         struct stat info {};
+        path.push_back(name);
         if (::fstatat(dir_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+            m_warnings.push_back(shown(path) + ": " + std::strerror(errno));
             return;
         }
-        path.push_back(name);
         if (S_ISLNK(info.st_mode)) {
             m_warnings.push_back(shown(path) + ": a symbolic link, not followed");
             return;
@@ -185,9 +214,12 @@ private:
             directory(sub.get(), path);
             return;
         }
-        if (S_ISREG(info.st_mode) && (name == "runs.jsonl" || name == "stdout") &&
-            path.size() >= 2) {
-            lines(dir_fd, path);
+        if ((name == "runs.jsonl" || name == "stdout") && path.size() >= 2) {
+            if (S_ISREG(info.st_mode)) {
+                lines(dir_fd, path);
+            } else {
+                m_warnings.push_back(shown(path) + ": not a regular file, not read");
+            }
         }
     }
 
@@ -203,16 +235,35 @@ private:
             m_warnings.push_back(shown(path) + ": " + text.error().message);
             return;
         }
-        size_t at = 0;
-        while (at < text->size()) {
+        // Lines that name no run count once per file: a file of "{}" lines is one entry.
+        size_t read = 0, nameless = 0;
+        std::string why;
+        for (size_t at = 0; at < text->size();) {
             size_t end = text->find('\n', at);
             end = end == std::string::npos ? text->size() : end;
             const std::string_view line(text->data() + at, end - at);
             at = end + 1;
-            if (!line.empty() && line.front() == '{') {
-                add(line.size() > k_max_line ? unreadable_run(host, "", "a line over 1 MiB")
-                                             : run_from_json_line(line, host));
+            if (line.empty() || line.front() != '{') {
+                continue;
             }
+            if (++read > k_max_file_runs) {
+                m_warnings.push_back(shown(path) + ": more than " +
+                                     std::to_string(k_max_file_runs) + " runs, the rest not read");
+                break;
+            }
+            FleetRun run = line.size() > k_max_line ? unreadable_run(host, "", "a line over 1 MiB")
+                                                    : run_from_json_line(line, host);
+            if (run.run_id.empty()) {
+                why = why.empty() ? run.unreadable : why;
+                ++nameless;
+                continue;
+            }
+            add(std::move(run));
+        }
+        if (nameless > 0) {
+            add(unreadable_run(host, "",
+                               std::to_string(nameless) + " line" + (nameless == 1 ? "" : "s") +
+                                   " of " + shown(path) + " naming no run; the first: " + why));
         }
     }
 
@@ -253,8 +304,18 @@ std::map<std::string, std::string> agent_texts(const json& object, const RunStat
 
 void newest_first(std::vector<FleetRun>& runs) {
     std::stable_sort(runs.begin(), runs.end(), [](const FleetRun& a, const FleetRun& b) {
-        return a.run_id != b.run_id ? a.run_id > b.run_id : a.host < b.host;
+        if (a.run_id != b.run_id) {
+            return a.run_id > b.run_id;
+        }
+        return a.host != b.host ? a.host < b.host : a.unreadable.empty() > b.unreadable.empty();
     });
+    // One run per host and id (the output of every earlier SSM command a sync brought along,
+    // overlapping --from directories): the first, a readable one when there is one.
+    runs.erase(std::unique(runs.begin(), runs.end(),
+                           [](const FleetRun& a, const FleetRun& b) {
+                               return !a.run_id.empty() && a.run_id == b.run_id && a.host == b.host;
+                           }),
+               runs.end());
 }
 
 bool keep_run(const FleetRun& run, const FleetFilter& filter) {
@@ -264,7 +325,8 @@ bool keep_run(const FleetRun& run, const FleetFilter& filter) {
         if (run.unreadable.empty() && parse_timestamp(run.status.started_at, started)) {
             when = started;
         }
-        if (!when || *when < *filter.since) {
+        // What names no run has no time: shown, as what cannot be read always is.
+        if (when ? *when < *filter.since : run.unreadable.empty()) {
             return false;
         }
     }
@@ -287,6 +349,11 @@ Result<std::vector<FleetRun>> read_host_runs(const std::string& runs_dir, const 
     std::vector<FleetRun> runs;
     for (const std::string& id : *ids) {
         Result<RunStatus> status = store.read_status(id);
+        if (status) {
+            if (const std::string why = vet_status(*status); !why.empty()) {
+                status = Error{ErrorKind::invalid_input, "run " + id + ": status.json: " + why};
+            }
+        }
         Result<RunDir> dir = status ? store.open_run(id) : status.error();
         FleetRun run = dir ? FleetRun{} : unreadable_run(host, id, dir.error().message);
         if (dir) {
@@ -327,8 +394,9 @@ std::string to_json_line(const FleetRun& run) {
         line["diffstat"] = run.diffstat;
         line["log_tail"] = run.log_tail;
     }
-    // Agent text need not be UTF-8: what is not becomes U+FFFD rather than an exception.
-    return line.dump(-1, ' ', false, json::error_handler_t::replace);
+    // ASCII only (\uXXXX), as status.json is: no C1 control reaches a terminal raw. Agent text
+    // need not be UTF-8: what is not becomes U+FFFD rather than an exception.
+    return line.dump(-1, ' ', true, json::error_handler_t::replace);
 }
 
 FleetRun run_from_json_line(std::string_view line, const std::string& host) {
@@ -353,6 +421,9 @@ FleetRun run_from_json_line(std::string_view line, const std::string& host) {
             run_status_from_json(status_json->dump(-1, ' ', false, json::error_handler_t::replace));
         if (!status) {
             return unreadable_run(host, run_id, "status: " + status.error().message);
+        }
+        if (std::string why = vet_status(*status); !why.empty()) {
+            return unreadable_run(host, run_id, "status: " + why);
         }
         FleetRun run;
         run.host = host;

@@ -45,10 +45,13 @@ constexpr size_t k_max_line = size_t{1} << 20;
 constexpr size_t k_max_fetched_file = size_t{64} << 20;
 // How deep a --from directory is walked: SSM's layout is four levels below it.
 constexpr int k_max_depth = 6;
+// A run with more agents is unreadable; a file with more runs is read that far.
+constexpr size_t k_max_agents = 256;
+constexpr size_t k_max_file_runs = 100000;
 
 // --since and --label: a run is kept when it started at or after `since` and has every label.
-// An unreadable run is kept when its id's time is at or after `since` (it has no labels to
-// match: what cannot be read is shown, not filtered away).
+// An unreadable run is kept when its id's time is at or after `since`, or it has no id (it has
+// no labels to match: what cannot be read is shown, not filtered away).
 struct FleetFilter {
     std::optional<WallTime> since;
     Labels labels;
@@ -72,7 +75,8 @@ Result<std::vector<FleetRun>> read_host_runs(const std::string& runs_dir, const 
 Result<std::vector<FleetRun>> read_fetched_runs(const std::string& dir, const FleetFilter& filter,
                                                 std::vector<std::string>& warnings);
 
-// Newest first (by run id), then by host: the order every read above returns.
+// Newest first (by run id), then by host, one run per host and id (a readable one when there
+// is one): the order every read above returns.
 void newest_first(std::vector<FleetRun>& runs);
 
 // The line `report --json` prints for a run (no newline), and the run a line reads as: a line

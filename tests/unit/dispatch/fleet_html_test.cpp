@@ -1,3 +1,4 @@
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -82,16 +83,38 @@ TEST(FleetHtml, ThePageHasEverySectionAndFetchesNothing) {
         << "per day and agent: web-1's and db-2's runs of the 1st";
 }
 
+TEST(FleetHtml, OneHostilesNumbersDoNotBendTheCharts) {
+    std::vector<FleetRun> runs = a_fleet();
+    FleetRun future = run_of("evil", "29991231-100000-eeeeee", AgentState::succeeded);
+    future.status.agents[0].usage.cost_usd = -1e308;
+    FleetRun costly = run_of("evil", "20261202-110000-ffffff", AgentState::succeeded);
+    costly.status.agents[0].usage.cost_usd = std::numeric_limits<double>::infinity();
+    costly.status.agents[0].finished_at = "2999-01-01T00:00:00.000Z"; // took centuries
+    runs.insert(runs.begin(), {future, costly});
+    const std::string page = fleet_html(runs, "2026-12-02T12:00:00.000Z", "fleet");
+    EXPECT_EQ(page.find(">12-31<"), std::string::npos) << "the year 2999 is not charted";
+    EXPECT_NE(page.find(">12-01<"), std::string::npos) << "control: the real first day is";
+    EXPECT_EQ(page.find("nan"), std::string::npos);
+    EXPECT_EQ(page.find("$inf"), std::string::npos);
+    EXPECT_EQ(page.find("$-"), std::string::npos);
+    EXPECT_EQ(page.find("height=\"-"), std::string::npos);
+    EXPECT_EQ(count(page, "<circle class=\"dot\""), 3U) << "the centuries-long run has no dot";
+    EXPECT_NE(page.find("29991231-100000-eeeeee"), std::string::npos) << "but it is listed";
+}
+
+TEST(FleetHtml, BidiOverridesAreMadeVisible) {
+    std::vector<FleetRun> runs = a_fleet();
+    runs[0].status.agents[0].reason = "abc\xe2\x80\xae"
+                                      "fdp.exe";
+    const std::string page = fleet_html(runs, "2026-12-02T10:00:00.000Z", "fleet");
+    EXPECT_EQ(page.find("\xe2\x80\xae"), std::string::npos);
+    EXPECT_NE(page.find("abc\\u202efdp.exe"), std::string::npos);
+}
+
 TEST(FleetHtml, NoRunsIsAnEmptyReportNotAnError) {
     const std::string page = fleet_html({}, "2026-12-02T10:00:00.000Z", "fleet");
     EXPECT_NE(page.find("0 hosts, 0 runs"), std::string::npos);
     EXPECT_NE(page.find("</html>"), std::string::npos);
-}
-
-TEST(FleetHtml, EscapesTheFiveCharacters) {
-    EXPECT_EQ(html_escape("<a href='x'>&\"</a>"),
-              "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
-    EXPECT_EQ(html_escape("plain ü"), "plain ü");
 }
 
 } // namespace

@@ -1,6 +1,9 @@
+#include <algorithm>
+#include <fcntl.h>
 #include <filesystem>
 #include <stdlib.h>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -8,6 +11,7 @@
 
 #include "dispatch/fleet_runs.hpp"
 #include "support/files.hpp"
+#include "sys/fd.hpp"
 
 namespace fleet {
 namespace {
@@ -107,6 +111,37 @@ TEST(FleetRuns, TheFilterKeepsRunsSinceAndWithTheLabels) {
     EXPECT_TRUE(keep_run(a_run(), filter));
 }
 
+TEST(FleetRuns, AStatusWhoseAgentsAreNoAgentsIsUnreadable) {
+    FleetRun run = a_run();
+    run.status.agents.push_back(run.status.agents[0]);
+    EXPECT_NE(run_from_json_line(to_json_line(run), "h").unreadable.find("named twice"),
+              std::string::npos);
+    run = a_run();
+    run.status.agents[0].name = "../x";
+    EXPECT_NE(run_from_json_line(to_json_line(run), "h").unreadable, "");
+    run = a_run();
+    for (size_t i = 0; i <= k_max_agents; ++i) {
+        AgentStatus more;
+        more.name = "a" + std::to_string(i);
+        run.status.agents.push_back(more);
+    }
+    EXPECT_NE(run_from_json_line(to_json_line(run), "h").unreadable.find("more than 256 agents"),
+              std::string::npos);
+    EXPECT_EQ(run_from_json_line(to_json_line(a_run()), "h").unreadable, "") << "control";
+}
+
+TEST(FleetRuns, TheLineIsAscii) {
+    FleetRun run = a_run();
+    run.status.agents[0].reason = "\xc2\x9b"
+                                  "2J"; // U+009B, CSI
+    run.log_tail["claude"] = "caf\xc3\xa9\n";
+    const std::string line = to_json_line(run);
+    EXPECT_TRUE(std::all_of(line.begin(), line.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x80;
+    })) << line;
+    EXPECT_EQ(run_from_json_line(line, "h").log_tail.at("claude"), "caf\xc3\xa9\n");
+}
+
 class FetchedRuns : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -164,6 +199,65 @@ TEST_F(FetchedRuns, ALinkIsNeverFollowed) {
     runs = read_fetched_runs(m_dir + "/outside/..", {}, warnings); // control: the file reads
     ASSERT_TRUE(runs);
     EXPECT_EQ(runs->size(), 1U);
+}
+
+TEST_F(FetchedRuns, OnlyRegularFilesAndDirectoriesWithinTheDepthAreRead) {
+    put("outside/runs.jsonl", to_json_line(a_run()) + "\n");
+    fs::create_directories(m_dir + "/fleet/web-1");
+    fs::create_symlink(m_dir + "/outside/runs.jsonl", m_dir + "/fleet/web-1/runs.jsonl");
+    fs::create_directories(m_dir + "/fleet/web-2");
+    ASSERT_EQ(::mkfifo((m_dir + "/fleet/web-2/runs.jsonl").c_str(), 0644), 0);
+    put("fleet/a/b/c/d/e/f/web-3/runs.jsonl", to_json_line(a_run()) + "\n");
+    put("fleet/web-4/runs.jsonl", to_json_line(a_run()) + "\n"); // control
+    std::vector<std::string> warnings;
+    const Result<std::vector<FleetRun>> runs = read_fetched_runs(m_dir + "/fleet", {}, warnings);
+    ASSERT_TRUE(runs);
+    ASSERT_EQ(runs->size(), 1U);
+    EXPECT_EQ((*runs)[0].host, "web-4");
+    std::string all;
+    for (const std::string& warning : warnings) {
+        all += warning + "\n";
+    }
+    EXPECT_NE(all.find("./web-1/runs.jsonl: a symbolic link"), std::string::npos) << all;
+    EXPECT_NE(all.find("./web-2/runs.jsonl: "), std::string::npos) << all;
+    EXPECT_NE(all.find("deeper than any layout"), std::string::npos) << all;
+}
+
+TEST_F(FetchedRuns, TheSameRunTwiceCountsOnceAndNamelessLinesAsOne) {
+    const std::string line = to_json_line(a_run());
+    put("fleet/web-1/runs.jsonl", line + "\n{}\n{}\n{\"run_id\":5}\n");
+    put("fleet/web-1/again/runs.jsonl", line + "\n"); // host "again": another host
+    put("older/web-1/runs.jsonl", line + "\n");
+    std::vector<std::string> warnings;
+    Result<std::vector<FleetRun>> runs = read_fetched_runs(m_dir + "/fleet", {}, warnings);
+    ASSERT_TRUE(runs);
+    ASSERT_EQ(runs->size(), 3U) << "web-1's run, again's, and the nameless lines";
+    EXPECT_NE((*runs)[2].unreadable.find("3 lines of ./web-1/runs.jsonl naming no run"),
+              std::string::npos)
+        << (*runs)[2].unreadable;
+    std::vector<FleetRun> both = *runs;
+    runs = read_fetched_runs(m_dir + "/older", {}, warnings);
+    ASSERT_TRUE(runs);
+    both.insert(both.end(), runs->begin(), runs->end());
+    newest_first(both);
+    EXPECT_EQ(both.size(), 3U) << "web-1's run from the second directory is the same run";
+}
+
+TEST_F(FetchedRuns, AHugeLogIsReadFromItsEndOnly) {
+    const std::string run = "web-1/20261201-110000-zzzzzz";
+    put(run + "/status.json", to_json(a_status("20261201-110000-zzzzzz")));
+    const Fd log(
+        ::open((m_dir + "/" + run + "/claude.log").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    ASSERT_TRUE(log.valid());
+    const off_t huge = off_t{1} << 40; // sparse: a tebibyte of nothing, then a line
+    ASSERT_EQ(::pwrite(log.get(), "last\n", 5, huge), 5);
+    std::vector<std::string> warnings;
+    const Result<std::vector<FleetRun>> runs = read_fetched_runs(m_dir, {}, warnings);
+    ASSERT_TRUE(runs);
+    ASSERT_EQ(runs->size(), 1U);
+    const std::string& tail = (*runs)[0].log_tail.at("claude");
+    EXPECT_EQ(tail.size(), k_max_tail_bytes);
+    EXPECT_EQ(tail.substr(tail.size() - 5), "last\n");
 }
 
 TEST_F(FetchedRuns, ADirectoryThatCannotBeOpenedIsAnError) {
