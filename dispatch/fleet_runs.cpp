@@ -68,6 +68,21 @@ FleetRun unreadable_run(const std::string& host, const std::string& run_id, std:
     return run;
 }
 
+// The run `status` says, of `host` and `id` (where it was found, never what the file claims),
+// or unreadable when it is no run to show; `source` names the file in the reason.
+FleetRun vetted_run(const std::string& host, const std::string& id, RunStatus status,
+                    const std::string& source) {
+    if (std::string why = vet_status(status); !why.empty()) {
+        return unreadable_run(host, id, source + why);
+    }
+    FleetRun run;
+    run.host = host;
+    run.run_id = id;
+    run.status = std::move(status);
+    run.status.run_id = id;
+    return run;
+}
+
 // The last k_tail_lines lines of an agent's log, from at most its last k_max_tail_bytes: a log
 // an agent made sparse and huge (truncate -s 4T) costs one read of that much, never a scan.
 std::optional<std::string> log_tail(int dir_fd, const std::string& agent) {
@@ -127,15 +142,10 @@ FleetRun read_copied_run(int parent_fd, const std::string& id, const std::string
     if (!status) {
         return unreadable_run(host, id, status.error().message); // it names status.json
     }
-    if (std::string why = vet_status(*status); !why.empty()) {
-        return unreadable_run(host, id, "status.json: " + why);
+    FleetRun run = vetted_run(host, id, std::move(*status), "status.json: ");
+    if (run.unreadable.empty()) {
+        read_agent_files(dir.get(), run);
     }
-    FleetRun run;
-    run.host = host;
-    run.run_id = id;
-    run.status = std::move(*status);
-    run.status.run_id = id;
-    read_agent_files(dir.get(), run);
     return run;
 }
 
@@ -349,22 +359,14 @@ Result<std::vector<FleetRun>> read_host_runs(const std::string& runs_dir, const 
     std::vector<FleetRun> runs;
     for (const std::string& id : *ids) {
         Result<RunStatus> status = store.read_status(id);
-        if (status) {
-            if (const std::string why = vet_status(*status); !why.empty()) {
-                status = Error{ErrorKind::invalid_input, "run " + id + ": status.json: " + why};
-            }
-        }
         Result<RunDir> dir = status ? store.open_run(id) : status.error();
-        FleetRun run = dir ? FleetRun{} : unreadable_run(host, id, dir.error().message);
-        if (dir) {
-            run.host = host;
-            run.run_id = id;
-            run.status = std::move(*status);
-        }
+        FleetRun run =
+            dir ? vetted_run(host, id, std::move(*status), "run " + id + ": status.json: ")
+                : unreadable_run(host, id, dir.error().message);
         if (!keep_run(run, filter)) {
             continue;
         }
-        if (dir) {
+        if (run.unreadable.empty()) {
             read_agent_files(dir->dir.get(), run);
         }
         runs.push_back(std::move(run));
@@ -422,14 +424,10 @@ FleetRun run_from_json_line(std::string_view line, const std::string& host) {
         if (!status) {
             return unreadable_run(host, run_id, "status: " + status.error().message);
         }
-        if (std::string why = vet_status(*status); !why.empty()) {
-            return unreadable_run(host, run_id, "status: " + why);
+        FleetRun run = vetted_run(host, run_id, std::move(*status), "status: ");
+        if (!run.unreadable.empty()) {
+            return run;
         }
-        FleetRun run;
-        run.host = host;
-        run.run_id = run_id;
-        run.status = std::move(*status);
-        run.status.run_id = run_id;
         run.diffstat = agent_texts(document.value("diffstat", json()), run.status,
                                    k_max_diffstat_bytes, false);
         run.log_tail =

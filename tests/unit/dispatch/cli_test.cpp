@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -39,6 +40,20 @@ TEST(CommandLine, RunWithOptions) {
     EXPECT_EQ(run.prompt_words, (std::vector<std::string>{"make", "a plan"}));
     EXPECT_EQ(run.labels, (fleet::Labels{{"k", "v"}}));
     EXPECT_TRUE(run.json);
+}
+
+// One --label, one label, commas and all; report's paths are made absolute against the
+// caller's directory, before any drop changes it.
+TEST(CommandLine, ARepeatedOptionsValueIsOneItem) {
+    const auto run = args_of<fleet::RunArgs>(parse({"--label", "k=a,b", "--label", "j=c", "run"}));
+    EXPECT_EQ(run.labels, (fleet::Labels{{"k", "a,b"}, {"j", "c"}}));
+    const auto report = args_of<fleet::ReportArgs>(
+        parse({"report", "--from", "fleet,old", "--from", "/abs", "-o", "page.html"}));
+    const std::string here = std::filesystem::current_path().string();
+    EXPECT_EQ(report.from, (std::vector<std::string>{here + "/fleet,old", "/abs"}));
+    EXPECT_EQ(report.output, here + "/page.html");
+    EXPECT_EQ(args_of<fleet::ReportArgs>(parse({"report"})).output, "") << "stdout";
+    EXPECT_FALSE(parse({"report", "--from", ""}));
 }
 
 TEST(CommandLine, EverythingAfterDoubleDashIsPrompt) {
